@@ -1,0 +1,285 @@
+//! Validation of directive values (spec §2.3). The same functions serve the file and the
+//! environment, so `TorPort 0` and `TORSOCKS_TOR_PORT=0` fail the same way.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{directive, Config, ConfigErrorKind, OutboundLocalhost};
+use crate::addr::inet_aton;
+use crate::onion::OnionRange;
+
+/// The longest SOCKS5 username or password RFC 1929 can carry.
+pub const MAX_CREDENTIAL_LEN: usize = 255;
+
+/// `TorAddress`: an IPv4 dotted quad or IPv6 text as `inet_pton` accepts it.
+pub fn tor_address(value: &str) -> Result<IpAddr, ConfigErrorKind> {
+    // Rust's parsers follow inet_pton: no brackets, no scope, no short IPv4 forms.
+    value
+        .parse::<IpAddr>()
+        .map_err(|_| ConfigErrorKind::InvalidTorAddress(value.to_string()))
+}
+
+/// `TorPort`: optional leading blanks and `+`, decimal digits whose value is 1..65535;
+/// anything after the digits is ignored (`9050abc` is 9050, as in the C original).
+pub fn tor_port(value: &str) -> Result<u16, ConfigErrorKind> {
+    let invalid = || ConfigErrorKind::InvalidPort(value.to_string());
+    let rest = value.trim_start_matches(is_c_space);
+    let rest = rest.strip_prefix('+').unwrap_or(rest);
+    let digits: &str = &rest[..rest.bytes().take_while(u8::is_ascii_digit).count()];
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let number = digits
+        .bytes()
+        .try_fold(0u32, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+        .filter(|n| (1..=65535).contains(n))
+        .ok_or_else(invalid)?;
+    Ok(number as u16)
+}
+
+/// `OnionAddrRange`: `<ipv4>/<mask>` with any `inet_aton` address except
+/// 255.255.255.255 and a decimal mask 1..32.
+pub fn onion_range(value: &str) -> Result<OnionRange, ConfigErrorKind> {
+    let Some((ip, mask)) = value.split_once('/') else {
+        return Err(ConfigErrorKind::OnionRangeSyntax(value.to_string()));
+    };
+    let base = inet_aton(ip)
+        .filter(|a| *a != Ipv4Addr::BROADCAST)
+        .ok_or_else(|| ConfigErrorKind::OnionRangeSubnet(ip.to_string()))?;
+    let prefix = Some(mask)
+        .filter(|m| !m.is_empty() && m.len() <= 2 && m.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|m| m.parse::<u8>().ok())
+        .filter(|m| (1..=32).contains(m))
+        .ok_or_else(|| ConfigErrorKind::OnionRangeMask(mask.to_string()))?;
+    Ok(OnionRange::new(base, prefix))
+}
+
+/// `SOCKS5Username` / `SOCKS5Password`: at most 255 bytes.
+pub fn credential(directive: &'static str, value: &[u8]) -> Result<Vec<u8>, ConfigErrorKind> {
+    if value.len() > MAX_CREDENTIAL_LEN {
+        return Err(ConfigErrorKind::TooLong { directive });
+    }
+    Ok(value.to_vec())
+}
+
+/// Reads an integer as C's `atoi` does: leading blanks, an optional sign, digits, and
+/// the rest ignored; no digits reads as 0. Out-of-range values saturate.
+pub fn atoi(value: &str) -> i64 {
+    let rest = value.trim_start_matches(is_c_space);
+    let (negative, rest) = match rest.as_bytes().first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    let magnitude = rest
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |acc, d| {
+            acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// A switch directive: `atoi(value)` must be in `0..=max`.
+fn switch(directive: &'static str, value: &str, max: i64) -> Result<i64, ConfigErrorKind> {
+    let n = atoi(value);
+    if (0..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ConfigErrorKind::InvalidSwitch {
+            directive,
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Validates `value` for directive `name` and stores it in `config`.
+///
+/// Returns `Ok(false)` when `name` is not a directive (the caller warns, CF-10).
+pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, ConfigErrorKind> {
+    let text = String::from_utf8_lossy(value);
+    match name {
+        directive::TOR_ADDRESS => config.tor_address = tor_address(&text)?,
+        directive::TOR_PORT => config.tor_port = tor_port(&text)?,
+        directive::ONION_ADDR_RANGE => config.onion_range = onion_range(&text)?,
+        directive::SOCKS5_USERNAME => {
+            config.socks5_username = Some(credential(directive::SOCKS5_USERNAME, value)?)
+        }
+        directive::SOCKS5_PASSWORD => {
+            config.socks5_password = Some(credential(directive::SOCKS5_PASSWORD, value)?)
+        }
+        directive::ALLOW_INBOUND => {
+            config.allow_inbound = switch(directive::ALLOW_INBOUND, &text, 1)? == 1
+        }
+        directive::ALLOW_OUTBOUND_LOCALHOST => {
+            config.allow_outbound_localhost =
+                match switch(directive::ALLOW_OUTBOUND_LOCALHOST, &text, 2)? {
+                    0 => OutboundLocalhost::Deny,
+                    1 => OutboundLocalhost::Tcp,
+                    _ => OutboundLocalhost::TcpAndUdp,
+                }
+        }
+        directive::ISOLATE_PID => {
+            config.isolate_pid = switch(directive::ISOLATE_PID, &text, 1)? == 1
+        }
+        directive::ENABLE_IPV6 => {
+            config.enable_ipv6 = switch(directive::ENABLE_IPV6, &text, 1)? == 1
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The blanks of C's `isspace` in the "C" locale.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // spec §2.3 TorPort, C-67
+    #[test]
+    fn tor_port_rules() {
+        assert_eq!(tor_port("9050"), Ok(9050));
+        assert_eq!(tor_port("9050abc"), Ok(9050));
+        assert_eq!(tor_port("  +9150"), Ok(9150));
+        assert_eq!(tor_port("1"), Ok(1));
+        assert_eq!(tor_port("65535"), Ok(65535));
+        assert_eq!(tor_port("009050"), Ok(9050));
+        for bad in [
+            "0",
+            "65536",
+            "-1",
+            "abc",
+            "",
+            "+",
+            " ",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                tor_port(bad),
+                Err(ConfigErrorKind::InvalidPort(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    // spec §2.3 TorAddress, C-68
+    #[test]
+    fn tor_address_rules() {
+        assert_eq!(tor_address("127.0.0.1"), Ok("127.0.0.1".parse().unwrap()));
+        assert_eq!(tor_address("::1"), Ok("::1".parse().unwrap()));
+        assert_eq!(
+            tor_address("::ffff:1.2.3.4"),
+            Ok("::ffff:1.2.3.4".parse().unwrap())
+        );
+        for bad in [
+            "localhost",
+            "1.2.3",
+            "127.1",
+            "[::1]",
+            "fe80::1%lo",
+            "",
+            "01.2.3.4",
+        ] {
+            assert_eq!(
+                tor_address(bad),
+                Err(ConfigErrorKind::InvalidTorAddress(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    // spec §2.3 OnionAddrRange, C-69, C-52
+    #[test]
+    fn onion_range_rules() {
+        let r = onion_range("127.42.42.0/24").unwrap();
+        assert_eq!((r.base(), r.prefix()), ("127.42.42.0".parse().unwrap(), 24));
+        let r = onion_range("10.0.0.0/8").unwrap();
+        assert_eq!((r.base(), r.prefix()), ("10.0.0.0".parse().unwrap(), 8));
+        let r = onion_range("127.1/32").unwrap();
+        assert_eq!(r.base(), "127.0.0.1".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            onion_range("127.42.42.0"),
+            Err(ConfigErrorKind::OnionRangeSyntax("127.42.42.0".into()))
+        );
+        for ip in ["::1", "abc", "255.255.255.255", "", "1.2.3.4.5"] {
+            assert_eq!(
+                onion_range(&format!("{ip}/24")),
+                Err(ConfigErrorKind::OnionRangeSubnet(ip.into())),
+                "{ip:?}"
+            );
+        }
+        for mask in ["0", "33", "280", "24x", "", "-1", "+8", "008"] {
+            assert_eq!(
+                onion_range(&format!("127.42.42.0/{mask}")),
+                Err(ConfigErrorKind::OnionRangeMask(mask.into())),
+                "{mask:?}"
+            );
+        }
+    }
+
+    // spec §2.3 switches "read as atoi does", C-70
+    #[test]
+    fn atoi_semantics() {
+        assert_eq!(atoi("1"), 1);
+        assert_eq!(atoi("  2x"), 2);
+        assert_eq!(atoi("yes"), 0);
+        assert_eq!(atoi(""), 0);
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi("+1"), 1);
+        assert_eq!(atoi("99999999999999999999999"), i64::MAX);
+    }
+
+    // spec §2.3 SOCKS5Username / SOCKS5Password, C-71
+    #[test]
+    fn credential_length() {
+        assert_eq!(
+            credential("SOCKS5Username", &[b'a'; 255]).unwrap().len(),
+            255
+        );
+        assert_eq!(
+            credential("SOCKS5Password", &[b'a'; 256]),
+            Err(ConfigErrorKind::TooLong {
+                directive: "SOCKS5Password"
+            })
+        );
+    }
+
+    // spec §2.3 switch ranges and messages, C-70
+    #[test]
+    fn switches() {
+        let mut c = Config::default();
+        assert_eq!(apply(&mut c, "AllowInbound", b"1"), Ok(true));
+        assert!(c.allow_inbound);
+        assert_eq!(apply(&mut c, "AllowInbound", b"yes"), Ok(true));
+        assert!(!c.allow_inbound);
+        assert_eq!(apply(&mut c, "AllowOutboundLocalhost", b"2"), Ok(true));
+        assert_eq!(c.allow_outbound_localhost, OutboundLocalhost::TcpAndUdp);
+        assert_eq!(apply(&mut c, "IsolatePID", b"1"), Ok(true));
+        assert!(c.isolate_pid);
+        assert_eq!(apply(&mut c, "EnableIPv6", b"1"), Ok(true));
+        assert!(c.enable_ipv6);
+        for (name, v) in [
+            ("AllowInbound", "2"),
+            ("IsolatePID", "5"),
+            ("EnableIPv6", "3"),
+            ("AllowOutboundLocalhost", "3"),
+            ("AllowInbound", "-1"),
+        ] {
+            let err = apply(&mut c, name, v.as_bytes()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("[config] Invalid {v} value for {name}")
+            );
+        }
+        assert_eq!(apply(&mut c, "torport", b"9050"), Ok(false));
+    }
+}

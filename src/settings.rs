@@ -1,0 +1,59 @@
+//! The configuration of a run: `torsocks.conf` and `TORSOCKS_*` (exactly as preload mode
+//! reads them), then the command-line options on top.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use torsocks_core::config::{self, env, Config, Environment, LoadOptions, ProcessEnvironment};
+
+use crate::cli::Args;
+
+/// The process environment with the command-line options laid over it.
+struct WithOptions {
+    process: ProcessEnvironment,
+    options: HashMap<&'static str, OsString>,
+}
+
+impl Environment for WithOptions {
+    fn var(&self, name: &str) -> Option<OsString> {
+        self.options
+            .get(name)
+            .cloned()
+            .or_else(|| self.process.var(name))
+    }
+}
+
+/// `<prefix>/etc/torsocks.conf` for a binary installed as `<prefix>/bin/torsocks-ns`.
+fn prefix_config() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.join("etc").join("torsocks.conf"))
+}
+
+/// Loads the configuration; errors come back as one line naming file and line, and
+/// warnings are printed on stderr.
+pub fn load(args: &Args) -> Result<Config, String> {
+    let mut options = HashMap::new();
+    let pairs = [
+        (env::TOR_ADDRESS, &args.tor_address),
+        (env::TOR_PORT, &args.tor_port),
+        (env::USERNAME, &args.username),
+        (env::PASSWORD, &args.password),
+    ];
+    for (var, value) in pairs {
+        if let Some(value) = value {
+            options.insert(var, OsString::from(value));
+        }
+    }
+    let environment = WithOptions {
+        process: ProcessEnvironment::new(),
+        options,
+    };
+    let mut load_options = LoadOptions::default();
+    load_options.default_paths.extend(prefix_config());
+    let loaded = config::load(&environment, &load_options).map_err(|e| e.detailed())?;
+    for warning in &loaded.warnings {
+        eprintln!("torsocks-ns: warning: {warning}");
+    }
+    Ok(loaded.config)
+}
