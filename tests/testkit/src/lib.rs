@@ -1,1 +1,27 @@
-//! test support
+//! # torsocks-testkit
+//!
+//! What every torsocks-rs test above the unit tier stands on:
+//!
+//! * [`mock_tor`] — a mock of Tor's SOCKS port that records every request (command,
+//!   address type, host, port, credentials, raw bytes) and misbehaves on demand.
+//! * [`target_host`] — a private host in a network namespace the test creates (veth
+//!   pair, 10.77.N.2), serving HTTP, TCP echo and a UDP sink that records datagrams.
+//! * [`tornet`] — a private Tor network of real `tor` processes on loopback: three
+//!   directory authorities that are also relays, two exits, an onion service and a
+//!   client, confined by uid so that no tor process can reach beyond loopback and the
+//!   test host.
+//! * [`install`] — an installed torsocks-rs tree built by `packaging/install.sh`, so
+//!   tests run the programs the way users do.
+//! * [`require`] — how tests that need root, namespaces or a program skip on a
+//!   developer's machine (saying why) and refuse to skip in CI.
+//!
+//! Network rule: nothing here ever sends a packet anywhere but loopback and the test's
+//! own namespaces.
+
+pub mod http;
+pub mod install;
+pub mod mock_tor;
+pub mod net;
+pub mod require;
+pub mod target_host;
+pub mod tornet;

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds torsocks-rs and installs it under a prefix.
+#
+#   packaging/install.sh [--prefix P] [--debug] [--no-build]
+#
+# Installs (under $DESTDIR$P, for distribution packaging):
+#   P/bin/torsocks-ns                  namespace mode
+#   P/bin/torsocks                     the preload wrapper (once it exists)
+#   P/lib/torsocks/libtorsocks.so      preload mode
+#   P/etc/torsocks.conf                default configuration (an existing one is kept)
+#   P/share/man/..., P/share/...       man pages and completions (once they exist)
+#
+# The programs look for /etc/tor/torsocks.conf first, as the C torsocks does, then for
+# P/etc/torsocks.conf next to their own installation.
+set -euo pipefail
+
+prefix=/usr/local
+profile=release
+build=1
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }
+                  prefix=$2; shift 2 ;;
+        --prefix=*) prefix=${1#--prefix=}; shift ;;
+        --debug) profile=debug; shift ;;
+        --no-build) build=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+case "$prefix" in
+    /*) ;;
+    *) prefix="$(pwd)/$prefix" ;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+if [ "$build" = 1 ]; then
+    if [ "$profile" = release ]; then
+        cargo build --release -p torsocks -p torsocks-preload
+    else
+        cargo build -p torsocks -p torsocks-preload
+    fi
+fi
+out="$target_dir/$profile"
+for f in "$out/torsocks-ns" "$out/libtorsocks.so"; do
+    [ -f "$f" ] || { echo "install.sh: $f is missing; build first (drop --no-build)" >&2; exit 1; }
+done
+
+dest="${DESTDIR:-}$prefix"
+install -d "$dest/bin" "$dest/lib/torsocks" "$dest/etc"
+install -m 0755 "$out/torsocks-ns" "$dest/bin/torsocks-ns"
+install -m 0644 "$out/libtorsocks.so" "$dest/lib/torsocks/libtorsocks.so"
+if [ -f packaging/torsocks ]; then
+    install -m 0755 packaging/torsocks "$dest/bin/torsocks"
+fi
+if [ -e "$dest/etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$dest/etc/torsocks.conf"; then
+    echo "install.sh: keeping the existing $dest/etc/torsocks.conf" >&2
+else
+    install -m 0644 torsocks.conf "$dest/etc/torsocks.conf"
+fi
+if [ -d packaging/man ]; then
+    for page in packaging/man/*.[1-8]; do
+        [ -e "$page" ] || continue
+        section=${page##*.}
+        install -d "$dest/share/man/man$section"
+        install -m 0644 "$page" "$dest/share/man/man$section/"
+    done
+fi
+echo "installed torsocks-rs in $dest"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Run as root on Debian 12:
+#
+#   sudo tests/run.sh
+#
+# Installs the Debian packages the tests need (keeping Debian's tor service from
+# starting: the tests start their own private Tor network), checks formatting and
+# lints, then runs every tier: unit, integration (real programs against the mock Tor
+# server and a target host in a network namespace) and end-to-end (real tor).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: run as root (network namespaces, veth pairs, tor confinement)" >&2
+    exit 1
+fi
+
+# Debian's tor package would start a tor service that contacts the real Tor network.
+# policy-rc.d exiting 101 forbids package scripts to start any service.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+fi
+packages=(tor curl busybox-static iproute2 netcat-openbsd ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Should a tor service be running anyway (installed earlier by hand), it is not ours
+# to stop: the tests use their own ports and never touch it.
+
+start=$(date +%s)
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+echo "tests/run.sh: all tiers passed in $(( $(date +%s) - start )) s"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6; s += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -1,0 +1,53 @@
+//! An installed torsocks-rs tree for tests that run the programs as users do.
+//!
+//! The first test that asks builds it with `packaging/install.sh --debug --prefix
+//! <target>/test-install`; a lock file serialises concurrent test processes, and later
+//! calls reuse the tree (the script rebuilds only what changed).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// The install prefix used by tests.
+pub fn prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let root = workspace_root();
+        let prefix = root.join("target").join("test-install");
+        std::fs::create_dir_all(root.join("target")).expect("target dir");
+        let lock = File::create(root.join("target").join("test-install.lock")).expect("lock");
+        #[allow(unsafe_code)]
+        // SAFETY: flock on a valid fd; the lock is released when `lock` is dropped.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock");
+        let status = Command::new("bash")
+            .arg(root.join("packaging").join("install.sh"))
+            .args(["--debug", "--prefix"])
+            .arg(&prefix)
+            .current_dir(&root)
+            .status()
+            .expect("run packaging/install.sh");
+        assert!(status.success(), "packaging/install.sh failed");
+        prefix
+    })
+}
+
+/// `<prefix>/bin/<name>`.
+pub fn bin(name: &str) -> PathBuf {
+    prefix().join("bin").join(name)
+}
+
+/// `<prefix>/lib/torsocks/libtorsocks.so`.
+pub fn library() -> PathBuf {
+    prefix().join("lib").join("torsocks").join("libtorsocks.so")
+}

@@ -1,0 +1,487 @@
+//! A private Tor network of real `tor` processes on 127.0.0.1.
+//!
+//! Three directory authorities (also guard, exit and HSDir relays), two exit relays, an
+//! onion service in front of a local HTTP server, and a client with a SocksPort and a
+//! ControlPort. Every torrc sets `TestingTorNetwork 1` and names only these
+//! authorities. The exits resolve names through [`dns_stub`], which knows only the test
+//! zone. All tor processes run as Debian's `debian-tor` user, confined by
+//! [`confine`] so that nothing but loopback and the test host is routable for them.
+//!
+//! Needs root, `tor` and `tor-gencert` (Debian package `tor`, its service kept from
+//! starting). With 10-second voting the client bootstraps in about 15 seconds.
+
+pub mod confine;
+pub mod dns_stub;
+pub mod torrc;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::http::HttpServer;
+use confine::Confinement;
+use dns_stub::DnsStub;
+use torrc::{Authority, Role};
+
+/// The user every tor process runs as.
+pub const TOR_USER: &str = "debian-tor";
+/// How long to wait for the client to bootstrap.
+pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the network should know about the test's world.
+#[derive(Debug, Clone, Default)]
+pub struct TorNetOptions {
+    /// Names the exits' DNS resolves (lowercase) and their addresses.
+    pub zone: Vec<(String, Ipv4Addr)>,
+    /// Networks beyond loopback the tor processes may reach: (CIDR, device).
+    pub allow: Vec<(String, String)>,
+}
+
+struct Node {
+    nickname: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+/// A running private Tor network. Torn down (by PID) when dropped.
+pub struct TorNet {
+    dir: PathBuf,
+    nodes: Vec<Node>,
+    socks: SocketAddr,
+    control: SocketAddr,
+    onion: String,
+    onion_http: HttpServer,
+    dns: DnsStub,
+    allowed: Vec<String>,
+    _confinement: Confinement,
+}
+
+/// What [`TorNet::peers`] found.
+#[derive(Debug, Default)]
+pub struct PeerReport {
+    /// Connected sockets of the tor processes.
+    pub connections: usize,
+    /// Those whose peer is not loopback or an allowed network, as `ss` lines.
+    pub foreign: Vec<String>,
+}
+
+/// The body the onion service's HTTP server returns for `/`.
+pub const ONION_BODY: &[u8] = b"hello from the onion service\n";
+
+impl TorNet {
+    /// Generates keys and torrcs, confines the tor user, starts every node, and waits
+    /// until the client has bootstrapped.
+    pub fn start(options: TorNetOptions) -> io::Result<TorNet> {
+        let (uid, gid) = user_ids(TOR_USER)?;
+        let dir = std::env::temp_dir().join(format!("torsocks-rs-tornet-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+
+        // Keys and fingerprints of the authorities.
+        let mut authorities = Vec::new();
+        let mut roles = Vec::new();
+        for i in 0..3 {
+            let nickname = format!("auth{i}");
+            let node_dir = dir.join(&nickname);
+            let (or_port, dir_port) = (free_port()?, free_port()?);
+            let v3ident = make_authority_keys(&node_dir, dir_port)?;
+            let fingerprint = relay_fingerprint(&node_dir)?;
+            authorities.push(Authority {
+                nickname: nickname.clone(),
+                or_port,
+                dir_port,
+                v3ident,
+                fingerprint,
+            });
+            roles.push((nickname, Role::Authority { or_port, dir_port }));
+        }
+        for i in 0..2 {
+            roles.push((
+                format!("exit{i}"),
+                Role::Exit {
+                    or_port: free_port()?,
+                    dir_port: free_port()?,
+                },
+            ));
+        }
+        let onion_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let target_port = onion_listener.local_addr()?.port();
+        let onion_http =
+            HttpServer::serve(onion_listener, BTreeMap::from([("/", ONION_BODY.to_vec())]))?;
+        roles.push(("onion".into(), Role::OnionService { target_port }));
+        let (socks_port, control_port) = (free_port()?, free_port()?);
+        roles.push((
+            "client".into(),
+            Role::Client {
+                socks_port,
+                control_port,
+            },
+        ));
+
+        let zone: HashMap<String, Ipv4Addr> = options
+            .zone
+            .iter()
+            .map(|(n, a)| (n.to_ascii_lowercase(), *a))
+            .collect();
+        let dns = DnsStub::start(zone)?;
+        let resolv_conf = dir.join("resolv.conf");
+        fs::write(&resolv_conf, format!("nameserver {}\n", dns.addr()))?;
+
+        for (nickname, role) in &roles {
+            let node_dir = dir.join(nickname);
+            fs::create_dir_all(&node_dir)?;
+            let text = torrc::render(nickname, role, &node_dir, &authorities, &resolv_conf);
+            fs::write(node_dir.join("torrc"), text)?;
+        }
+        chown_tree(&dir, uid, gid)?;
+
+        let confinement = Confinement::install(uid, &options.allow)?;
+        let mut net = TorNet {
+            dir: dir.clone(),
+            nodes: Vec::new(),
+            socks: SocketAddr::from((Ipv4Addr::LOCALHOST, socks_port)),
+            control: SocketAddr::from((Ipv4Addr::LOCALHOST, control_port)),
+            onion: String::new(),
+            onion_http,
+            dns,
+            allowed: options.allow.iter().map(|(cidr, _)| cidr.clone()).collect(),
+            _confinement: confinement,
+        };
+        for (nickname, _) in &roles {
+            let node_dir = dir.join(nickname);
+            let child = Command::new("tor")
+                .arg("-f")
+                .arg(node_dir.join("torrc"))
+                .args(["--defaults-torrc", "/dev/null"])
+                .uid(uid)
+                .gid(gid)
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(node_dir.join("stdout.log"))?)
+                .stderr(fs::File::create(node_dir.join("stderr.log"))?)
+                .spawn()?;
+            net.nodes.push(Node {
+                nickname: nickname.clone(),
+                dir: node_dir,
+                child,
+            });
+        }
+        net.wait_for_log("client", "Bootstrapped 100%", BOOTSTRAP_TIMEOUT)?;
+        net.onion = fs::read_to_string(dir.join("onion").join("hs").join("hostname"))?
+            .trim()
+            .to_string();
+        Ok(net)
+    }
+
+    /// The client's SocksPort.
+    pub fn socks_addr(&self) -> SocketAddr {
+        self.socks
+    }
+
+    /// The client's ControlPort (no authentication).
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control
+    }
+
+    /// The onion service's `.onion` host name.
+    pub fn onion_hostname(&self) -> &str {
+        &self.onion
+    }
+
+    /// Requests the onion service's HTTP server received.
+    pub fn onion_requests(&self) -> Vec<(SocketAddr, String)> {
+        self.onion_http.requests()
+    }
+
+    /// Names the exits asked the DNS stub for.
+    pub fn dns_queries(&self) -> Vec<String> {
+        self.dns.queries()
+    }
+
+    /// PIDs of the tor processes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.child.id()).collect()
+    }
+
+    /// Sends `SIGNAL NEWNYM` on the ControlPort: new circuits for new streams.
+    pub fn newnym(&self) -> io::Result<()> {
+        let mut control = TcpStream::connect(self.control)?;
+        control.set_read_timeout(Some(Duration::from_secs(10)))?;
+        control.write_all(b"AUTHENTICATE\r\nSIGNAL NEWNYM\r\nQUIT\r\n")?;
+        let mut reply = String::new();
+        control.read_to_string(&mut reply)?;
+        if reply.lines().filter(|l| l.starts_with("250")).count() >= 2 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("NEWNYM refused: {reply}")))
+        }
+    }
+
+    /// Waits until an HTTP GET of `/` on the onion service succeeds through the client
+    /// (its descriptor is published), asking for new circuits between attempts.
+    pub fn wait_for_onion(&self, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        while Instant::now() < deadline {
+            match socks_http_get(self.socks, &self.onion, 80, "/") {
+                Ok(body) if body.ends_with(ONION_BODY) => return Ok(()),
+                Ok(body) => last = Some(format!("unexpected body {body:?}")),
+                Err(e) => last = Some(e.to_string()),
+            }
+            let _ = self.newnym();
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        Err(io::Error::other(format!(
+            "onion service not reachable after {timeout:?}: {}",
+            last.unwrap_or_default()
+        )))
+    }
+
+    /// The tor processes' connections as `ss` reports them, and those whose peer is
+    /// neither loopback nor an allowed network (empty when the network rule held).
+    pub fn peers(&self) -> io::Result<PeerReport> {
+        let out = Command::new("ss").args(["-tunapH"]).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pids: Vec<String> = self.pids().iter().map(|p| format!("pid={p},")).collect();
+        let allowed: Vec<crate::net::Ipv4Net> = self
+            .allowed
+            .iter()
+            .filter_map(|cidr| {
+                let (a, p) = cidr.split_once('/')?;
+                Some(crate::net::Ipv4Net::new(a.parse().ok()?, p.parse().ok()?))
+            })
+            .collect();
+        let mut report = PeerReport::default();
+        for line in text.lines().filter(|l| pids.iter().any(|p| l.contains(p))) {
+            let tokens: Vec<&str> = line.split_whitespace().collect();
+            let Some(users) = tokens.iter().position(|t| t.starts_with("users:")) else {
+                continue;
+            };
+            let Some(peer) = users.checked_sub(1).map(|i| tokens[i]) else {
+                continue;
+            };
+            if peer.ends_with(":*") {
+                continue; // a listener or an unconnected socket
+            }
+            report.connections += 1;
+            let host = peer
+                .rsplit_once(':')
+                .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']'))
+                .unwrap_or(peer);
+            let host = host.strip_prefix("::ffff:").unwrap_or(host);
+            let ok = match host.parse::<Ipv4Addr>() {
+                Ok(v4) => v4.is_loopback() || allowed.iter().any(|n| n.contains(v4)),
+                Err(_) => host == "::1",
+            };
+            if !ok {
+                report.foreign.push(line.to_string());
+            }
+        }
+        Ok(report)
+    }
+
+    /// The notice log of a node, for diagnostics.
+    pub fn log_of(&self, nickname: &str) -> String {
+        fs::read_to_string(self.dir.join(nickname).join("notice.log")).unwrap_or_default()
+    }
+
+    fn wait_for_log(&mut self, nickname: &str, needle: &str, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_of(nickname).contains(needle) {
+                return Ok(());
+            }
+            for node in &mut self.nodes {
+                if let Some(status) = node.child.try_wait()? {
+                    let stderr =
+                        fs::read_to_string(node.dir.join("stdout.log")).unwrap_or_default();
+                    return Err(io::Error::other(format!(
+                        "tor node {} exited with {status}: {}",
+                        node.nickname,
+                        tail(&stderr, 20)
+                    )));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(io::Error::other(format!(
+            "{nickname} did not log {needle:?} within {timeout:?}; last lines:\n{}",
+            tail(&self.log_of(nickname), 20)
+        )))
+    }
+}
+
+impl Drop for TorNet {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            // By PID: only the processes this fixture started.
+            #[allow(unsafe_code)]
+            // SAFETY: kill with a PID of our own child and a valid signal.
+            unsafe {
+                libc::kill(node.child.id() as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for node in &mut self.nodes {
+            while Instant::now() < deadline {
+                if matches!(node.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+        }
+        self.onion_http.stop(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            self.onion_http.addr().port(),
+        )));
+        if std::env::var_os("TORNET_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A port that is free on 127.0.0.1 right now.
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+fn user_ids(name: &str) -> io::Result<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd")?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 3 && f[0] == name)
+        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+        .ok_or_else(|| io::Error::other(format!("user {name} not found (install Debian's tor)")))
+}
+
+fn run(cmd: &mut Command, input: &[u8]) -> io::Result<String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped").write_all(input)?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Creates an authority's v3 keys; returns its v3 identity fingerprint.
+fn make_authority_keys(node_dir: &Path, dir_port: u16) -> io::Result<String> {
+    let keys = node_dir.join("keys");
+    fs::create_dir_all(&keys)?;
+    run(
+        Command::new("tor-gencert")
+            .args(["--create-identity-key", "-m", "12", "-a"])
+            .arg(format!("127.0.0.1:{dir_port}"))
+            .arg("-i")
+            .arg(keys.join("authority_identity_key"))
+            .arg("-s")
+            .arg(keys.join("authority_signing_key"))
+            .arg("-c")
+            .arg(keys.join("authority_certificate"))
+            .args(["--passphrase-fd", "0"]),
+        b"\n",
+    )?;
+    let cert = fs::read_to_string(keys.join("authority_certificate"))?;
+    cert.lines()
+        .find_map(|l| l.strip_prefix("fingerprint "))
+        .map(|f| f.trim().to_string())
+        .ok_or_else(|| io::Error::other("authority certificate without fingerprint"))
+}
+
+/// Creates a relay identity in `node_dir`; returns its fingerprint.
+fn relay_fingerprint(node_dir: &Path) -> io::Result<String> {
+    run(
+        Command::new("tor")
+            .args(["--quiet", "--ignore-missing-torrc", "--list-fingerprint"])
+            .args(["--orport", "1", "--dirserver"])
+            .arg("placeholder 127.0.0.1:1 ffffffffffffffffffffffffffffffffffffffff")
+            .arg("--datadirectory")
+            .arg(node_dir),
+        b"",
+    )?;
+    let line = fs::read_to_string(node_dir.join("fingerprint"))?;
+    line.split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+        .ok_or_else(|| io::Error::other("empty fingerprint file"))
+}
+
+/// Gives the whole tree to the tor user; tor insists on private data directories.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    if dir.is_dir() {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        for entry in fs::read_dir(dir)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// A minimal SOCKS5 (no-auth, ATYP 03) HTTP GET, for readiness checks. Independent of
+/// the code under test.
+pub fn socks_http_get(socks: SocketAddr, host: &str, port: u16, path: &str) -> io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(socks)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(&[5, 1, 0])?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply)?;
+    let mut req = vec![5, 1, 0, 3, host.len() as u8];
+    req.extend_from_slice(host.as_bytes());
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req)?;
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head)?;
+    if head[1] != 0 {
+        return Err(io::Error::other(format!("SOCKS reply code {}", head[1])));
+    }
+    let rest = match head[3] {
+        1 => 6,
+        4 => 18,
+        _ => {
+            let mut n = [0u8; 1];
+            s.read_exact(&mut n)?;
+            usize::from(n[0]) + 2
+        }
+    };
+    let mut skip = vec![0u8; rest];
+    s.read_exact(&mut skip)?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut reader = BufReader::new(s);
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    if !status.contains(" 200 ") {
+        return Err(io::Error::other(format!("HTTP status {}", status.trim())));
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim_end().is_empty() {
+            break;
+        }
+    }
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body)?;
+    Ok(body)
+}

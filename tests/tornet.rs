@@ -1,0 +1,94 @@
+//! End-to-end tier: the private Tor network carries curl to the onion service and to a
+//! test-zone name on the target host, and no tor process ever talks to anything but
+//! loopback and the target host.
+
+use std::process::Command;
+use std::time::Duration;
+
+use torsocks_testkit::require;
+use torsocks_testkit::target_host::{http_files, TargetHost};
+use torsocks_testkit::tornet::{TorNet, TorNetOptions, ONION_BODY};
+
+const ZONE_NAME: &str = "www.tornet.test";
+
+fn curl(socks: std::net::SocketAddr, url: &str) -> std::process::Output {
+    Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "60",
+            "--socks5-hostname",
+        ])
+        .arg(socks.to_string())
+        .arg(url)
+        .output()
+        .expect("run curl")
+}
+
+#[test]
+fn curl_through_private_tor_network() {
+    if !require::root("confine tor by uid and create the target host")
+        || require::program("tor").is_none()
+        || require::program("tor-gencert").is_none()
+        || require::program("curl").is_none()
+    {
+        return;
+    }
+    let host = TargetHost::start().expect("target host");
+    let options = TorNetOptions {
+        zone: vec![(ZONE_NAME.into(), host.ip())],
+        allow: vec![(
+            host.subnet().to_string(),
+            format!("tsrs{}h", host.subnet().addr.octets()[2]),
+        )],
+    };
+    let net = TorNet::start(options).expect("private Tor network");
+    net.wait_for_onion(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}\nonion log:\n{}", net.log_of("onion")));
+
+    let onion_url = format!("http://{}/", net.onion_hostname());
+    let out = curl(net.socks_addr(), &onion_url);
+    assert!(
+        out.status.success(),
+        "curl onion: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, ONION_BODY);
+
+    // A test-zone name: resolved by an exit through the stub, fetched from the target host.
+    let mut attempt = 0;
+    let out = loop {
+        let out = curl(net.socks_addr(), &format!("http://{ZONE_NAME}/hello.txt"));
+        attempt += 1;
+        if out.status.success() || attempt == 5 {
+            break out;
+        }
+        net.newnym().ok();
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(
+        out.status.success(),
+        "curl zone name: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, http_files()["/hello.txt"]);
+    assert!(net.dns_queries().iter().any(|q| q == ZONE_NAME));
+    assert!(host
+        .http_requests()
+        .iter()
+        .any(|(_, path)| path == "/hello.txt"));
+
+    let peers = net.peers().expect("ss");
+    // Seven tor processes talk to each other: the check must have seen them.
+    assert!(
+        peers.connections >= 7,
+        "ss saw only {} tor connections",
+        peers.connections
+    );
+    assert!(
+        peers.foreign.is_empty(),
+        "tor talked beyond loopback and the target host: {:#?}",
+        peers.foreign
+    );
+}
