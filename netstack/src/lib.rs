@@ -9,3 +9,5 @@
 //!   a DNS query, or a drop of a given kind (the counters of `--stats`).
 
 #![deny(unsafe_code)]
+
+pub mod classify;
