@@ -262,7 +262,7 @@ fn misbehaviour_on_demand() {
         &mut s,
     );
     match r.unwrap_err() {
-        ExchangeError::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+        ExchangeError::Recv(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
         other => panic!("a stalled server must time out the read, got {other}"),
     }
 }

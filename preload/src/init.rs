@@ -1,13 +1,18 @@
-//! Process initialisation (G-1, CF-1..CF-3): logging first, then configuration, then
-//! the onion pool. Runs once, from the library constructor.
+//! Process initialisation (G-1, CF-1..CF-3): logging, the real C symbols,
+//! configuration, the onion pool. Runs once, from the library constructor or from the
+//! first intercepted call made before it, with the re-entrancy guard held so that the
+//! C library calls it makes pass straight through (G-3).
 #![allow(unsafe_code)]
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use torsocks_core::config::{self, Config, LoadOptions, ProcessEnvironment};
 use torsocks_core::log::{self, LogSettings};
 use torsocks_core::onion::OnionPool;
 use torsocks_core::{log_debug, log_warn};
+
+use crate::{guard, real};
 
 /// What initialisation established for the life of the process.
 #[derive(Debug)]
@@ -16,20 +21,52 @@ pub struct State {
     pub config: Config,
     /// The process's onion pool (O-1).
     pub onion_pool: OnionPool,
+    /// IsolatePID credentials: pid and time (CF-20), regenerated in fork children.
+    isolation_pid: AtomicU32,
+    isolation_time: AtomicU64,
+}
+
+impl State {
+    /// The pid part of the IsolatePID username.
+    pub fn isolation_pid(&self) -> u32 {
+        self.isolation_pid.load(Ordering::Relaxed)
+    }
+
+    /// The time part of the IsolatePID username.
+    pub fn isolation_time(&self) -> u64 {
+        self.isolation_time.load(Ordering::Relaxed)
+    }
+
+    fn renew_isolation(&self) {
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() } as u32;
+        self.isolation_pid.store(pid, Ordering::Relaxed);
+        self.isolation_time.store(unix_time(), Ordering::Relaxed);
+    }
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
 
-/// The process state, initialising it on first use (a call made before the
-/// constructor, e.g. from another library's constructor, G-1).
+/// The process state, initialising it on first use.
 pub fn state() -> &'static State {
-    STATE.get_or_init(initialize)
+    STATE.get_or_init(|| {
+        let _inside = guard::enter();
+        initialize()
+    })
+}
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn initialize() -> State {
     let env = ProcessEnvironment::new();
     let (settings, problem) = LogSettings::from_env(&env);
     log::init(&settings, problem.as_ref());
+    real::resolve_all();
 
     let mut options = LoadOptions::default();
     options
@@ -46,8 +83,8 @@ fn initialize() -> State {
                     line: line!(),
                 },
             );
-            // CF-3: exit(1), never a signal. `exit` runs atexit handlers of the host
-            // program, as the C original does.
+            // CF-3: exit(1), never a signal; the host program's atexit handlers run,
+            // as with the C original.
             // SAFETY: exit has no preconditions.
             unsafe { libc::exit(1) };
         }
@@ -66,9 +103,22 @@ fn initialize() -> State {
             "IPv6 disabled"
         }
     );
-    State {
+    // SAFETY: registering a plain extern "C" handler with no preconditions.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    let state = State {
         onion_pool: OnionPool::new(config.onion_range),
         config,
+        isolation_pid: AtomicU32::new(0),
+        isolation_time: AtomicU64::new(0),
+    };
+    state.renew_isolation();
+    state
+}
+
+/// CF-20: a forked child gets its own IsolatePID credentials.
+extern "C" fn after_fork_in_child() {
+    if let Some(state) = STATE.get() {
+        state.renew_isolation();
     }
 }
 

@@ -10,8 +10,10 @@ use crate::resolve::LookupError;
 /// Why an exchange failed.
 #[derive(Debug)]
 pub enum ExchangeError {
-    /// Writing to or reading from the server failed (S-3).
-    Io(io::Error),
+    /// Writing to the server failed (S-3).
+    Send(io::Error),
+    /// Reading from the server failed (S-3).
+    Recv(io::Error),
     /// The server closed the stream before a complete reply (S-3 → EIO).
     Eof,
     /// The server broke or refused the protocol.
@@ -22,7 +24,9 @@ impl ExchangeError {
     /// The errno a failed `connect()` reports.
     pub fn errno(&self) -> i32 {
         match self {
-            ExchangeError::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
+            ExchangeError::Send(e) | ExchangeError::Recv(e) => {
+                e.raw_os_error().unwrap_or(libc::EIO)
+            }
             ExchangeError::Eof => libc::EIO,
             ExchangeError::Protocol(e) => e.errno(),
         }
@@ -31,7 +35,9 @@ impl ExchangeError {
     /// The outcome of a failed lookup (§4.9): transport failures are temporary.
     pub fn lookup_error(&self) -> LookupError {
         match self {
-            ExchangeError::Io(_) | ExchangeError::Eof => LookupError::TryAgain,
+            ExchangeError::Send(_) | ExchangeError::Recv(_) | ExchangeError::Eof => {
+                LookupError::TryAgain
+            }
             ExchangeError::Protocol(e) => e.lookup_error(),
         }
     }
@@ -40,7 +46,8 @@ impl ExchangeError {
 impl fmt::Display for ExchangeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExchangeError::Io(e) => write!(f, "SOCKS5 I/O error: {e}"),
+            ExchangeError::Send(e) => write!(f, "send socks5 data: {e}"),
+            ExchangeError::Recv(e) => write!(f, "recv socks5 data: {e}"),
             ExchangeError::Eof => f.write_str("Tor closed the SOCKS5 connection mid-reply"),
             ExchangeError::Protocol(e) => e.fmt(f),
         }
@@ -66,7 +73,7 @@ pub fn exchange<S: Read + Write>(
         match handshake.step(&input)? {
             Action::Send(bytes) => {
                 input.clear();
-                stream.write_all(&bytes).map_err(ExchangeError::Io)?;
+                stream.write_all(&bytes).map_err(ExchangeError::Send)?;
             }
             Action::Recv(n) => {
                 input.resize(n, 0);
@@ -75,7 +82,7 @@ pub fn exchange<S: Read + Write>(
                         Ok(0) => return Err(ExchangeError::Eof),
                         Ok(got) => break got,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(ExchangeError::Io(e)),
+                        Err(e) => return Err(ExchangeError::Recv(e)),
                     }
                 };
                 input.truncate(got);

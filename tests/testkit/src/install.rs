@@ -51,3 +51,17 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn library() -> PathBuf {
     prefix().join("lib").join("torsocks").join("libtorsocks.so")
 }
+
+/// A command that runs `program` with the installed `libtorsocks.so` preloaded, a clean
+/// environment (PATH only), the default configuration (an empty configuration file),
+/// and Tor at `tor`.
+pub fn preloaded(program: impl AsRef<std::ffi::OsStr>, tor: std::net::SocketAddr) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LD_PRELOAD", library())
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env("TORSOCKS_TOR_ADDRESS", tor.ip().to_string())
+        .env("TORSOCKS_TOR_PORT", tor.port().to_string());
+    cmd
+}

@@ -22,6 +22,7 @@ pub mod http;
 pub mod install;
 pub mod mock_tor;
 pub mod net;
+pub mod probe;
 pub mod require;
 pub mod target_host;
 pub mod tornet;

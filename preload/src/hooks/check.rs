@@ -1,0 +1,61 @@
+//! The destination check V (V-1..V-7), shared by connect, sendto, sendmsg and sendmmsg.
+#![allow(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use libc::{sockaddr, socklen_t};
+use torsocks_core::addr::{is_any, is_localhost};
+use torsocks_core::config::OutboundLocalhost;
+use torsocks_core::log_debug;
+
+use crate::c_addr::{self, V4_LEN, V6_LEN};
+use crate::init::state;
+use crate::tor::socket_type;
+
+/// The verdict on a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not ours to check: call the C library.
+    Pass,
+    /// Refuse with this errno.
+    Deny(i32),
+    /// A TCP destination for Tor.
+    Tor(SocketAddr),
+}
+
+/// Applies V to `fd` and the caller's address.
+///
+/// # Safety
+/// `addr` is NULL or points to at least `len` readable bytes.
+pub unsafe fn destination(fd: i32, addr: *const sockaddr, len: socklen_t) -> Verdict {
+    let Some(family) = c_addr::family(addr, len) else {
+        return Verdict::Pass; // V-1 (and a length too short to name a family)
+    };
+    let needed = match family {
+        libc::AF_INET => V4_LEN,
+        libc::AF_INET6 => V6_LEN,
+        _ => return Verdict::Pass, // V-2
+    };
+    if (len as usize) < needed {
+        return Verdict::Deny(libc::EINVAL); // V-3
+    }
+    let Some(dest) = c_addr::read_inet(addr, len) else {
+        return Verdict::Deny(libc::EINVAL);
+    };
+    let Some(kind) = socket_type(fd) else {
+        return Verdict::Deny(libc::EBADF); // V-4
+    };
+    if kind != libc::SOCK_STREAM {
+        // V-5
+        let udp_allowed = state().config.allow_outbound_localhost == OutboundLocalhost::TcpAndUdp;
+        if kind == libc::SOCK_DGRAM && udp_allowed && is_localhost(dest.ip()) {
+            return Verdict::Pass;
+        }
+        log_debug!("UDP or ICMP stream can't be handled. Rejecting.");
+        return Verdict::Deny(libc::EPERM);
+    }
+    if is_any(dest.ip()) {
+        return Verdict::Deny(libc::EPERM); // V-6
+    }
+    Verdict::Tor(dest) // V-7
+}

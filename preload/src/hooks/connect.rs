@@ -1,0 +1,99 @@
+//! connect (P-7..P-15).
+#![allow(unsafe_code)]
+
+use libc::{c_int, sockaddr, socklen_t};
+use torsocks_core::addr::is_localhost;
+use torsocks_core::config::OutboundLocalhost;
+use torsocks_core::log_warn;
+use torsocks_core::socks5::Request;
+
+use super::check::{self, Verdict};
+use super::run;
+use crate::c_addr::{self, RawAddr};
+use crate::errno::fail;
+use crate::init::state;
+use crate::{real, registry, tor};
+
+/// connect(2).
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let pass = || real::CONNECT.get()(fd, addr, len);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            if c_addr::family(addr, len) == Some(libc::AF_UNSPEC) {
+                registry::remove(fd); // P-7
+                return pass();
+            }
+            match check::destination(fd, addr, len) {
+                Verdict::Pass => pass(),
+                Verdict::Deny(errno) => fail(errno),
+                Verdict::Tor(dest) => match connect_through_tor(fd, addr, len, dest) {
+                    Ok(()) => 0,
+                    Err(Refusal::Direct) => pass(),
+                    Err(Refusal::Errno(e)) => fail(e),
+                },
+            }
+        },
+    )
+}
+
+/// Why a TCP connect did not go to Tor.
+pub enum Refusal {
+    /// AllowOutboundLocalhost lets it go direct.
+    Direct,
+    /// Fail with this errno.
+    Errno(i32),
+}
+
+/// P-9..P-12 for a stream destination that passed V. Shared with sendto's
+/// MSG_FASTOPEN path (P-24).
+///
+/// # Safety
+/// `addr` points to at least `len` readable bytes.
+pub unsafe fn connect_through_tor(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    dest: std::net::SocketAddr,
+) -> Result<(), Refusal> {
+    if registry::lookup(fd).is_some() {
+        return Err(Refusal::Errno(libc::EISCONN)); // P-9
+    }
+    let s = state();
+    let (request, onion) = match s.onion_pool.name_of(dest.ip()) {
+        // P-10: a cookie, even inside 127.0.0.0/8.
+        Some(name) => (
+            Request::Connect {
+                host: name.clone().into_bytes(),
+                port: dest.port(),
+            },
+            Some(name.into_boxed_str()),
+        ),
+        None if is_localhost(dest.ip()) => {
+            // P-11
+            if s.config.allow_outbound_localhost >= OutboundLocalhost::Tcp {
+                return Err(Refusal::Direct);
+            }
+            log_warn!(
+                "[connect] Connection to a local address is denied since it might be a TCP DNS \
+                 query to a local DNS server. Rejecting it for safety reasons."
+            );
+            return Err(Refusal::Errno(libc::EPERM));
+        }
+        None => (Request::connect_ip(dest), None), // P-12
+    };
+    tor::hand_off(fd, request).map_err(Refusal::Errno)?;
+    registry::insert(fd, RawAddr::copy_from(addr, len.min(max_len(dest))), onion);
+    Ok(())
+}
+
+/// RG-1: the destination is kept as 16 bytes for AF_INET and 28 for AF_INET6.
+fn max_len(dest: std::net::SocketAddr) -> socklen_t {
+    (if dest.is_ipv4() {
+        c_addr::V4_LEN
+    } else {
+        c_addr::V6_LEN
+    }) as socklen_t
+}

@@ -1,0 +1,142 @@
+//! close, fclose, dup, dup2, dup3, fcntl: registry maintenance (P-16..P-20) and the
+//! log-fd rule (L-9).
+#![allow(unsafe_code)]
+
+use libc::{c_int, c_long, FILE};
+use torsocks_core::log;
+
+use super::{run, run_uninitialised};
+use crate::errno::fail;
+use crate::{real, registry};
+
+fn forget(fd: c_int) {
+    registry::remove(fd);
+    log::forget_fd(fd);
+}
+
+/// close(2) (P-16).
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    let pass = || real::CLOSE.get()(fd);
+    // Registry and log work without initialisation; closing never needs Tor.
+    run_uninitialised(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            forget(fd);
+            pass()
+        },
+    )
+}
+
+/// fclose(3) (P-17): never starts initialisation.
+#[no_mangle]
+pub unsafe extern "C" fn fclose(fp: *mut FILE) -> c_int {
+    let pass = || real::FCLOSE.get()(fp);
+    run_uninitialised(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            if fp.is_null() {
+                return fail(libc::EBADF);
+            }
+            let fd = libc::fileno(fp);
+            if fd >= 0 {
+                forget(fd);
+            }
+            pass()
+        },
+    )
+}
+
+/// dup(2) (P-18).
+#[no_mangle]
+pub unsafe extern "C" fn dup(old: c_int) -> c_int {
+    let pass = || real::DUP.get()(old);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            let new = pass();
+            if new >= 0 {
+                registry::duplicate(old, new);
+            }
+            new
+        },
+    )
+}
+
+/// After a successful dup2/dup3 onto `new` (P-19).
+fn duplicated_onto(old: c_int, new: c_int) {
+    if new != old {
+        log::forget_fd(new);
+        registry::duplicate(old, new);
+    }
+}
+
+/// dup2(2) (P-19).
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    let pass = || real::DUP2.get()(old, new);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            let rc = pass();
+            if rc >= 0 {
+                duplicated_onto(old, new);
+            }
+            rc
+        },
+    )
+}
+
+/// dup3(2) (P-19).
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    let pass = || real::DUP3.get()(old, new, flags);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            let rc = pass();
+            if rc >= 0 {
+                duplicated_onto(old, new);
+            }
+            rc
+        },
+    )
+}
+
+/// fcntl(2) (P-20). C declares it variadic; on the supported ABIs (x86-64 and aarch64
+/// Linux) the optional third argument arrives in the same register as a fixed one, and
+/// is handed on unchanged whether it is an int or a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    fcntl_hook(fd, cmd, arg)
+}
+
+/// fcntl64: the same as fcntl (G-8).
+#[no_mangle]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    fcntl_hook(fd, cmd, arg)
+}
+
+unsafe fn fcntl_hook(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    let pass = || real::FCNTL.get()(fd, cmd, arg);
+    if cmd != libc::F_DUPFD && cmd != libc::F_DUPFD_CLOEXEC {
+        // No other command concerns torsocks: no initialisation, no lock.
+        return pass();
+    }
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || {
+            let new = pass();
+            if new >= 0 {
+                registry::duplicate(fd, new);
+            }
+            new
+        },
+    )
+}

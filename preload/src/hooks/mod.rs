@@ -1,0 +1,50 @@
+//! The exported C functions, one module per family of calls (spec §5). Each hook
+//! passes straight through when torsocks itself is the caller (G-3), makes sure the
+//! process is initialised (G-1), and never lets a panic cross into C (G-4).
+//!
+//! The safety contract of every exported function is that of its C prototype, which
+//! the caller already honours; the hooks add none.
+#![allow(clippy::missing_safety_doc)]
+
+pub mod check;
+pub mod connect;
+pub mod fd;
+pub mod peer;
+pub mod socket;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::{guard, init};
+
+/// Runs the body of a hook: `pass` when torsocks is already at work on this thread,
+/// otherwise `body` inside the guard, after initialisation; `on_panic` if it panics.
+pub(crate) fn run<T>(
+    pass: impl FnOnce() -> T,
+    on_panic: impl FnOnce() -> T,
+    body: impl FnOnce() -> T,
+) -> T {
+    if guard::inside() {
+        return pass();
+    }
+    let _inside = guard::enter();
+    match catch_unwind(AssertUnwindSafe(|| {
+        init::state();
+        body()
+    })) {
+        Ok(value) => value,
+        Err(_) => on_panic(),
+    }
+}
+
+/// As [`run`], without starting initialisation (fclose, P-17).
+pub(crate) fn run_uninitialised<T>(
+    pass: impl FnOnce() -> T,
+    on_panic: impl FnOnce() -> T,
+    body: impl FnOnce() -> T,
+) -> T {
+    if guard::inside() {
+        return pass();
+    }
+    let _inside = guard::enter();
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| on_panic())
+}
