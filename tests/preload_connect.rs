@@ -317,7 +317,7 @@ fn reply_codes_and_method_errors() {
         let out = sock(&mock, &["connect", "192.0.2.1", "80"]);
         assert_eq!(result(&out, "connect"), (-1, errno), "REP {code}");
         assert!(
-            stderr(&out).contains(&format!("ERROR torsocks[")) && stderr(&out).contains(text),
+            stderr(&out).contains("ERROR torsocks[") && stderr(&out).contains(text),
             "{}",
             stderr(&out)
         );
