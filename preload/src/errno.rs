@@ -18,3 +18,13 @@ pub fn fail<T: From<i8>>(value: i32) -> T {
     set(value);
     T::from(-1)
 }
+
+extern "C" {
+    fn __h_errno_location() -> *mut libc::c_int;
+}
+
+/// Sets the calling thread's h_errno.
+pub fn set_h_errno(value: i32) {
+    // SAFETY: glibc's __h_errno_location returns this thread's h_errno slot.
+    unsafe { *__h_errno_location() = value }
+}

@@ -28,4 +28,5 @@ pub mod init;
 pub mod location;
 pub mod real;
 pub mod registry;
+pub mod resolve;
 pub mod tor;

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod connect;
 pub mod fd;
+pub mod netdb;
 pub mod peer;
 pub mod socket;
 

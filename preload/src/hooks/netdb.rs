@@ -1,0 +1,488 @@
+//! The resolver functions of <netdb.h>: gethostbyname family (P-48..P-52),
+//! gethostbyaddr family (P-53, P-54), getaddrinfo (P-55..P-63), getaddrinfo_a (P-64)
+//! and getnameinfo (P-65..P-68). Names go to Tor; numeric literals never do.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::net::{IpAddr, Ipv4Addr};
+
+use libc::{addrinfo, c_char, c_int, c_void, hostent, size_t, sockaddr, socklen_t};
+use torsocks_core::log_warn;
+use torsocks_core::resolve::{h_errno, LookupError};
+
+use super::run;
+use crate::errno::{self, set_h_errno};
+use crate::init::state;
+use crate::real;
+use crate::resolve::{self, Want};
+
+// ---------------------------------------------------------------------------------
+// Numeric literals
+
+/// The address of a numeric literal as the C library parses it with AI_NUMERICHOST
+/// (IPv4 in any inet_aton form, IPv6 with an optional scope); `None` for a name.
+unsafe fn numeric_literal(node: *const c_char) -> Option<IpAddr> {
+    let mut hints: addrinfo = std::mem::zeroed();
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_flags = libc::AI_NUMERICHOST;
+    let mut res: *mut addrinfo = std::ptr::null_mut();
+    if real::GETADDRINFO.get()(node, std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
+        return None;
+    }
+    let ip = crate::c_addr::read_inet((*res).ai_addr, (*res).ai_addrlen).map(|a| a.ip());
+    libc::freeaddrinfo(res);
+    ip
+}
+
+// ---------------------------------------------------------------------------------
+// hostent storage
+
+/// Bytes a hostent with one IPv4 address and `name` needs in a caller's buffer: the
+/// alignment slack, the alias list (1 pointer), the address list (2 pointers), the
+/// address and the NUL-terminated name. 24 bytes is never enough (P-51).
+fn hostent_len(name: &[u8]) -> usize {
+    let ptr = std::mem::size_of::<*mut c_char>();
+    (ptr - 1) + 3 * ptr + 4 + name.len() + 1
+}
+
+/// Lays out a hostent for `name` and `addr` in the caller's `buf` (P-51, P-54).
+unsafe fn fill_hostent(
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    name: &[u8],
+    addr: [u8; 4],
+) -> bool {
+    if buf.is_null() || buflen < hostent_len(name) || buflen <= 24 {
+        return false;
+    }
+    let ptr = std::mem::size_of::<*mut c_char>();
+    let pad = buf.align_offset(ptr);
+    let lists = buf.add(pad).cast::<*mut c_char>();
+    let addr_at = buf.add(pad + 3 * ptr);
+    let name_at = addr_at.add(4);
+    std::ptr::copy_nonoverlapping(addr.as_ptr().cast::<c_char>(), addr_at, 4);
+    std::ptr::copy_nonoverlapping(name.as_ptr().cast::<c_char>(), name_at, name.len());
+    *name_at.add(name.len()) = 0;
+    *lists = std::ptr::null_mut(); // aliases: empty list
+    *lists.add(1) = addr_at; // addresses: one, then NULL
+    *lists.add(2) = std::ptr::null_mut();
+    *ret = hostent {
+        h_name: name_at,
+        h_aliases: lists,
+        h_addrtype: libc::AF_INET,
+        h_length: 4,
+        h_addr_list: lists.add(1),
+    };
+    true
+}
+
+/// Per-thread storage of the non-reentrant functions (P-48): valid until the same
+/// thread's next gethostbyname, gethostbyname2 or gethostbyaddr.
+struct Storage {
+    hostent: hostent,
+    buf: [c_char; 512],
+}
+
+thread_local! {
+    static STORAGE: RefCell<Option<Box<Storage>>> = const { RefCell::new(None) };
+}
+
+fn stored_hostent(name: &[u8], addr: [u8; 4]) -> *mut hostent {
+    STORAGE
+        .try_with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let storage = slot.get_or_insert_with(|| {
+                Box::new(Storage {
+                    // SAFETY: hostent is plain data; all-zero is a valid value.
+                    hostent: unsafe { std::mem::zeroed() },
+                    buf: [0; 512],
+                })
+            });
+            let ret: *mut hostent = &mut storage.hostent;
+            // SAFETY: ret and buf are this thread's storage; 512 bytes fit any name.
+            let ok = unsafe { fill_hostent(ret, storage.buf.as_mut_ptr(), 512, name, addr) };
+            if ok {
+                ret
+            } else {
+                std::ptr::null_mut()
+            }
+        })
+        .unwrap_or(std::ptr::null_mut())
+}
+
+fn fail_hostent(outcome: LookupError) -> *mut hostent {
+    set_h_errno(outcome.h_errno());
+    std::ptr::null_mut()
+}
+
+// ---------------------------------------------------------------------------------
+// gethostbyname family
+
+/// The IPv4 answer for `name` (P-49): numeric IPv4 locally, numeric IPv6 not found,
+/// anything else through N(IPv4).
+unsafe fn ipv4_for(name: *const c_char) -> Result<Ipv4Addr, LookupError> {
+    let text = CStr::from_ptr(name).to_bytes();
+    match numeric_literal(name) {
+        Some(IpAddr::V4(v4)) => return Ok(v4),
+        Some(IpAddr::V6(_)) => return Err(LookupError::NotFound), // D-10
+        None => {}
+    }
+    match resolve::forward(text, Want::V4)? {
+        IpAddr::V4(v4) => Ok(v4),
+        IpAddr::V6(_) => Err(LookupError::NoData),
+    }
+}
+
+/// gethostbyname(3).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
+    run(
+        std::ptr::null_mut,
+        || fail_hostent(LookupError::NoRecovery),
+        || {
+            if name.is_null() {
+                return fail_hostent(LookupError::NotFound);
+            }
+            match ipv4_for(name) {
+                Ok(v4) => stored_hostent(CStr::from_ptr(name).to_bytes(), v4.octets()),
+                Err(outcome) => fail_hostent(outcome),
+            }
+        },
+    )
+}
+
+/// gethostbyname2(3) (P-50).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut hostent {
+    if af != libc::AF_INET {
+        set_h_errno(h_errno::HOST_NOT_FOUND);
+        return std::ptr::null_mut();
+    }
+    gethostbyname(name)
+}
+
+/// The shared body of the `_r` forward functions (P-51).
+unsafe fn gethostbyname_r_impl(
+    name: *const c_char,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if !result.is_null() {
+        *result = std::ptr::null_mut();
+    }
+    let set_h = |v: i32| {
+        if !h_errnop.is_null() {
+            *h_errnop = v;
+        }
+    };
+    if name.is_null() {
+        set_h(h_errno::HOST_NOT_FOUND);
+        return libc::ENOENT;
+    }
+    let text = CStr::from_ptr(name).to_bytes();
+    if buf.is_null() || buflen < hostent_len(text) || buflen <= 24 {
+        set_h(h_errno::NETDB_INTERNAL);
+        return libc::ERANGE; // checked before any Tor traffic
+    }
+    match ipv4_for(name) {
+        Ok(v4) if fill_hostent(ret, buf, buflen, text, v4.octets()) => {
+            if !result.is_null() {
+                *result = ret;
+            }
+            0
+        }
+        Ok(_) => {
+            set_h(h_errno::NETDB_INTERNAL);
+            libc::ERANGE
+        }
+        Err(outcome) => {
+            set_h(outcome.h_errno());
+            outcome.r_errno()
+        }
+    }
+}
+
+/// gethostbyname_r(3).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    run(
+        || libc::EIO,
+        || libc::EIO,
+        || gethostbyname_r_impl(name, ret, buf, buflen, result, h_errnop),
+    )
+}
+
+/// gethostbyname2_r(3) (P-52).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if af != libc::AF_INET {
+        if !result.is_null() {
+            *result = std::ptr::null_mut();
+        }
+        if !h_errnop.is_null() {
+            *h_errnop = h_errno::HOST_NOT_FOUND;
+        }
+        return libc::ENOENT;
+    }
+    gethostbyname_r(name, ret, buf, buflen, result, h_errnop)
+}
+
+// ---------------------------------------------------------------------------------
+// gethostbyaddr family
+
+unsafe fn ipv4_arg(addr: *const c_void, len: socklen_t, kind: c_int) -> Option<[u8; 4]> {
+    if addr.is_null() || kind != libc::AF_INET || len < 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    std::ptr::copy_nonoverlapping(addr.cast::<u8>(), octets.as_mut_ptr(), 4);
+    Some(octets)
+}
+
+/// gethostbyaddr(3) (P-53).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyaddr(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+) -> *mut hostent {
+    run(
+        std::ptr::null_mut,
+        || fail_hostent(LookupError::NoRecovery),
+        || {
+            let Some(octets) = ipv4_arg(addr, len, kind) else {
+                return fail_hostent(LookupError::NotFound);
+            };
+            match resolve::reverse(IpAddr::V4(octets.into())) {
+                Ok(name) => stored_hostent(name.as_bytes(), octets),
+                Err(outcome) => fail_hostent(outcome),
+            }
+        },
+    )
+}
+
+/// gethostbyaddr_r(3) (P-54).
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyaddr_r(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    run(
+        || libc::EIO,
+        || libc::EIO,
+        || {
+            if !result.is_null() {
+                *result = std::ptr::null_mut();
+            }
+            let set_h = |v: i32| {
+                if !h_errnop.is_null() {
+                    *h_errnop = v;
+                }
+            };
+            if buf.is_null() || buflen <= 24 {
+                set_h(h_errno::NETDB_INTERNAL);
+                return libc::ERANGE;
+            }
+            let Some(octets) = ipv4_arg(addr, len, kind) else {
+                set_h(h_errno::HOST_NOT_FOUND);
+                return libc::ENOENT;
+            };
+            match resolve::reverse(IpAddr::V4(octets.into())) {
+                Ok(name) if fill_hostent(ret, buf, buflen, name.as_bytes(), octets) => {
+                    if !result.is_null() {
+                        *result = ret;
+                    }
+                    0
+                }
+                Ok(_) => {
+                    set_h(h_errno::NETDB_INTERNAL);
+                    libc::ERANGE
+                }
+                Err(outcome) => {
+                    set_h(outcome.h_errno());
+                    outcome.r_errno()
+                }
+            }
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// getaddrinfo
+
+/// getaddrinfo(3) (P-55..P-63).
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    let pass = || real::GETADDRINFO.get()(node, service, hints, res);
+    run(
+        pass,
+        || libc::EAI_MEMORY,
+        || {
+            if node.is_null() {
+                return pass(); // P-55
+            }
+            // P-56: NULL hints mean AF_UNSPEC with AI_V4MAPPED | AI_ADDRCONFIG.
+            let mut h: addrinfo = std::mem::zeroed();
+            if hints.is_null() {
+                h.ai_family = libc::AF_UNSPEC;
+                h.ai_flags = libc::AI_V4MAPPED | libc::AI_ADDRCONFIG;
+            } else {
+                h.ai_family = (*hints).ai_family;
+                h.ai_socktype = (*hints).ai_socktype;
+                h.ai_protocol = (*hints).ai_protocol;
+                h.ai_flags = (*hints).ai_flags;
+            }
+            let want = match h.ai_family {
+                libc::AF_UNSPEC => Want::Either,
+                libc::AF_INET => Want::V4,
+                libc::AF_INET6 => Want::V6,
+                _ => return libc::EAI_FAMILY, // P-57
+            };
+            if numeric_literal(node).is_some() {
+                // P-58: the C library's numeric parsing, never Tor.
+                h.ai_flags |= libc::AI_NUMERICHOST;
+                return real::GETADDRINFO.get()(node, service, &h, res);
+            }
+            if h.ai_flags & libc::AI_NUMERICHOST != 0 {
+                return libc::EAI_NONAME; // P-59
+            }
+            if want == Want::V6 && !state().config.enable_ipv6 {
+                return libc::EAI_FAIL; // P-60
+            }
+            let answer = match resolve::forward(CStr::from_ptr(node).to_bytes(), want) {
+                Ok(ip) => ip,
+                Err(outcome) => return outcome.eai(), // P-62
+            };
+            // P-61: the list for the answer's text form, with the caller's service.
+            let text = match std::ffi::CString::new(answer.to_string()) {
+                Ok(t) => t,
+                Err(_) => return libc::EAI_FAIL,
+            };
+            let wants_canon = h.ai_flags & libc::AI_CANONNAME != 0;
+            h.ai_flags =
+                (h.ai_flags | libc::AI_NUMERICHOST) & !(libc::AI_ADDRCONFIG | libc::AI_CANONNAME);
+            let rc = real::GETADDRINFO.get()(text.as_ptr(), service, &h, res);
+            if rc == 0 && wants_canon && !(*res).is_null() {
+                // Freed by the C library's freeaddrinfo, which frees ai_canonname.
+                (**res).ai_canonname = libc::strdup(node);
+            }
+            rc
+        },
+    )
+}
+
+/// getaddrinfo_a(3) (P-64): asynchronous resolution cannot go through Tor.
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo_a(
+    _mode: c_int,
+    _list: *mut *mut c_void,
+    _n: c_int,
+    _sevp: *mut c_void,
+) -> c_int {
+    run(
+        || libc::EAI_SYSTEM,
+        || libc::EAI_SYSTEM,
+        || {
+            log_warn!(
+                "[getaddrinfo_a] Asynchronous name resolution cannot go through Tor. Denying it."
+            );
+            errno::set(libc::ENOSYS);
+            libc::EAI_SYSTEM
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// getnameinfo
+
+/// getnameinfo(3) (P-65..P-68).
+#[no_mangle]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const sockaddr,
+    salen: socklen_t,
+    host: *mut c_char,
+    hostlen: socklen_t,
+    serv: *mut c_char,
+    servlen: socklen_t,
+    flags: c_int,
+) -> c_int {
+    let pass = || real::GETNAMEINFO.get()(sa, salen, host, hostlen, serv, servlen, flags);
+    run(
+        pass,
+        || libc::EAI_MEMORY,
+        || {
+            let Some(addr) = crate::c_addr::read_inet(sa, salen) else {
+                return pass(); // P-65: not inet, or salen too short
+            };
+            if host.is_null() || hostlen == 0 || flags & libc::NI_NUMERICHOST != 0 {
+                return pass();
+            }
+            if !serv.is_null() && servlen > 0 {
+                // P-66: the service part from the local database, numerically for the host.
+                let rc = real::GETNAMEINFO.get()(
+                    sa,
+                    salen,
+                    std::ptr::null_mut(),
+                    0,
+                    serv,
+                    servlen,
+                    flags | libc::NI_NUMERICHOST,
+                );
+                if rc != 0 {
+                    return rc;
+                }
+            }
+            match resolve::reverse(addr.ip()) {
+                Ok(name) => {
+                    if name.len() + 1 > hostlen as usize {
+                        return libc::EAI_OVERFLOW;
+                    }
+                    std::ptr::copy_nonoverlapping(name.as_ptr().cast::<c_char>(), host, name.len());
+                    *host.add(name.len()) = 0;
+                    0
+                }
+                Err(_) if flags & libc::NI_NAMEREQD != 0 => libc::EAI_NONAME, // P-67
+                Err(_) => real::GETNAMEINFO.get()(
+                    sa,
+                    salen,
+                    host,
+                    hostlen,
+                    std::ptr::null_mut(),
+                    0,
+                    flags | libc::NI_NUMERICHOST,
+                ),
+            }
+        },
+    )
+}
