@@ -5,8 +5,9 @@
 #
 # Installs (under $DESTDIR$P, for distribution packaging):
 #   P/bin/torsocks-ns                  namespace mode
-#   P/bin/torsocks                     the preload wrapper (once it exists)
+#   P/bin/torsocks                     the preload wrapper (sourceable POSIX sh)
 #   P/lib/torsocks/libtorsocks.so      preload mode
+#   P/lib/torsocks/torsocks-inspect    the wrapper's static-binary check
 #   P/etc/torsocks.conf                default configuration (an existing one is kept)
 #   P/share/man/..., P/share/...       man pages and completions (once they exist)
 #
@@ -45,7 +46,7 @@ if [ "$build" = 1 ]; then
     fi
 fi
 out="$target_dir/$profile"
-for f in "$out/torsocks-ns" "$out/libtorsocks.so"; do
+for f in "$out/torsocks-ns" "$out/torsocks-inspect" "$out/libtorsocks.so"; do
     [ -f "$f" ] || { echo "install.sh: $f is missing; build first (drop --no-build)" >&2; exit 1; }
 done
 
@@ -53,9 +54,15 @@ dest="${DESTDIR:-}$prefix"
 install -d "$dest/bin" "$dest/lib/torsocks" "$dest/etc"
 install -m 0755 "$out/torsocks-ns" "$dest/bin/torsocks-ns"
 install -m 0644 "$out/libtorsocks.so" "$dest/lib/torsocks/libtorsocks.so"
-if [ -f packaging/torsocks ]; then
-    install -m 0755 packaging/torsocks "$dest/bin/torsocks"
-fi
+install -m 0755 "$out/torsocks-inspect" "$dest/lib/torsocks/torsocks-inspect"
+# The wrapper names the installed paths (without DESTDIR): when sourced, a script
+# cannot find its own location in every shell.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+sed -e "s|@LIBRARY@|$prefix/lib/torsocks/libtorsocks.so|" \
+    -e "s|@INSPECT@|$prefix/lib/torsocks/torsocks-inspect|" \
+    -e "s|@VERSION@|$version|" packaging/torsocks.in > "$dest/bin/torsocks.tmp"
+chmod 0755 "$dest/bin/torsocks.tmp"
+mv "$dest/bin/torsocks.tmp" "$dest/bin/torsocks"
 if [ -e "$dest/etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$dest/etc/torsocks.conf"; then
     echo "install.sh: keeping the existing $dest/etc/torsocks.conf" >&2
 else
