@@ -79,6 +79,34 @@ fn curl_through_private_tor_network() {
         .iter()
         .any(|(_, path)| path == "/hello.txt"));
 
+    // Preload mode end to end: torsocks curl, with and without per-process isolation.
+    for isolate in [false, true] {
+        let mut args = vec!["-P".to_string(), net.socks_addr().port().to_string()];
+        if isolate {
+            args.push("-i".into());
+        }
+        for (url, body) in [
+            (onion_url.clone(), ONION_BODY.to_vec()),
+            (
+                format!("http://{ZONE_NAME}/hello.txt"),
+                http_files()["/hello.txt"].clone(),
+            ),
+        ] {
+            let out = Command::new(torsocks_testkit::install::bin("torsocks"))
+                .args(&args)
+                .args(["curl", "--silent", "--show-error", "--max-time", "60", &url])
+                .env("TORSOCKS_CONF_FILE", "/dev/null")
+                .output()
+                .expect("run torsocks curl");
+            assert!(
+                out.status.success(),
+                "torsocks {args:?} curl {url}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, body, "torsocks {args:?} curl {url}");
+        }
+    }
+
     let peers = net.peers().expect("ss");
     // Seven tor processes talk to each other: the check must have seen them.
     assert!(
