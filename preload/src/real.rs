@@ -115,6 +115,7 @@ reals! {
     ACCEPT = "accept": fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
     ACCEPT4 = "accept4": fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
     EXECVE = "execve": fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+    EXIT = "_exit": fn(c_int) -> !;
     GETADDRINFO = "getaddrinfo": fn(*const c_char, *const c_char, *const libc::addrinfo, *mut *mut libc::addrinfo) -> c_int;
     GETNAMEINFO = "getnameinfo": fn(*const sockaddr, socklen_t, *mut c_char, socklen_t, *mut c_char, socklen_t, c_int) -> c_int;
 }

@@ -4,10 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use torsocks_core::log_error;
 use torsocks_core::onion::{is_onion_name, PoolError, MAX_NAME_LEN};
 use torsocks_core::resolve::LookupError;
 use torsocks_core::socks5::{Reply, Request};
+use torsocks_core::{log_debug, log_error};
 
 use crate::init::state;
 use crate::tor;
@@ -50,6 +50,10 @@ pub fn forward(name: &[u8], want: Want) -> Result<IpAddr, LookupError> {
         }
     }
     // N-4
+    log_debug!(
+        "[resolve] Resolving {} through Tor",
+        String::from_utf8_lossy(name)
+    );
     let answer = match tor::lookup(Request::Resolve {
         name: name.to_vec(),
     })? {
@@ -75,6 +79,7 @@ pub fn reverse(ip: IpAddr) -> Result<String, LookupError> {
     if let Some(name) = state().onion_pool.name_of(ip) {
         return Ok(name); // RP-2
     }
+    log_debug!("[resolve] Reverse lookup of {ip} through Tor");
     match tor::lookup(Request::ResolvePtr { addr: ip })? {
         Reply::ResolvedName(name) => Ok(String::from_utf8_lossy(&name).into_owned()), // RP-3
         _ => Err(LookupError::NoRecovery),

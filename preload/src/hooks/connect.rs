@@ -21,22 +21,29 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     run(
         pass,
         || fail(libc::ENOMEM),
-        || {
-            if c_addr::family(addr, len) == Some(libc::AF_UNSPEC) {
-                registry::remove(fd); // P-7
-                return pass();
-            }
-            match check::destination(fd, addr, len) {
-                Verdict::Pass => pass(),
-                Verdict::Deny(errno) => fail(errno),
-                Verdict::Tor(dest) => match connect_through_tor(fd, addr, len, dest) {
-                    Ok(()) => 0,
-                    Err(Refusal::Direct) => pass(),
-                    Err(Refusal::Errno(e)) => fail(e),
-                },
-            }
-        },
+        || connect_checked(fd, addr, len),
     )
+}
+
+/// connect's rules (P-7..P-15), for connect itself and for MSG_FASTOPEN sends (P-24).
+///
+/// # Safety
+/// `addr` is NULL or points to at least `len` readable bytes.
+pub unsafe fn connect_checked(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let pass = || real::CONNECT.get()(fd, addr, len);
+    if c_addr::family(addr, len) == Some(libc::AF_UNSPEC) {
+        registry::remove(fd); // P-7
+        return pass();
+    }
+    match check::destination(fd, addr, len) {
+        Verdict::Pass => pass(),
+        Verdict::Deny(errno) => fail(errno),
+        Verdict::Tor(dest) => match connect_through_tor(fd, addr, len, dest) {
+            Ok(()) => 0,
+            Err(Refusal::Direct) => pass(),
+            Err(Refusal::Errno(e)) => fail(e),
+        },
+    }
 }
 
 /// Why a TCP connect did not go to Tor.

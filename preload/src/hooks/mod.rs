@@ -9,9 +9,14 @@
 pub mod check;
 pub mod connect;
 pub mod fd;
+pub mod inbound;
 pub mod netdb;
 pub mod peer;
+pub mod process;
+pub mod recv;
+pub mod send;
 pub mod socket;
+pub mod syscall;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -1,0 +1,84 @@
+//! listen, accept, accept4 (P-35..P-41): inbound connections only on localhost and
+//! unix sockets, unless AllowInbound.
+#![allow(unsafe_code)]
+
+use libc::{c_int, sockaddr, sockaddr_storage, socklen_t};
+use torsocks_core::addr::is_localhost;
+use torsocks_core::{log_debug, log_perror};
+
+use super::run;
+use crate::errno::{self, fail};
+use crate::init::state;
+use crate::real;
+
+/// The listen rule on `fd`; `Err(errno)` when refused.
+unsafe fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
+    if state().config.allow_inbound {
+        return Ok(()); // P-35
+    }
+    // P-41: read into storage big enough for any family.
+    let mut ss: sockaddr_storage = std::mem::zeroed();
+    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
+    if libc::getsockname(fd, (&mut ss as *mut sockaddr_storage).cast(), &mut len) != 0 {
+        let e = errno::get();
+        log_perror!(e, "[{caller}] getsockname"); // P-36
+        return Err(e);
+    }
+    if i32::from(ss.ss_family) == libc::AF_UNIX {
+        return Ok(()); // P-37
+    }
+    let local = crate::c_addr::read_inet((&ss as *const sockaddr_storage).cast(), len)
+        .is_some_and(|addr| is_localhost(addr.ip()));
+    if local {
+        return Ok(());
+    }
+    log_debug!("Non localhost inbound connection are not allowed.");
+    Err(libc::EPERM) // P-38
+}
+
+/// listen(2).
+#[no_mangle]
+pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
+    let pass = || real::LISTEN.get()(fd, backlog);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || match inbound_allowed(fd, "listen") {
+            Ok(()) => pass(),
+            Err(e) => fail(e),
+        },
+    )
+}
+
+/// accept(2) (P-39).
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    let pass = || real::ACCEPT.get()(fd, addr, len);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || match inbound_allowed(fd, "accept") {
+            Ok(()) => pass(),
+            Err(e) => fail(e),
+        },
+    )
+}
+
+/// accept4(2) (P-40).
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let pass = || real::ACCEPT4.get()(fd, addr, len, flags);
+    run(
+        pass,
+        || fail(libc::ENOMEM),
+        || match inbound_allowed(fd, "accept4") {
+            Ok(()) => pass(),
+            Err(e) => fail(e),
+        },
+    )
+}
