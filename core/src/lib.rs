@@ -23,6 +23,8 @@
 //!    h_errno, `*_r` return values and getaddrinfo codes (spec §4.9).
 //! 6. [`addr`] — address classification shared by every caller: localhost, ANY,
 //!    IPv4-mapped, and the C library's `inet_aton` number syntax.
+//! 7. [`dns`] — the DNS messages torsocks synthesizes for the `res_*` functions
+//!    (question parsing, responses, reverse names), without sending any.
 //!
 //! Nothing here performs network I/O; the callers own their sockets.
 
@@ -31,6 +33,7 @@
 
 pub mod addr;
 pub mod config;
+pub mod dns;
 pub mod log;
 pub mod onion;
 pub mod resolve;

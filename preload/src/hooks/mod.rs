@@ -14,6 +14,7 @@ pub mod netdb;
 pub mod peer;
 pub mod process;
 pub mod recv;
+pub mod res;
 pub mod send;
 pub mod socket;
 pub mod syscall;

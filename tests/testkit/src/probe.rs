@@ -30,6 +30,7 @@ pub fn build(name: &str) -> PathBuf {
             .args(["-O0", "-g", "-Wall", "-Werror", "-o"])
             .arg(&binary)
             .arg(&source)
+            .arg("-lresolv")
             .status()
             .expect("run the C compiler (cc)");
         assert!(status.success(), "compiling {} failed", source.display());
