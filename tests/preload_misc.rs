@@ -353,3 +353,121 @@ fn registry_duplicates_and_reuse() {
         "no EISCONN after close_range"
     );
 }
+
+// spec C-22: an override replaces the file's value whole (D-5).
+#[test]
+fn credential_override_is_whole() {
+    let mock = MockTor::builder()
+        .require_auth()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: vec![],
+        })
+        .start()
+        .unwrap();
+    let conf = Conf::new("creds", "SOCKS5Username alice\nSOCKS5Password secret\n");
+    let out = misc_env(
+        mock.addr(),
+        &["isolate", "192.0.2.1", "80"],
+        &[conf.var(), ("TORSOCKS_USERNAME", "bo")],
+    );
+    assert_eq!(result(&out, "parent"), (0, 0), "{}", text(&out));
+    let recs = mock.wait_for_requests(2, Duration::from_secs(5));
+    assert!(
+        recs.iter()
+            .all(|r| r.username.as_deref() == Some(&b"bo"[..])),
+        "{recs:?}"
+    );
+    assert!(recs
+        .iter()
+        .all(|r| r.password.as_deref() == Some(&b"secret"[..])));
+    let only_user = Conf::new("half", "SOCKS5Username alice\n");
+    let out = misc_env(
+        mock.addr(),
+        &["isolate", "192.0.2.1", "80"],
+        &[only_user.var()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("must be set together (only SOCKS5Username is set)"));
+}
+
+// spec C-23, C-24, CF-20, D-19: IsolatePID credentials, regenerated in a fork child.
+#[test]
+fn isolate_pid_per_process() {
+    let mock = MockTor::builder()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: vec![],
+        })
+        .start()
+        .unwrap();
+    let out = misc_env(
+        mock.addr(),
+        &["isolate", "192.0.2.1", "80"],
+        &[("TORSOCKS_ISOLATE_PID", "1")],
+    );
+    assert_eq!(result(&out, "child"), (0, 0), "{}", text(&out));
+    let (parent, child) = (f(&out, "parent_pid"), f(&out, "child_pid"));
+    let recs = mock.wait_for_requests(2, Duration::from_secs(5));
+    let users: Vec<String> = recs
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.username.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    for (user, pid) in users.iter().zip([&parent, &child]) {
+        let rest = user
+            .strip_prefix(&format!("torsocks-{pid}:"))
+            .unwrap_or_else(|| panic!("{user} for {pid}"));
+        assert!(
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()),
+            "{user}"
+        );
+    }
+    assert_ne!(users[0], users[1]);
+    assert!(recs
+        .iter()
+        .all(|r| r.password.as_deref() == Some(&b"0"[..])));
+    let both = Conf::new(
+        "iso-auth",
+        "IsolatePID 1\nSOCKS5Username a\nSOCKS5Password b\n",
+    );
+    let out = misc_env(mock.addr(), &["isolate", "192.0.2.1", "80"], &[both.var()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("[config] IsolatePID and SOCKS5 auth both set."));
+}
+
+// spec C-50, C-52: connecting to a cookie sends the onion name; other range addresses
+// are ordinary addresses.
+#[test]
+fn onion_cookie_connect() {
+    let mock = echo_mock();
+    let out = misc(&mock, &["onion", "ExAmPle.ONION", "8080"]);
+    assert_eq!(f(&out, "cookie"), "127.42.42.0");
+    assert_eq!(result(&out, "connect"), (0, 0), "{}", text(&out));
+    assert_eq!(f(&out, "peer"), "127.42.42.0");
+    assert_eq!(result(&out, "unallocated"), (-1, libc::EPERM));
+    let recs = mock.wait_for_requests(1, Duration::from_secs(5));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0].atyp, recs[0].host.as_deref(), recs[0].port),
+        (Some(3), Some("example.onion"), Some(8080))
+    );
+    let wide = Conf::new("range", "OnionAddrRange 10.0.0.0/8\n");
+    let out = misc_env(mock.addr(), &["onion", "a.onion", "80"], &[wide.var()]);
+    assert_eq!(f(&out, "cookie"), "10.0.0.0");
+}
+
+// spec G-6: fork while another thread is inside torsocks never leaves a child blocked.
+#[test]
+fn fork_while_another_thread_works() {
+    let mock = echo_mock();
+    let out = misc(&mock, &["forkstress", "192.0.2.1", "80"]);
+    assert_eq!(result(&out, "connect"), (0, 0), "{}", text(&out));
+    assert_eq!(
+        f(&out, "forks"),
+        "200",
+        "every child exited normally: {}",
+        text(&out)
+    );
+}

@@ -102,6 +102,9 @@ impl fmt::Display for PoolError {
 
 impl std::error::Error for PoolError {}
 
+/// The pool's lock, held (see [`OnionPool::hold`]).
+pub struct PoolHold<'a>(#[allow(dead_code)] MutexGuard<'a, Entries>);
+
 #[derive(Debug, Default)]
 struct Entries {
     /// Lowercase name → cookie.
@@ -176,6 +179,13 @@ impl OnionPool {
     /// True when no cookie has been handed out.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Holds the pool's lock until the returned value is dropped. A fork handler takes
+    /// it before `fork` and releases it in parent and child, so that a child never
+    /// inherits a lock held by a thread that does not exist there (G-6).
+    pub fn hold(&self) -> PoolHold<'_> {
+        PoolHold(self.lock())
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {

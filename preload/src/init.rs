@@ -4,12 +4,14 @@
 //! C library calls it makes pass straight through (G-3).
 #![allow(unsafe_code)]
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{MutexGuard, OnceLock};
 
 use torsocks_core::config::{self, Config, LoadOptions, ProcessEnvironment};
 use torsocks_core::log::{self, LogSettings};
-use torsocks_core::onion::OnionPool;
+use torsocks_core::onion::{OnionPool, PoolHold};
 use torsocks_core::{log_debug, log_warn};
 
 use crate::{guard, real};
@@ -103,8 +105,14 @@ fn initialize() -> State {
             "IPv6 disabled"
         }
     );
-    // SAFETY: registering a plain extern "C" handler with no preconditions.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    // SAFETY: registering plain extern "C" handlers with no preconditions.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_in_parent),
+            Some(after_fork_in_child),
+        )
+    };
     let state = State {
         onion_pool: OnionPool::new(config.onion_range),
         config,
@@ -115,8 +123,38 @@ fn initialize() -> State {
     state
 }
 
-/// CF-20: a forked child gets its own IsolatePID credentials.
+thread_local! {
+    /// The locks the forking thread holds across fork (G-6).
+    static FORK_HOLDS: RefCell<Option<ForkHolds>> = const { RefCell::new(None) };
+}
+
+/// The registry's and the pool's locks, taken in that order (the only order in which
+/// torsocks ever holds both, so taking them cannot deadlock).
+struct ForkHolds {
+    _registry: MutexGuard<'static, Option<HashMap<i32, crate::registry::Entry>>>,
+    _pool: Option<PoolHold<'static>>,
+}
+
+/// Before fork: take every torsocks lock, so that no other thread is inside one.
+extern "C" fn before_fork() {
+    let holds = ForkHolds {
+        _registry: crate::registry::hold(),
+        _pool: STATE.get().map(|s| s.onion_pool.hold()),
+    };
+    let _ = FORK_HOLDS.try_with(|h| *h.borrow_mut() = Some(holds));
+}
+
+fn release_fork_holds() {
+    let _ = FORK_HOLDS.try_with(|h| h.borrow_mut().take());
+}
+
+extern "C" fn after_fork_in_parent() {
+    release_fork_holds();
+}
+
+/// After fork in the child: release the locks, and (CF-20) new IsolatePID credentials.
 extern "C" fn after_fork_in_child() {
+    release_fork_holds();
     if let Some(state) = STATE.get() {
         state.renew_isolation();
     }

@@ -26,6 +26,11 @@ fn entries() -> MutexGuard<'static, Option<HashMap<i32, Entry>>> {
     ENTRIES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Holds the registry's lock until the returned guard is dropped (fork handlers, G-6).
+pub fn hold() -> MutexGuard<'static, Option<HashMap<i32, Entry>>> {
+    entries()
+}
+
 /// The identity of the open file behind `fd`.
 pub fn identity(fd: i32) -> Option<(u64, u64)> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();

@@ -11,6 +11,9 @@
  *   misc execve PATH
  *   misc dups IP PORT            torified fd, then dup family; close the original
  *   misc reuse IP PORT           close / close_range and reuse of a torified fd number
+ *   misc isolate IP PORT         connect, fork, connect in the child too; print both pids
+ *   misc onion NAME PORT         gethostbyname(NAME), connect to the cookie, getpeername
+ *   misc forkstress IP PORT      fork repeatedly while another thread works the registry
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,7 +25,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void report(const char *what, long rc) {
@@ -325,6 +332,84 @@ static int reuse(char **argv) {
     return 0;
 }
 
+static int isolate(char **argv) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(&ss, argv[2], atoi(argv[3]));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    report("parent", connect(fd, (struct sockaddr *)&ss, len));
+    printf("parent_pid=%d\n", getpid());
+    pid_t child = fork();
+    if (child == 0) {
+        int cfd = socket(AF_INET, SOCK_STREAM, 0);
+        report("child", connect(cfd, (struct sockaddr *)&ss, len));
+        printf("child_pid=%d\n", getpid());
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
+static int onion(char **argv) {
+    struct hostent *h = gethostbyname(argv[2]);
+    if (!h) { printf("hostent=null h_errno=%d\n", h_errno); return 0; }
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, h->h_addr_list[0], text, sizeof text);
+    printf("cookie=%s\n", text);
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(&ss, text, atoi(argv[3]));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    report("connect", connect(fd, (struct sockaddr *)&ss, len));
+    print_peer("peer", fd);
+    /* An address of the range that was never handed out is just localhost. */
+    int other = socket(AF_INET, SOCK_STREAM, 0);
+    len = make_addr(&ss, "127.42.42.200", atoi(argv[3]));
+    report("unallocated", connect(other, (struct sockaddr *)&ss, len));
+    return 0;
+}
+
+static volatile int stop_worker;
+
+static void *registry_worker(void *arg) {
+    int fd = *(int *)arg;
+    while (!stop_worker) {
+        int d = dup(fd);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        getpeername(d, (struct sockaddr *)&ss, &len);
+        close(d);
+    }
+    return NULL;
+}
+
+static int forkstress(char **argv) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(&ss, argv[2], atoi(argv[3]));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    report("connect", connect(fd, (struct sockaddr *)&ss, len));
+    pthread_t worker;
+    pthread_create(&worker, NULL, registry_worker, &fd);
+    int done = 0;
+    for (int i = 0; i < 200; i++) {
+        pid_t child = fork();
+        if (child == 0) {
+            /* Would hang here if a torsocks lock was inherited held. */
+            alarm(5);
+            int d = dup(fd);
+            close(d);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) break; /* a child hung */
+        done++;
+    }
+    stop_worker = 1;
+    pthread_join(worker, NULL);
+    printf("forks=%d\n", done);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 3) return 2;
@@ -344,6 +429,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "dups") && argc == 4) return dups(argv);
     if (!strcmp(cmd, "reuse") && argc == 4) return reuse(argv);
+    if (!strcmp(cmd, "isolate") && argc == 4) return isolate(argv);
+    if (!strcmp(cmd, "onion") && argc == 4) return onion(argv);
+    if (!strcmp(cmd, "forkstress") && argc == 4) return forkstress(argv);
     fprintf(stderr, "misc: bad command\n");
     return 2;
 }

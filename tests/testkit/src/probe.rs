@@ -30,7 +30,7 @@ pub fn build(name: &str) -> PathBuf {
             .args(["-O0", "-g", "-Wall", "-Werror", "-o"])
             .arg(&binary)
             .arg(&source)
-            .arg("-lresolv")
+            .args(["-lresolv", "-pthread"])
             .status()
             .expect("run the C compiler (cc)");
         assert!(status.success(), "compiling {} failed", source.display());
