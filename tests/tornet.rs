@@ -44,7 +44,7 @@ fn curl_through_private_tor_network() {
         )],
     };
     let net = TorNet::start(options).expect("private Tor network");
-    net.wait_for_onion(Duration::from_secs(120))
+    net.wait_for_onion(Duration::from_secs(180))
         .unwrap_or_else(|e| panic!("{e}\nonion log:\n{}", net.log_of("onion")));
 
     let onion_url = format!("http://{}/", net.onion_hostname());

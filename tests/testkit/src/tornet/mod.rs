@@ -341,7 +341,10 @@ impl Drop for TorNet {
             Ipv4Addr::LOCALHOST,
             self.onion_http.addr().port(),
         )));
-        if std::env::var_os("TORNET_KEEP").is_none() {
+        // Keep the logs of a failed test (or on request) for diagnosis.
+        if std::thread::panicking() || std::env::var_os("TORNET_KEEP").is_some() {
+            eprintln!("tornet: logs kept in {}", self.dir.display());
+        } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
