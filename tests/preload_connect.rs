@@ -406,3 +406,21 @@ fn ipv4_socket_through_ipv6_tor() {
     assert_eq!(field(&out.stdout, "data").as_deref(), Some("ok"));
     assert_eq!(field(&out.stdout, "peer").as_deref(), Some("192.0.2.1"));
 }
+
+// spec C-27: getpeername's other cases.
+#[test]
+fn getpeername_cases() {
+    let mock = succeeding_mock(b"");
+    let out = sock(&mock, &["connect", "192.0.2.1", "80", "peerchecks"]);
+    assert_eq!(result(&out, "connect"), (0, 0), "{}", stderr(&out));
+    assert_eq!(result(&out, "peer_null_addr"), (-1, libc::EFAULT));
+    assert_eq!(result(&out, "peer_null_len"), (-1, libc::EFAULT));
+    assert_eq!(
+        result(&sock(&mock, &["peer-pipe"]), "peer"),
+        (-1, libc::ENOTSOCK)
+    );
+    assert_eq!(
+        result(&sock(&mock, &["peer-unconnected"]), "peer"),
+        (-1, libc::ENOTCONN)
+    );
+}

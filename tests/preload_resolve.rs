@@ -384,3 +384,16 @@ fn onion_cookies() {
     );
     std::fs::remove_file(conf).unwrap();
 }
+
+// spec C-36: reverse lookups of an allocated cookie give its onion name, locally.
+#[test]
+fn cookie_reverse_lookup() {
+    let mock = mock_with_names();
+    let out = resolve(&mock, &["cookie", "Some.Onion"]);
+    assert_eq!(f(&out, "ghba"), "some.onion");
+    assert_eq!(
+        (f(&out, "gni_rc"), f(&out, "gni")),
+        ("0".into(), "some.onion".into())
+    );
+    assert_eq!(mock.connections(), 0);
+}

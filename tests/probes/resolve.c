@@ -9,6 +9,8 @@
  *                                      getaddrinfo; FAMILY: unspec inet inet6 unix nullhints
  *   resolve gni IP PORT HOSTLEN [namereqd] [numerichost]   getnameinfo
  *   resolve gaia NAME                  getaddrinfo_a
+ *   resolve cookie NAME                gethostbyname, then gethostbyaddr and getnameinfo
+ *                                      of the answer
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -128,6 +130,18 @@ int main(int argc, char **argv) {
         int rc = getnameinfo((struct sockaddr *)&ss, len, host, atoi(argv[4]), serv, sizeof serv,
                              flags | NI_NUMERICSERV);
         printf("rc=%d host=%s serv=%s\n", rc, rc == 0 ? host : "-", rc == 0 ? serv : "-");
+    } else if (!strcmp(cmd, "cookie")) {
+        struct hostent *h = gethostbyname(argv[2]);
+        if (!h) { printf("hostent=null\n"); return 0; }
+        unsigned char addr[4];
+        memcpy(addr, h->h_addr_list[0], 4);
+        struct hostent *back = gethostbyaddr(addr, 4, AF_INET);
+        printf("ghba=%s\n", back ? back->h_name : "null");
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(80) };
+        memcpy(&in.sin_addr, addr, 4);
+        char host[1025] = "";
+        int rc = getnameinfo((struct sockaddr *)&in, sizeof in, host, sizeof host, NULL, 0, NI_NAMEREQD);
+        printf("gni_rc=%d gni=%s\n", rc, host);
     } else if (!strcmp(cmd, "gaia")) {
         struct gaicb cb = { .ar_name = argv[2] };
         struct gaicb *list[1] = { &cb };

@@ -9,6 +9,8 @@
  *                 again (a second connect) len=N (address length) badfd udp
  *   sock connect-unix PATH
  *   sock connect-null
+ *   sock peer-pipe | peer-unconnected       getpeername on a pipe / an unconnected socket
+ *   connect option peerchecks: getpeername with a NULL address, then a NULL length
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -71,7 +73,7 @@ static void print_peer(int fd) {
 static int cmd_connect(int argc, char **argv) {
     const char *ip = argv[2];
     int port = atoi(argv[3]);
-    int nonblock = 0, cloexec = 0, v6sock = 0, again = 0, badfd = 0, udp = 0;
+    int nonblock = 0, cloexec = 0, v6sock = 0, again = 0, badfd = 0, udp = 0, peerchecks = 0;
     int readn = 0, forced_len = -1;
     const char *to_write = NULL;
     for (int i = 4; i < argc; i++) {
@@ -81,6 +83,7 @@ static int cmd_connect(int argc, char **argv) {
         else if (!strcmp(argv[i], "again")) again = 1;
         else if (!strcmp(argv[i], "badfd")) badfd = 1;
         else if (!strcmp(argv[i], "udp")) udp = 1;
+        else if (!strcmp(argv[i], "peerchecks")) peerchecks = 1;
         else if (!strncmp(argv[i], "read=", 5)) readn = atoi(argv[i] + 5);
         else if (!strncmp(argv[i], "write=", 6)) to_write = argv[i] + 6;
         else if (!strncmp(argv[i], "len=", 4)) forced_len = atoi(argv[i] + 4);
@@ -117,6 +120,11 @@ static int cmd_connect(int argc, char **argv) {
         print_peer(fd);
     }
     if (again) report("again", connect(fd, (struct sockaddr *)&ss, len));
+    if (peerchecks) {
+        socklen_t plen = sizeof ss;
+        report("peer_null_addr", getpeername(fd, NULL, &plen));
+        report("peer_null_len", getpeername(fd, (struct sockaddr *)&ss, NULL));
+    }
     if (rc == 0 && to_write) {
         if (write(fd, to_write, strlen(to_write)) < 0) report("write", -1);
     }
@@ -152,6 +160,13 @@ int main(int argc, char **argv) {
         struct sockaddr_un un = { .sun_family = AF_UNIX };
         strncpy(un.sun_path, argv[2], sizeof un.sun_path - 1);
         report("connect", connect(fd, (struct sockaddr *)&un, sizeof un));
+    } else if (!strcmp(cmd, "peer-pipe") || !strcmp(cmd, "peer-unconnected")) {
+        int fd, p[2];
+        if (!strcmp(cmd, "peer-pipe")) { pipe(p); fd = p[0]; }
+        else fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        report("peer", getpeername(fd, (struct sockaddr *)&ss, &len));
     } else if (!strcmp(cmd, "connect-null")) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         report("connect", connect(fd, NULL, 0));
