@@ -5,37 +5,15 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::Output;
 use std::time::Duration;
 
-use torsocks_testkit::install::preloaded;
 use torsocks_testkit::mock_tor::{Connect, Greeting, MockTor};
-use torsocks_testkit::probe::{self, field};
+use torsocks_testkit::probe::{self, call as result, field};
 
 fn sock(mock: &MockTor, args: &[&str]) -> Output {
     sock_env(mock.addr(), args, &[])
 }
 
 fn sock_env(tor: SocketAddr, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = preloaded(probe::build("sock"), tor);
-    cmd.args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run probe")
-}
-
-fn result(out: &Output, key: &str) -> (i32, i32) {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{key}=")))
-        .unwrap_or_else(|| {
-            panic!(
-                "no {key} in {text:?}; stderr {:?}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    let rc = field(line.as_bytes(), key).unwrap().parse().unwrap();
-    let errno = field(line.as_bytes(), "errno").unwrap().parse().unwrap();
-    (rc, errno)
+    probe::run("sock", tor, args, vars)
 }
 
 fn stderr(out: &Output) -> String {

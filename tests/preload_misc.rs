@@ -7,18 +7,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use torsocks_testkit::install::preloaded;
 use torsocks_testkit::mock_tor::{Connect, MockTor};
-use torsocks_testkit::probe::{self, field};
+use torsocks_testkit::probe::{self, call as result, describe as text, value as f};
 use torsocks_testkit::require;
 
 fn misc_env(tor: SocketAddr, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = preloaded(probe::build("misc"), tor);
-    cmd.args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run probe")
+    probe::run("misc", tor, args, vars)
 }
 
 fn misc(mock: &MockTor, args: &[&str]) -> Output {
@@ -30,30 +24,6 @@ fn plain(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout {:?} stderr {:?}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn result(out: &Output, key: &str) -> (i64, i32) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}: {}", text(out)));
-    (
-        field(line.as_bytes(), key).unwrap().parse().unwrap(),
-        field(line.as_bytes(), "errno").unwrap().parse().unwrap(),
-    )
-}
-
-fn f(out: &Output, key: &str) -> String {
-    field(&out.stdout, key).unwrap_or_else(|| panic!("no {key}: {}", text(out)))
 }
 
 /// A configuration file with `text`, removed on drop.

@@ -5,9 +5,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use torsocks_testkit::install::preloaded;
 use torsocks_testkit::mock_tor::MockTor;
-use torsocks_testkit::probe::{self, field};
+use torsocks_testkit::probe::{self, value as f};
 use torsocks_testkit::require;
 
 const NO_RECOVERY: &str = "3";
@@ -15,26 +14,11 @@ const NO_DATA: &str = "4";
 const HOST_NOT_FOUND: &str = "1";
 
 fn res_env(tor: SocketAddr, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = preloaded(probe::build("res"), tor);
-    cmd.args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run probe")
+    probe::run("res", tor, args, vars)
 }
 
 fn res(mock: &MockTor, args: &[&str]) -> Output {
     res_env(mock.addr(), args, &[])
-}
-
-fn f(out: &Output, key: &str) -> String {
-    field(&out.stdout, key).unwrap_or_else(|| {
-        panic!(
-            "no {key}: stdout {:?} stderr {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -30,20 +30,13 @@ pub(crate) fn run<T>(
     on_panic: impl FnOnce() -> T,
     body: impl FnOnce() -> T,
 ) -> T {
-    if guard::inside() {
-        return pass();
-    }
-    let _inside = guard::enter();
-    match catch_unwind(AssertUnwindSafe(|| {
+    run_uninitialised(pass, on_panic, || {
         init::state();
         body()
-    })) {
-        Ok(value) => value,
-        Err(_) => on_panic(),
-    }
+    })
 }
 
-/// As [`run`], without starting initialisation (fclose, P-17).
+/// As [`run`], without starting initialisation (close, fclose: P-17).
 pub(crate) fn run_uninitialised<T>(
     pass: impl FnOnce() -> T,
     on_panic: impl FnOnce() -> T,

@@ -54,3 +54,46 @@ pub fn field(stdout: &[u8], key: &str) -> Option<String> {
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
 }
+
+/// Runs probe `name` with the installed library preloaded, Tor at `tor`, and `vars`.
+pub fn run(
+    name: &str,
+    tor: std::net::SocketAddr,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> std::process::Output {
+    crate::install::preloaded(build(name), tor)
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .expect("run probe")
+}
+
+/// A probe's stdout and stderr, for assertion messages.
+pub fn describe(out: &std::process::Output) -> String {
+    format!(
+        "stdout {:?} stderr {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The first value of `key`; panics with the whole output when it is missing.
+pub fn value(out: &std::process::Output, key: &str) -> String {
+    field(&out.stdout, key).unwrap_or_else(|| panic!("no {key}: {}", describe(out)))
+}
+
+/// The return value and errno a probe printed as `KEY=RC errno=E`.
+pub fn call(out: &std::process::Output, key: &str) -> (i64, i32) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}: {}", describe(out)));
+    let rc = field(line.as_bytes(), key).and_then(|v| v.parse().ok());
+    let errno = field(line.as_bytes(), "errno").and_then(|v| v.parse().ok());
+    match (rc, errno) {
+        (Some(rc), Some(errno)) => (rc, errno),
+        _ => panic!("malformed {key} line {line:?}"),
+    }
+}
