@@ -1,13 +1,19 @@
 //! # netstack
 //!
-//! The userspace TCP/IP stack of `torsocks-ns`. It will take raw IP packets from the
-//! sandbox's TUN device and turn them into TCP flows and DNS queries for the launcher,
-//! dropping everything else (see `docs/architecture.md`). It knows nothing of SOCKS or
-//! Tor. This first module classifies packets.
+//! The userspace TCP/IP stack of `torsocks-ns`. It takes raw IP packets from the
+//! sandbox's TUN device and turns them into TCP flows and DNS queries for the launcher,
+//! dropping everything else. It knows nothing of SOCKS or Tor, and performs no I/O.
 //!
 //! * [`classify`] — what the stack does with one IP packet: a TCP segment for a flow,
 //!   a DNS query, or a drop of a given kind (the counters of `--stats`).
+//! * [`stack`] — [`stack::Stack`]: smoltcp in any-IP mode, one flow per TCP connection
+//!   with the SYN-ACK held until the launcher has opened the outbound stream.
+//! * [`device`] — the packet queues between the stack and whoever moves packets.
+//! * [`reply`] — packets the stack writes itself: DNS answers, ICMP unreachable.
 
 #![deny(unsafe_code)]
 
 pub mod classify;
+pub mod device;
+pub mod reply;
+pub mod stack;

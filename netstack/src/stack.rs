@@ -1,0 +1,366 @@
+//! The userspace stack: smoltcp in any-IP mode behind a [`QueueDevice`].
+//!
+//! Every TCP connection a program opens, to any address and port, becomes a *flow*: on
+//! its SYN the stack creates a listening socket for exactly that destination (before
+//! smoltcp sees the packet), holds the SYN-ACK back, and reports
+//! [`Event::Connect`]. The caller (the launcher) then opens the outbound stream and
+//! answers [`Stack::accept`] — the SYN-ACK goes out and the program's `connect`
+//! succeeds — or [`Stack::refuse`] — a RST, so the program sees a refused connection
+//! rather than a connection that resets later. UDP to port 53 becomes
+//! [`Event::DnsQuery`]; other UDP is answered with ICMP port unreachable; everything
+//! else is dropped and counted.
+//!
+//! The stack performs no I/O and keeps no clock: the caller feeds packets in, takes
+//! packets out, and polls at the deadline [`Stack::poll_delay`] names.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint};
+
+use crate::classify::{classify, DropCounters, DropKind, Verdict};
+use crate::device::QueueDevice;
+use crate::reply;
+
+/// Identifies a flow for its whole life.
+pub type FlowId = u64;
+
+/// How the stack is set up.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// The stack's own IPv4 address and prefix (the program's side is on the same link).
+    pub ipv4: (Ipv4Addr, u8),
+    /// The stack's own IPv6 address and prefix.
+    pub ipv6: (Ipv6Addr, u8),
+    /// The largest packet, as the TUN device's MTU.
+    pub mtu: usize,
+    /// The most flows open at once; a SYN beyond it is answered with RST.
+    pub max_flows: usize,
+    /// Receive buffer of each flow (bytes from the program).
+    pub rx_buffer: usize,
+    /// Send buffer of each flow (bytes to the program).
+    pub tx_buffer: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            ipv4: (Ipv4Addr::new(10, 241, 0, 1), 24),
+            ipv6: (Ipv6Addr::new(0xfd74, 0x6f72, 0, 0, 0, 0, 0, 1), 64),
+            mtu: 1500,
+            max_flows: 4096,
+            rx_buffer: 16 * 1024,
+            tx_buffer: 16 * 1024,
+        }
+    }
+}
+
+/// Something the caller must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A program is connecting to `dst`: answer with [`Stack::accept`] or
+    /// [`Stack::refuse`].
+    Connect {
+        /// The flow.
+        flow: FlowId,
+        /// The program's end.
+        src: SocketAddr,
+        /// Where it wants to go.
+        dst: SocketAddr,
+    },
+    /// A DNS query over UDP; answer with [`Stack::reply_dns`] (swapping ends).
+    DnsQuery {
+        /// The program's end.
+        src: SocketAddr,
+        /// The resolver address it used.
+        dst: SocketAddr,
+        /// The DNS message.
+        payload: Vec<u8>,
+    },
+}
+
+/// What [`Stack::recv`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// This many bytes were copied.
+    Data(usize),
+    /// Nothing now; more may come.
+    Nothing,
+    /// The program closed its side (or the flow is gone): no more bytes will come.
+    End,
+}
+
+/// Session counters (the `--stats` summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Flows accepted (the outbound stream opened).
+    pub flows_opened: u64,
+    /// Flows refused.
+    pub flows_refused: u64,
+    /// SYNs answered with RST because `max_flows` flows were open.
+    pub flows_over_limit: u64,
+    /// Bytes programs sent.
+    pub bytes_from_programs: u64,
+    /// Bytes delivered to programs.
+    pub bytes_to_programs: u64,
+    /// DNS queries over UDP.
+    pub dns_queries: u64,
+    /// Packets dropped, by kind.
+    pub drops: DropCounters,
+}
+
+#[derive(Debug)]
+struct Flow {
+    handle: SocketHandle,
+    src: SocketAddr,
+    dst: SocketAddr,
+}
+
+/// The stack. See the module documentation.
+pub struct Stack {
+    config: StackConfig,
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+    flows: HashMap<FlowId, Flow>,
+    tuples: HashMap<(SocketAddr, SocketAddr), FlowId>,
+    next_flow: FlowId,
+    events: VecDeque<Event>,
+    /// Packets written by the stack itself (DNS answers, ICMP errors).
+    own_packets: VecDeque<Vec<u8>>,
+    counters: Counters,
+}
+
+impl Stack {
+    /// A stack with no flows.
+    pub fn new(config: StackConfig, now: Instant) -> Stack {
+        let mut device = QueueDevice::new(config.mtu);
+        let mut iface_config = Config::new(HardwareAddress::Ip);
+        iface_config.random_seed = now.total_micros() as u64 ^ 0x5eed_7075_6e65_7473;
+        let mut iface = Interface::new(iface_config, &mut device, now);
+        let (v4, v4_prefix) = config.ipv4;
+        let (v6, v6_prefix) = config.ipv6;
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(v4), v4_prefix));
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv6(v6), v6_prefix));
+        });
+        // Any-IP: a default route through our own address makes the interface accept
+        // packets for every destination.
+        iface.set_any_ip(true);
+        let _ = iface.routes_mut().add_default_ipv4_route(v4);
+        let _ = iface.routes_mut().add_default_ipv6_route(v6);
+        Stack {
+            config,
+            iface,
+            device,
+            sockets: SocketSet::new(Vec::new()),
+            flows: HashMap::new(),
+            tuples: HashMap::new(),
+            next_flow: 1,
+            events: VecDeque::new(),
+            own_packets: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Takes one packet from the program side (as read from the TUN device).
+    pub fn receive(&mut self, packet: &[u8], now: Instant) {
+        match classify(packet) {
+            Verdict::Tcp { src, dst, syn } => {
+                let known = self.tuples.contains_key(&(src, dst));
+                if syn && !known {
+                    self.new_flow(src, dst);
+                }
+                self.device.rx.push_back(packet.to_vec());
+                if syn && !known {
+                    // Let smoltcp see this SYN now, while the new listening socket is
+                    // the only one for this destination.
+                    self.poll(now);
+                }
+            }
+            Verdict::DnsQuery { src, dst } => {
+                self.counters.dns_queries += 1;
+                let header = if src.is_ipv4() { 20 } else { 40 };
+                let payload = packet.get(header + 8..).unwrap_or_default().to_vec();
+                self.events.push_back(Event::DnsQuery { src, dst, payload });
+            }
+            Verdict::Drop(kind) => {
+                self.counters.drops.record(kind);
+                if let DropKind::Udp { .. } = kind {
+                    if let Some(icmp) = reply::port_unreachable(packet) {
+                        self.own_packets.push_back(icmp);
+                    }
+                }
+            }
+        }
+    }
+
+    fn new_flow(&mut self, src: SocketAddr, dst: SocketAddr) {
+        if self.flows.len() >= self.config.max_flows {
+            // No listening socket: smoltcp answers the SYN with RST.
+            self.counters.flows_over_limit += 1;
+            return;
+        }
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0u8; self.config.rx_buffer]),
+            tcp::SocketBuffer::new(vec![0u8; self.config.tx_buffer]),
+        );
+        socket.pause_synack(true);
+        socket.set_nagle_enabled(false);
+        let endpoint = IpListenEndpoint {
+            addr: Some(IpAddress::from(dst.ip())),
+            port: dst.port(),
+        };
+        if socket.listen(endpoint).is_err() {
+            self.counters.drops.record(DropKind::Malformed);
+            return;
+        }
+        let handle = self.sockets.add(socket);
+        let flow = self.next_flow;
+        self.next_flow += 1;
+        self.flows.insert(flow, Flow { handle, src, dst });
+        self.tuples.insert((src, dst), flow);
+        self.events.push_back(Event::Connect { flow, src, dst });
+    }
+
+    /// Runs the TCP machinery: timers, queued packets, socket state.
+    pub fn poll(&mut self, now: Instant) {
+        self.iface.poll(now, &mut self.device, &mut self.sockets);
+    }
+
+    /// The next event, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next packet for the program side, if any.
+    pub fn transmit(&mut self) -> Option<Vec<u8>> {
+        self.own_packets
+            .pop_front()
+            .or_else(|| self.device.tx.pop_front())
+    }
+
+    /// How long the caller may wait before the next [`Stack::poll`] (None: until a
+    /// packet arrives or the caller acts).
+    pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
+        self.iface.poll_delay(now, &self.sockets)
+    }
+
+    fn socket(&mut self, flow: FlowId) -> Option<&mut tcp::Socket<'static>> {
+        let handle = self.flows.get(&flow)?.handle;
+        Some(self.sockets.get_mut::<tcp::Socket>(handle))
+    }
+
+    /// The outbound stream is open: let the SYN-ACK go, the program's connect succeeds.
+    pub fn accept(&mut self, flow: FlowId) {
+        if let Some(socket) = self.socket(flow) {
+            socket.pause_synack(false);
+            self.counters.flows_opened += 1;
+        }
+    }
+
+    /// The outbound stream could not be opened: the program's connect is refused (RST).
+    pub fn refuse(&mut self, flow: FlowId) {
+        if let Some(socket) = self.socket(flow) {
+            socket.abort();
+            self.counters.flows_refused += 1;
+        }
+    }
+
+    /// Queues bytes for the program; returns how many fit (backpressure: 0 when full).
+    pub fn send(&mut self, flow: FlowId, data: &[u8]) -> usize {
+        let Some(socket) = self.socket(flow) else {
+            return 0;
+        };
+        if !socket.may_send() {
+            return 0;
+        }
+        let n = socket.send_slice(data).unwrap_or(0);
+        self.counters.bytes_to_programs += n as u64;
+        n
+    }
+
+    /// Whether the program side can take more bytes now.
+    pub fn can_send(&mut self, flow: FlowId) -> bool {
+        self.socket(flow).is_some_and(|s| s.can_send())
+    }
+
+    /// Takes bytes the program sent.
+    pub fn recv(&mut self, flow: FlowId, buf: &mut [u8]) -> Received {
+        let Some(socket) = self.socket(flow) else {
+            return Received::End;
+        };
+        if socket.can_recv() {
+            let n = socket.recv_slice(buf).unwrap_or(0);
+            self.counters.bytes_from_programs += n as u64;
+            return Received::Data(n);
+        }
+        if socket.may_recv()
+            || socket.state() == tcp::State::SynReceived
+            || socket.state() == tcp::State::Listen
+        {
+            Received::Nothing
+        } else {
+            Received::End
+        }
+    }
+
+    /// The outbound side ended: send FIN to the program once its data is delivered.
+    pub fn close(&mut self, flow: FlowId) {
+        if let Some(socket) = self.socket(flow) {
+            socket.close();
+        }
+    }
+
+    /// The outbound side failed: reset the program's connection.
+    pub fn abort(&mut self, flow: FlowId) {
+        if let Some(socket) = self.socket(flow) {
+            socket.abort();
+        }
+    }
+
+    /// True once the flow's connection is fully closed (or was never established).
+    pub fn is_closed(&mut self, flow: FlowId) -> bool {
+        self.socket(flow)
+            .is_none_or(|s| matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait))
+    }
+
+    /// Forgets a flow the caller is done with; its socket is freed.
+    pub fn release(&mut self, flow: FlowId) {
+        if let Some(f) = self.flows.remove(&flow) {
+            self.tuples.remove(&(f.src, f.dst));
+            self.sockets.remove(f.handle);
+        }
+    }
+
+    /// Answers a DNS query: a UDP datagram from `query_dst` back to `query_src`.
+    pub fn reply_dns(&mut self, query_src: SocketAddr, query_dst: SocketAddr, payload: &[u8]) {
+        if let Some(packet) = reply::udp(query_dst, query_src, payload) {
+            self.own_packets.push_back(packet);
+        }
+    }
+
+    /// Flows currently known.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The session counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The stack's own addresses.
+    pub fn addresses(&self) -> (IpAddr, IpAddr) {
+        (
+            IpAddr::V4(self.config.ipv4.0),
+            IpAddr::V6(self.config.ipv6.0),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! State-machine tests: a second smoltcp interface plays the program's kernel, and the
+//! two exchange synthetic packets through queues. Nothing touches a real network.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, IpProtocol, Ipv4Packet, Ipv4Repr,
+    UdpPacket,
+};
+
+use super::*;
+use crate::device::QueueDevice;
+
+const PROGRAM_V4: Ipv4Addr = Ipv4Addr::new(10, 241, 0, 2);
+const PROGRAM_V6: Ipv6Addr = Ipv6Addr::new(0xfd74, 0x6f72, 0, 0, 0, 0, 0, 2);
+
+/// The program's side: an interface and its sockets.
+struct Program {
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+}
+
+struct World {
+    stack: Stack,
+    program: Program,
+    now: Instant,
+}
+
+impl World {
+    fn new(config: StackConfig) -> World {
+        let now = Instant::from_millis(1_000);
+        let (gw4, gw6) = (config.ipv4.0, config.ipv6.0);
+        let stack = Stack::new(config, now);
+        let mut device = QueueDevice::new(1500);
+        let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(IpAddress::Ipv4(PROGRAM_V4), 24));
+            let _ = a.push(IpCidr::new(IpAddress::Ipv6(PROGRAM_V6), 64));
+        });
+        let _ = iface.routes_mut().add_default_ipv4_route(gw4);
+        let _ = iface.routes_mut().add_default_ipv6_route(gw6);
+        World {
+            stack,
+            program: Program {
+                iface,
+                device,
+                sockets: SocketSet::new(Vec::new()),
+            },
+            now,
+        }
+    }
+
+    /// Moves packets both ways, a millisecond at a time, until the wire has been quiet
+    /// for longer than any delayed ACK; returns what the stack sent.
+    fn pump(&mut self) -> Vec<Vec<u8>> {
+        let mut sent_by_stack = Vec::new();
+        let mut quiet = 0;
+        for _ in 0..2_000 {
+            self.now += Duration::from_millis(1);
+            let p = &mut self.program;
+            p.iface.poll(self.now, &mut p.device, &mut p.sockets);
+            let mut moved = false;
+            while let Some(packet) = p.device.tx.pop_front() {
+                self.stack.receive(&packet, self.now);
+                moved = true;
+            }
+            self.stack.poll(self.now);
+            while let Some(packet) = self.stack.transmit() {
+                sent_by_stack.push(packet.clone());
+                p.device.rx.push_back(packet);
+                moved = true;
+            }
+            quiet = if moved { 0 } else { quiet + 1 };
+            if quiet > 50 {
+                break;
+            }
+        }
+        sent_by_stack
+    }
+
+    fn connect(&mut self, dst: SocketAddr, local_port: u16) -> SocketHandle {
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+            tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+        );
+        let p = &mut self.program;
+        socket
+            .connect(
+                p.iface.context(),
+                IpAddress::from(dst.ip()).into_endpoint(dst.port()),
+                local_port,
+            )
+            .unwrap();
+        p.sockets.add(socket)
+    }
+
+    fn program_socket(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.program.sockets.get_mut::<tcp::Socket>(h)
+    }
+
+    fn expect_connect(&mut self) -> (FlowId, SocketAddr, SocketAddr) {
+        match self.stack.next_event() {
+            Some(Event::Connect { flow, src, dst }) => (flow, src, dst),
+            other => panic!("expected a Connect event, got {other:?}"),
+        }
+    }
+}
+
+trait IntoEndpoint {
+    fn into_endpoint(self, port: u16) -> smoltcp::wire::IpEndpoint;
+}
+
+impl IntoEndpoint for IpAddress {
+    fn into_endpoint(self, port: u16) -> smoltcp::wire::IpEndpoint {
+        smoltcp::wire::IpEndpoint::new(self, port)
+    }
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn syn_ack_is_held_until_accept_then_data_flows_both_ways() {
+    let mut w = World::new(StackConfig::default());
+    let h = w.connect(sa("192.0.2.1:80"), 40000);
+    w.pump();
+    let (flow, src, dst) = w.expect_connect();
+    assert_eq!(
+        (src, dst),
+        (
+            SocketAddr::new(IpAddr::V4(PROGRAM_V4), 40000),
+            sa("192.0.2.1:80")
+        )
+    );
+    // Held: the program is still waiting for the SYN-ACK.
+    w.pump();
+    assert_eq!(w.program_socket(h).state(), tcp::State::SynSent);
+
+    w.stack.accept(flow);
+    w.pump();
+    assert_eq!(w.program_socket(h).state(), tcp::State::Established);
+
+    w.program_socket(h)
+        .send_slice(b"GET / HTTP/1.0\r\n\r\n")
+        .unwrap();
+    w.pump();
+    let mut buf = [0u8; 64];
+    assert_eq!(w.stack.recv(flow, &mut buf), Received::Data(18));
+    assert_eq!(&buf[..18], b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(w.stack.recv(flow, &mut buf), Received::Nothing);
+
+    assert_eq!(w.stack.send(flow, b"HTTP/1.0 200 OK\r\n"), 17);
+    w.pump();
+    let mut got = [0u8; 64];
+    let n = w.program_socket(h).recv_slice(&mut got).unwrap();
+    assert_eq!(&got[..n], b"HTTP/1.0 200 OK\r\n");
+
+    let c = w.stack.counters();
+    assert_eq!(
+        (c.flows_opened, c.bytes_from_programs, c.bytes_to_programs),
+        (1, 18, 17)
+    );
+}
+
+#[test]
+fn refused_destination_is_a_refused_connection() {
+    let mut w = World::new(StackConfig::default());
+    let h = w.connect(sa("192.0.2.1:443"), 40001);
+    w.pump();
+    let (flow, _, _) = w.expect_connect();
+    w.stack.refuse(flow);
+    w.pump();
+    // The program's SYN is answered by RST: its socket never was established.
+    assert_eq!(w.program_socket(h).state(), tcp::State::Closed);
+    assert!(w.stack.is_closed(flow));
+    w.stack.release(flow);
+    assert_eq!(w.stack.flow_count(), 0);
+    assert_eq!(w.stack.counters().flows_refused, 1);
+}
+
+#[test]
+fn fin_both_ways() {
+    let mut w = World::new(StackConfig::default());
+    let h = w.connect(sa("198.51.100.7:8080"), 40002);
+    w.pump();
+    let (flow, _, _) = w.expect_connect();
+    w.stack.accept(flow);
+    w.pump();
+    w.program_socket(h).send_slice(b"bye").unwrap();
+    w.program_socket(h).close();
+    w.pump();
+    let mut buf = [0u8; 8];
+    assert_eq!(w.stack.recv(flow, &mut buf), Received::Data(3));
+    assert_eq!(w.stack.recv(flow, &mut buf), Received::End);
+    assert_eq!(
+        w.stack.send(flow, b"last words"),
+        10,
+        "half-closed: the program still reads"
+    );
+    w.stack.close(flow);
+    w.pump();
+    let mut got = [0u8; 16];
+    let n = w.program_socket(h).recv_slice(&mut got).unwrap();
+    assert_eq!(&got[..n], b"last words");
+    assert!(!w.program_socket(h).may_recv());
+    w.pump();
+    let state = w.program_socket(h).state();
+    assert!(w.stack.is_closed(flow), "program {state}, stack not closed");
+}
+
+#[test]
+fn send_buffer_backpressure() {
+    let config = StackConfig {
+        tx_buffer: 4096,
+        ..StackConfig::default()
+    };
+    let mut w = World::new(config);
+    let h = w.connect(sa("192.0.2.9:80"), 40003);
+    w.pump();
+    let (flow, _, _) = w.expect_connect();
+    w.stack.accept(flow);
+    w.pump();
+    let big = vec![7u8; 10_000];
+    let first = w.stack.send(flow, &big);
+    assert_eq!(first, 4096, "only the buffer's worth is taken");
+    assert_eq!(w.stack.send(flow, &big), 0, "full until the program reads");
+    w.pump();
+    let mut sink = vec![0u8; 10_000];
+    let n = w.program_socket(h).recv_slice(&mut sink).unwrap();
+    assert_eq!(n, 4096);
+    w.pump();
+    assert!(w.stack.can_send(flow));
+}
+
+#[test]
+fn ipv6_flow() {
+    let mut w = World::new(StackConfig::default());
+    let h = w.connect(sa("[2001:db8::1]:443"), 40004);
+    w.pump();
+    let (flow, src, dst) = w.expect_connect();
+    assert_eq!(src.ip(), IpAddr::V6(PROGRAM_V6));
+    assert_eq!(dst, sa("[2001:db8::1]:443"));
+    w.stack.accept(flow);
+    w.pump();
+    assert_eq!(w.program_socket(h).state(), tcp::State::Established);
+}
+
+#[test]
+fn flow_limit_answers_rst() {
+    let config = StackConfig {
+        max_flows: 1,
+        ..StackConfig::default()
+    };
+    let mut w = World::new(config);
+    let _first = w.connect(sa("192.0.2.1:80"), 40005);
+    w.pump();
+    let _ = w.expect_connect();
+    let second = w.connect(sa("192.0.2.2:80"), 40006);
+    w.pump();
+    assert_eq!(w.stack.next_event(), None);
+    assert_eq!(w.program_socket(second).state(), tcp::State::Closed);
+    assert_eq!(w.stack.counters().flows_over_limit, 1);
+}
+
+fn udp_packet(dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    reply::udp(SocketAddr::new(IpAddr::V4(PROGRAM_V4), 5353), dst, payload).unwrap()
+}
+
+#[test]
+fn dns_query_event_and_reply() {
+    let mut w = World::new(StackConfig::default());
+    let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
+    // Any resolver address works, and nothing leaves: it becomes an event.
+    w.stack.receive(&udp_packet(sa("8.8.8.8:53"), query), w.now);
+    let Some(Event::DnsQuery { src, dst, payload }) = w.stack.next_event() else {
+        panic!("expected a DNS query");
+    };
+    assert_eq!((src.port(), dst), (5353, sa("8.8.8.8:53")));
+    assert_eq!(payload, query);
+    w.stack.reply_dns(src, dst, b"answer");
+    let packet = w.stack.transmit().expect("a reply");
+    let ip = Ipv4Packet::new_checked(&packet[..]).unwrap();
+    assert_eq!(
+        (ip.src_addr(), ip.dst_addr()),
+        (Ipv4Addr::new(8, 8, 8, 8), PROGRAM_V4)
+    );
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((udp.src_port(), udp.dst_port()), (53, 5353));
+    assert_eq!(udp.payload(), b"answer");
+    assert!(udp.verify_checksum(
+        &IpAddress::Ipv4(ip.src_addr()),
+        &IpAddress::Ipv4(ip.dst_addr())
+    ));
+    assert_eq!(w.stack.counters().dns_queries, 1);
+}
+
+#[test]
+fn other_udp_gets_port_unreachable() {
+    let mut w = World::new(StackConfig::default());
+    let offending = udp_packet(sa("192.0.2.1:443"), b"quic");
+    w.stack.receive(&offending, w.now);
+    assert_eq!(w.stack.next_event(), None);
+    let packet = w.stack.transmit().expect("an ICMP error");
+    let ip = Ipv4Packet::new_checked(&packet[..]).unwrap();
+    assert_eq!(ip.next_header(), IpProtocol::Icmp);
+    assert_eq!(
+        (ip.src_addr(), ip.dst_addr()),
+        (Ipv4Addr::new(192, 0, 2, 1), PROGRAM_V4)
+    );
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    let repr = Icmpv4Repr::parse(&icmp, &ChecksumCapabilities::default()).unwrap();
+    assert!(matches!(repr, Icmpv4Repr::DstUnreachable { .. }));
+    assert_eq!((icmp.msg_type(), icmp.msg_code()), (3.into(), 3));
+    assert_eq!(w.stack.counters().drops.get(DropKind::Udp { port: 443 }), 1);
+}
+
+#[test]
+fn icmp_echo_is_dropped_silently() {
+    let mut w = World::new(StackConfig::default());
+    let echo = [8u8, 0, 0xf7, 0xff, 0, 0, 0, 0];
+    let ip = Ipv4Repr {
+        src_addr: PROGRAM_V4,
+        dst_addr: Ipv4Addr::new(192, 0, 2, 1),
+        next_header: IpProtocol::Icmp,
+        payload_len: echo.len(),
+        hop_limit: 64,
+    };
+    let mut packet = vec![0u8; 20 + echo.len()];
+    ip.emit(
+        &mut Ipv4Packet::new_unchecked(&mut packet),
+        &ChecksumCapabilities::default(),
+    );
+    packet[20..].copy_from_slice(&echo);
+    w.stack.receive(&packet, w.now);
+    w.stack.poll(w.now);
+    assert_eq!(w.stack.transmit(), None);
+    assert_eq!(w.stack.counters().drops.get(DropKind::Icmp), 1);
+}
