@@ -4,7 +4,8 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-/// Run a program with all of its network traffic forced through Tor.
+/// Run a program, or a shell, with all of its network traffic forced through Tor:
+/// it lives in its own network namespace whose only way out is Tor.
 #[derive(Debug, Parser)]
 #[command(name = "torsocks-ns", version = env!("CARGO_PKG_VERSION"))]
 #[command(
@@ -19,13 +20,35 @@ pub struct Args {
     #[arg(short = 'P', long = "port", value_name = "PORT")]
     pub tor_port: Option<String>,
 
-    /// SOCKS5 username for stream isolation (overrides SOCKS5Username).
+    /// SOCKS5 username (overrides SOCKS5Username); implies --no-isolate.
     #[arg(short = 'u', long = "user", value_name = "NAME")]
     pub username: Option<String>,
 
-    /// SOCKS5 password for stream isolation (overrides SOCKS5Password).
+    /// SOCKS5 password (overrides SOCKS5Password).
     #[arg(short = 'p', long = "pass", value_name = "PASS")]
     pub password: Option<String>,
+
+    /// Share circuits with other runs (by default each run gets its own credentials,
+    /// so Tor gives it its own circuits).
+    #[arg(long)]
+    pub no_isolate: bool,
+
+    /// Give every name a virtual address, so that connections carry the name to Tor
+    /// (as .onion names always do).
+    #[arg(long)]
+    pub automap: bool,
+
+    /// The IPv4 range of virtual addresses for .onion and automapped names.
+    #[arg(long, value_name = "CIDR", default_value = "10.192.0.0/10")]
+    pub virtual_range: String,
+
+    /// Print a summary of connections, DNS queries and dropped packets on exit.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Report refused connections and other events on stderr.
+    #[arg(short = 'd', long)]
+    pub debug: bool,
 
     /// Start an interactive shell (${SHELL:-/bin/sh}) instead of a command.
     #[arg(long, conflicts_with = "command")]
@@ -42,15 +65,12 @@ pub struct Args {
 }
 
 impl Args {
-    /// The command (or `--shell`) as a user would type it, for messages.
-    pub fn describe_target(&self) -> String {
+    /// argv of what to run.
+    pub fn argv(&self) -> Vec<OsString> {
         if self.shell {
-            return "--shell".to_string();
+            vec![std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into())]
+        } else {
+            self.command.clone()
         }
-        self.command
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 }

@@ -17,3 +17,8 @@ pub mod classify;
 pub mod device;
 pub mod reply;
 pub mod stack;
+
+/// The stack's clock types (smoltcp's), for callers that drive it.
+pub mod time {
+    pub use smoltcp::time::{Duration, Instant};
+}

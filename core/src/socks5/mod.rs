@@ -121,12 +121,8 @@ impl Request {
     /// CONNECT to an IP destination, written as spec S-8 says: IPv4 (and IPv4-mapped) as
     /// a dotted quad, IPv6 as `inet_ntop` text without brackets or scope.
     pub fn connect_ip(dest: SocketAddr) -> Request {
-        let host = match crate::addr::canonical(dest.ip()) {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => inet_ntop6(v6),
-        };
         Request::Connect {
-            host: host.into_bytes(),
+            host: ip_host(dest.ip()).into_bytes(),
             port: dest.port(),
         }
     }
@@ -138,6 +134,15 @@ impl Request {
             Request::Resolve { .. } => Command::Resolve,
             Request::ResolvePtr { .. } => Command::ResolvePtr,
         }
+    }
+}
+
+/// The host text CONNECT carries for an IP destination (S-8): IPv4 and IPv4-mapped as a
+/// dotted quad, IPv6 as `inet_ntop` writes it.
+pub fn ip_host(ip: IpAddr) -> String {
+    match crate::addr::canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => inet_ntop6(v6),
     }
 }
 

@@ -1,0 +1,108 @@
+//! The sandbox's DNS server: every query the program sends over UDP (to any address)
+//! is answered here, through Tor. A and AAAA use RESOLVE, PTR uses RESOLVE_PTR;
+//! `.onion` names (and, with `--automap`, every name) get virtual addresses whose later
+//! connections carry the name. Other query types are refused (NOTIMP). No DNS packet
+//! ever leaves.
+
+use std::net::IpAddr;
+
+use torsocks_core::dns::{self, Answer, MessageError, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
+use torsocks_core::onion::{is_onion_name, OnionPool};
+use torsocks_core::resolve::LookupError;
+
+use crate::tor::Tor;
+
+/// DNS RCODE for "not implemented".
+const RCODE_NOTIMP: u8 = 4;
+
+/// How a query was answered, for the session summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// An answer record.
+    Answered,
+    /// Name does not exist.
+    NotFound,
+    /// No record of that type.
+    NoData,
+    /// Tor failed.
+    Failed,
+    /// A type torsocks-ns does not resolve.
+    Refused,
+    /// Not a query at all.
+    Malformed,
+}
+
+/// Answers `query`; returns the response (None for garbage), the query type and outcome.
+pub async fn answer(
+    query: &[u8],
+    tor: &Tor,
+    pool: &OnionPool,
+    automap: bool,
+) -> (Option<Vec<u8>>, u16, Outcome) {
+    let q = match dns::parse_query(query) {
+        Ok(q) => q,
+        Err(MessageError::NotAQuery | MessageError::BadQuestion) => {
+            return (None, 0, Outcome::Malformed)
+        }
+    };
+    let result = if q.qclass != CLASS_IN {
+        Err(None)
+    } else {
+        match q.qtype {
+            TYPE_A => forward(&q.name, false, tor, pool, automap)
+                .await
+                .map_err(Some),
+            TYPE_AAAA => forward(&q.name, true, tor, pool, automap)
+                .await
+                .map_err(Some),
+            TYPE_PTR => reverse(&q.name, tor, pool).await.map_err(Some),
+            _ => Err(None),
+        }
+    };
+    let (rcode, answer, outcome) = match result {
+        Ok(a) => (0, Some(a), Outcome::Answered),
+        Err(None) => (RCODE_NOTIMP, None, Outcome::Refused),
+        Err(Some(e)) => (
+            e.rcode(),
+            None,
+            match e {
+                LookupError::NotFound => Outcome::NotFound,
+                LookupError::NoData => Outcome::NoData,
+                _ => Outcome::Failed,
+            },
+        ),
+    };
+    let response = dns::build_response(q.id, q.recursion_desired, rcode, &q.wire, answer.as_ref());
+    (Some(response), q.qtype, outcome)
+}
+
+async fn forward(
+    name: &str,
+    v6: bool,
+    tor: &Tor,
+    pool: &OnionPool,
+    automap: bool,
+) -> Result<Answer, LookupError> {
+    if is_onion_name(name.as_bytes()) || automap {
+        if v6 {
+            return Err(LookupError::NoData); // virtual addresses are IPv4
+        }
+        return pool
+            .cookie_for(name)
+            .map(|ip| Answer::Address(IpAddr::V4(ip)))
+            .map_err(|_| LookupError::TryAgain);
+    }
+    match tor.resolve(name).await? {
+        ip @ IpAddr::V4(_) if !v6 => Ok(Answer::Address(ip)),
+        ip @ IpAddr::V6(_) if v6 => Ok(Answer::Address(ip)),
+        _ => Err(LookupError::NoData),
+    }
+}
+
+async fn reverse(name: &str, tor: &Tor, pool: &OnionPool) -> Result<Answer, LookupError> {
+    let ip = dns::parse_reverse_name(name).ok_or(LookupError::NotFound)?;
+    if let Some(name) = pool.name_of(ip) {
+        return Ok(Answer::Name(name));
+    }
+    tor.resolve_ptr(ip).await.map(Answer::Name)
+}

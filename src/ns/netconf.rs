@@ -1,0 +1,92 @@
+//! Configuring the sandbox's network over netlink (rtnetlink): `lo` up, `tun0` up with
+//! the program's addresses and default routes (IPv4 and IPv6) through the stack.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use futures::TryStreamExt;
+use rtnetlink::{new_connection, Handle, LinkUnspec, RouteMessageBuilder};
+
+/// The addresses on both ends of the TUN link.
+#[derive(Debug, Clone, Copy)]
+pub struct NetPlan {
+    /// The program's IPv4 address (on tun0) and prefix.
+    pub program_v4: (Ipv4Addr, u8),
+    /// The stack's IPv4 address: the gateway and the DNS server.
+    pub stack_v4: Ipv4Addr,
+    /// The program's IPv6 address and prefix.
+    pub program_v6: (Ipv6Addr, u8),
+    /// The stack's IPv6 address.
+    pub stack_v6: Ipv6Addr,
+    /// The TUN device's MTU.
+    pub mtu: u32,
+}
+
+async fn link_index(handle: &Handle, name: &str) -> Result<u32, String> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(link)) => Ok(link.header.index),
+        Ok(None) => Err(format!("no interface {name}")),
+        Err(e) => Err(format!("looking up {name}: {e}")),
+    }
+}
+
+/// Applies `plan` in the current network namespace.
+pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
+    let (connection, handle, _) = new_connection().map_err(|e| format!("netlink: {e}"))?;
+    tokio::spawn(connection);
+    let fail = |what: &str| {
+        let what = what.to_string();
+        move |e: rtnetlink::Error| format!("{what}: {e}")
+    };
+
+    let lo = link_index(&handle, "lo").await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(lo).up().build())
+        .execute()
+        .await
+        .map_err(fail("bringing lo up"))?;
+
+    let index = link_index(&handle, tun).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).mtu(plan.mtu).up().build())
+        .execute()
+        .await
+        .map_err(fail("bringing the TUN device up"))?;
+    let (v4, v4_prefix) = plan.program_v4;
+    handle
+        .address()
+        .add(index, v4.into(), v4_prefix)
+        .execute()
+        .await
+        .map_err(fail("adding the IPv4 address"))?;
+    let (v6, v6_prefix) = plan.program_v6;
+    handle
+        .address()
+        .add(index, v6.into(), v6_prefix)
+        .execute()
+        .await
+        .map_err(fail("adding the IPv6 address"))?;
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .output_interface(index)
+        .gateway(plan.stack_v4)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .execute()
+        .await
+        .map_err(fail("adding the IPv4 default route"))?;
+    let route = RouteMessageBuilder::<Ipv6Addr>::new()
+        .output_interface(index)
+        .gateway(plan.stack_v6)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .execute()
+        .await
+        .map_err(fail("adding the IPv6 default route"))?;
+    Ok(())
+}

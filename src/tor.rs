@@ -1,0 +1,112 @@
+//! How the launcher reaches Tor: one small interface — open a stream to a name or an
+//! address, resolve a name, resolve an address — over Tor's SOCKS port, driving
+//! torsocks-core's SOCKS5 codec on tokio. (tokio-socks was the first choice, but its
+//! RESOLVE and RESOLVE_PTR cannot carry the credentials that isolate each run.)
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use torsocks_core::resolve::LookupError;
+use torsocks_core::socks5::blocking::ExchangeError;
+use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
+
+/// Opens streams and resolves names through Tor's SOCKS port.
+#[derive(Debug, Clone)]
+pub struct Tor {
+    endpoint: SocketAddr,
+    auth: Auth,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug)]
+pub struct DialError(ExchangeError);
+
+impl fmt::Display for DialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Tor {
+    /// Tor at `endpoint`, authenticating with `auth` (stream isolation).
+    pub fn new(endpoint: SocketAddr, auth: Auth) -> Tor {
+        Tor { endpoint, auth }
+    }
+
+    /// A stream to `host:port` (a name, or an address's text).
+    pub async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
+        let (stream, _) = self
+            .exchange(Request::Connect { host, port })
+            .await
+            .map_err(DialError)?;
+        Ok(stream)
+    }
+
+    /// The address of `name` (Tor's RESOLVE).
+    pub async fn resolve(&self, name: &str) -> Result<IpAddr, LookupError> {
+        let request = Request::Resolve {
+            name: name.as_bytes().to_vec(),
+        };
+        match self.exchange(request).await {
+            Ok((_, Reply::Resolved(ip))) => Ok(ip),
+            Ok(_) => Err(LookupError::NoRecovery),
+            Err(e) => Err(e.lookup_error()),
+        }
+    }
+
+    /// The name of `addr` (Tor's RESOLVE_PTR).
+    pub async fn resolve_ptr(&self, addr: IpAddr) -> Result<String, LookupError> {
+        match self.exchange(Request::ResolvePtr { addr }).await {
+            Ok((_, Reply::ResolvedName(name))) => Ok(String::from_utf8_lossy(&name).into_owned()),
+            Ok(_) => Err(LookupError::NoRecovery),
+            Err(e) => Err(e.lookup_error()),
+        }
+    }
+
+    async fn exchange(&self, request: Request) -> Result<(TcpStream, Reply), ExchangeError> {
+        let handshake = Handshake::new(self.auth.clone(), request)?;
+        let mut stream = TcpStream::connect(self.endpoint)
+            .await
+            .map_err(ExchangeError::Send)?;
+        let _ = stream.set_nodelay(true);
+        let reply = drive(handshake, &mut stream).await?;
+        Ok((stream, reply))
+    }
+}
+
+/// Runs a handshake over an async stream, reading exactly the replies.
+async fn drive(mut handshake: Handshake, stream: &mut TcpStream) -> Result<Reply, ExchangeError> {
+    let mut input = Vec::new();
+    loop {
+        match handshake.step(&input)? {
+            Action::Send(bytes) => {
+                input.clear();
+                stream
+                    .write_all(&bytes)
+                    .await
+                    .map_err(ExchangeError::Send)?;
+            }
+            Action::Recv(n) => {
+                input.resize(n, 0);
+                let got = stream.read(&mut input).await.map_err(ExchangeError::Recv)?;
+                if got == 0 {
+                    return Err(ExchangeError::Eof);
+                }
+                input.truncate(got);
+            }
+            Action::Done(reply) => return Ok(reply),
+        }
+    }
+}
+
+/// A short reason for logs and statistics.
+pub fn describe(e: &DialError) -> String {
+    match &e.0 {
+        ExchangeError::Protocol(Socks5Error::Rejected { code, .. }) => {
+            format!("Tor refused (REP {code})")
+        }
+        other => other.to_string(),
+    }
+}
