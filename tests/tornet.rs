@@ -107,6 +107,44 @@ fn curl_through_private_tor_network() {
         }
     }
 
+    // Namespace mode end to end: curl and a static busybox wget in the sandbox.
+    for (program, url, body) in [
+        (
+            vec!["curl", "--silent", "--show-error", "--max-time", "60"],
+            onion_url.clone(),
+            ONION_BODY.to_vec(),
+        ),
+        (
+            vec!["curl", "--silent", "--show-error", "--max-time", "60"],
+            format!("http://{ZONE_NAME}/hello.txt"),
+            http_files()["/hello.txt"].clone(),
+        ),
+        (
+            vec!["/bin/busybox", "wget", "-q", "-O", "-"],
+            onion_url.clone(),
+            ONION_BODY.to_vec(),
+        ),
+        (
+            vec!["/bin/busybox", "wget", "-q", "-O", "-"],
+            format!("http://{ZONE_NAME}/hello.txt"),
+            http_files()["/hello.txt"].clone(),
+        ),
+    ] {
+        let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+            .args(["-P", &net.socks_addr().port().to_string(), "--"])
+            .args(&program)
+            .arg(&url)
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .output()
+            .expect("run torsocks-ns");
+        assert!(
+            out.status.success(),
+            "torsocks-ns {program:?} {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, body, "torsocks-ns {program:?} {url}");
+    }
+
     let peers = net.peers().expect("ss");
     // Seven tor processes talk to each other: the check must have seen them.
     assert!(

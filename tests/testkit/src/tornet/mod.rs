@@ -153,25 +153,19 @@ impl TorNet {
             allowed: options.allow.iter().map(|(cidr, _)| cidr.clone()).collect(),
             _confinement: confinement,
         };
-        for (nickname, _) in &roles {
-            let node_dir = dir.join(nickname);
-            let child = Command::new("tor")
-                .arg("-f")
-                .arg(node_dir.join("torrc"))
-                .args(["--defaults-torrc", "/dev/null"])
-                .uid(uid)
-                .gid(gid)
-                .stdin(Stdio::null())
-                .stdout(fs::File::create(node_dir.join("stdout.log"))?)
-                .stderr(fs::File::create(node_dir.join("stderr.log"))?)
-                .spawn()?;
-            net.nodes.push(Node {
-                nickname: nickname.clone(),
-                dir: node_dir,
-                child,
-            });
+        // The onion service starts last, once the consensus lists every relay: started
+        // earlier, it fails to build intro circuits for want of relays and then waits
+        // out Tor's five-minute retry period before publishing its descriptor.
+        let relays = roles.len() - 2;
+        for (nickname, role) in &roles {
+            if !matches!(role, Role::OnionService { .. }) {
+                net.start_node(nickname, uid, gid)?;
+            }
         }
         net.wait_for_log("client", "Bootstrapped 100%", BOOTSTRAP_TIMEOUT)?;
+        net.wait_for_consensus(relays, BOOTSTRAP_TIMEOUT)?;
+        net.start_node("onion", uid, gid)?;
+        net.wait_for_log("onion", "Bootstrapped 100%", BOOTSTRAP_TIMEOUT)?;
         net.onion = fs::read_to_string(dir.join("onion").join("hs").join("hostname"))?
             .trim()
             .to_string();
@@ -288,6 +282,44 @@ impl TorNet {
     /// The notice log of a node, for diagnostics.
     pub fn log_of(&self, nickname: &str) -> String {
         fs::read_to_string(self.dir.join(nickname).join("notice.log")).unwrap_or_default()
+    }
+
+    fn start_node(&mut self, nickname: &str, uid: u32, gid: u32) -> io::Result<()> {
+        let node_dir = self.dir.join(nickname);
+        let child = Command::new("tor")
+            .arg("-f")
+            .arg(node_dir.join("torrc"))
+            .args(["--defaults-torrc", "/dev/null"])
+            .uid(uid)
+            .gid(gid)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(node_dir.join("stdout.log"))?)
+            .stderr(fs::File::create(node_dir.join("stderr.log"))?)
+            .spawn()?;
+        self.nodes.push(Node {
+            nickname: nickname.to_string(),
+            dir: node_dir,
+            child,
+        });
+        Ok(())
+    }
+
+    /// Waits until the first authority's consensus lists `relays` relays.
+    fn wait_for_consensus(&mut self, relays: usize, timeout: Duration) -> io::Result<()> {
+        let path = self.dir.join("auth0").join("cached-consensus");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let listed = fs::read_to_string(&path)
+                .map(|c| c.lines().filter(|l| l.starts_with("r ")).count())
+                .unwrap_or(0);
+            if listed >= relays {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(io::Error::other(format!(
+            "the consensus never listed {relays} relays"
+        )))
     }
 
     fn wait_for_log(&mut self, nickname: &str, needle: &str, timeout: Duration) -> io::Result<()> {

@@ -1,0 +1,261 @@
+//! Namespace mode with real programs: `torsocks-ns` runs them in its sandbox against
+//! the mock Tor server, which relays only to the test's target host. Static binaries
+//! are held too; UDP never leaves; exit codes and signals behave as in a shell.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use torsocks_testkit::install::bin;
+use torsocks_testkit::mock_tor::MockTor;
+use torsocks_testkit::require;
+use torsocks_testkit::target_host::{http_files, TargetHost};
+
+const NAME: &str = "target.test";
+
+struct World {
+    host: TargetHost,
+    mock: MockTor,
+}
+
+fn world() -> Option<World> {
+    if !require::root("create the target host's network namespace")
+        || !std::path::Path::new("/dev/net/tun").exists()
+    {
+        return None;
+    }
+    let host = TargetHost::start().expect("target host");
+    let mock = MockTor::builder()
+        .allow_net(host.subnet())
+        .name(NAME, host.ip().into())
+        .start()
+        .unwrap();
+    Some(World { host, mock })
+}
+
+fn ns(world: &World, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("torsocks-ns"));
+    cmd.args(["-P", &world.mock.addr().port().to_string()])
+        .args(args)
+        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn curl_by_address_and_name_and_stats() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{}/big.bin", w.host.ip());
+    let out = ns(&w, &["--", "curl", "-sS", "--max-time", "20", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stdout == http_files()["/big.bin"], "1 MiB intact");
+    let out = ns(
+        &w,
+        &[
+            "--stats",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            &format!("http://{NAME}/hello.txt"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connections: 1 opened"), "{stderr}");
+    assert!(stderr.contains("A Answered: 1"), "{stderr}");
+    let recs = w.mock.wait_for_requests(3, Duration::from_secs(5));
+    assert!(recs
+        .iter()
+        .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some(NAME)));
+    let connects: Vec<_> = recs.iter().filter(|r| r.command == Some(1)).collect();
+    assert!(connects
+        .iter()
+        .all(|r| r.host.as_deref() == Some(&w.host.ip().to_string()[..])));
+    // Each run is isolated: its own SOCKS credentials.
+    assert!(connects.iter().all(|r| r
+        .username
+        .as_deref()
+        .is_some_and(|u| u.starts_with(b"torsocks-ns-"))));
+    assert_eq!(w.host.http_requests().len(), 2);
+}
+
+#[test]
+fn static_busybox_goes_through_tor_too() {
+    let Some(w) = world() else { return };
+    if !std::path::Path::new("/bin/busybox").exists() {
+        require::skip("needs busybox-static");
+        return;
+    }
+    let url = format!("http://{NAME}/hello.txt");
+    let out = ns(&w, &["--", "/bin/busybox", "wget", "-q", "-O", "-", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    assert!(
+        w.mock.connections() >= 2,
+        "resolved and connected through the mock"
+    );
+}
+
+#[test]
+fn udp_never_leaves_and_fails_fast() {
+    let Some(w) = world() else { return };
+    let script = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.connect(('{ip}', 9999))\n\
+         start = time.time()\n\
+         s.send(b'leak?')\n\
+         try:\n    s.settimeout(5); s.recv(10); print('answered')\n\
+         except ConnectionRefusedError:\n    print('refused', round(time.time() - start, 1))\n",
+        ip = w.host.ip()
+    );
+    let out = ns(&w, &["--stats", "--", "python3", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("refused 0."),
+        "ICMP unreachable makes it fail fast: {}",
+        text(&out)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        w.host.datagrams().is_empty(),
+        "nothing reached the target host"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UDP to port 9999: 1"));
+}
+
+#[test]
+fn dns_names_onion_and_nxdomain() {
+    let Some(w) = world() else { return };
+    let script =
+        "getent hosts target.test; getent hosts abc.onion; getent hosts nx.test; echo nx=$?";
+    let out = ns(&w, &["--", "sh", "-c", script]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{} ", w.host.ip())),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        lines[1].starts_with("10.192.0.0 "),
+        "a virtual address: {}",
+        text(&out)
+    );
+    assert_eq!(lines[2], "nx=2", "NXDOMAIN: {}", text(&out));
+    // Connecting to the onion's virtual address sends its name to Tor.
+    let out = ns(
+        &w,
+        &["--", "curl", "-sS", "--max-time", "10", "http://abc.onion/"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "the mock cannot reach abc.onion");
+    let recs = w.mock.requests();
+    assert!(
+        recs.iter()
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some("abc.onion")),
+        "{recs:?}"
+    );
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r.host.as_deref() == Some("abc.onion") && r.command == Some(0xf0)),
+        "no RESOLVE of an onion name"
+    );
+}
+
+#[test]
+fn exit_status_like_a_shell() {
+    let Some(w) = world() else { return };
+    let status = |args: &[&str]| ns(&w, args).output().unwrap().status.code();
+    assert_eq!(status(&["--", "sh", "-c", "exit 7"]), Some(7));
+    assert_eq!(status(&["--", "sh", "-c", "kill -TERM $$"]), Some(143));
+    let out = ns(&w, &["--", "no-such-command-xyz"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("command not found"));
+}
+
+#[test]
+fn signals_are_forwarded() {
+    let Some(w) = world() else { return };
+    let mut child = ns(
+        &w,
+        &["--", "sh", "-c", "trap 'exit 42' TERM; sleep 30 & wait"],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    // SIGTERM to the launcher reaches the command, whose status comes back.
+    assert_eq!(kill(child.id(), libc::SIGTERM), 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+}
+
+/// Signals a process this test started, by PID.
+#[allow(unsafe_code)]
+fn kill(pid: u32, sig: i32) -> i32 {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) }
+}
+
+#[test]
+fn rootless_as_an_unprivileged_user() {
+    let Some(w) = world() else { return };
+    let Some(setpriv) = require::program("setpriv") else {
+        return;
+    };
+    // Common distributions make /dev/net/tun usable by everyone.
+    std::fs::set_permissions(
+        "/dev/net/tun",
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let url = format!("http://{NAME}/hello.txt");
+    let out = Command::new(setpriv)
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(bin("torsocks-ns"))
+        .args(["-P", &w.mock.addr().port().to_string(), "--", "sh", "-c"])
+        .arg(format!("id -u; curl -sS --max-time 20 {url}"))
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env("HOME", "/")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    let nobody = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("nobody:x:")
+                .and_then(|r| r.split(':').next())
+                .map(str::to_string)
+        })
+        .unwrap();
+    assert_eq!(
+        stdout.lines().next(),
+        Some(nobody.as_str()),
+        "the program keeps the caller's uid"
+    );
+    assert!(
+        stdout.ends_with("hello from the target host\n"),
+        "{}",
+        text(&out)
+    );
+}
