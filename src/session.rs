@@ -61,6 +61,10 @@ enum Control {
         from_tor: mpsc::Receiver<Vec<u8>>,
     },
     Refused(FlowId),
+    DnsCounted {
+        qtype: u16,
+        outcome: dns::Outcome,
+    },
     DnsReply {
         src: SocketAddr,
         dst: SocketAddr,
@@ -181,6 +185,9 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                 Control::Refused(flow) => {
                     stack.refuse(flow);
                 }
+                Control::DnsCounted { qtype, outcome } => {
+                    *summary.dns.entry((qtype, outcome)).or_default() += 1;
+                }
                 Control::DnsReply {
                     src,
                     dst,
@@ -199,6 +206,26 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
 
         while let Some(event) = stack.next_event() {
             match event {
+                Event::Connect { flow, dst, .. }
+                    if dst.port() == 53 && is_stack_address(&config.stack, dst) =>
+                {
+                    // DNS over TCP to the sandbox's resolver is answered here, like UDP.
+                    flows.insert(flow, FlowIo::default());
+                    let (tor, pool, ctl, notify) = (
+                        Rc::clone(&tor),
+                        Arc::clone(&pool),
+                        ctl_tx.clone(),
+                        Rc::clone(&notify),
+                    );
+                    tokio::task::spawn_local(dns_over_tcp(
+                        flow,
+                        tor,
+                        pool,
+                        config.automap,
+                        ctl,
+                        notify,
+                    ));
+                }
                 Event::Connect { flow, dst, .. } => {
                     flows.insert(flow, FlowIo::default());
                     let host = match pool.name_of(dst.ip()) {
@@ -322,6 +349,54 @@ async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
             Err(_) => return, // the sandbox is gone, or the packet was refused
         }
     }
+}
+
+fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
+    addr.ip() == std::net::IpAddr::V4(config.ipv4.0)
+        || addr.ip() == std::net::IpAddr::V6(config.ipv6.0)
+}
+
+/// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.
+async fn dns_over_tcp(
+    flow: FlowId,
+    tor: Rc<Tor>,
+    pool: Arc<OnionPool>,
+    automap: bool,
+    ctl: mpsc::UnboundedSender<Control>,
+    notify: Rc<Notify>,
+) {
+    let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let _ = ctl.send(Control::Opened {
+        flow,
+        to_tor: to_tor_tx,
+        from_tor: from_tor_rx,
+    });
+    notify.notify_one();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = queries.recv().await {
+        notify.notify_one();
+        pending.extend_from_slice(&chunk);
+        while pending.len() >= 2 {
+            let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+            if pending.len() < 2 + len {
+                break;
+            }
+            let query: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
+            let (response, qtype, outcome) = dns::answer(&query, &tor, &pool, automap).await;
+            let _ = ctl.send(Control::DnsCounted { qtype, outcome });
+            if let Some(response) = response {
+                let mut framed = (response.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&response);
+                if answers.send(framed).await.is_err() {
+                    return;
+                }
+                notify.notify_one();
+            }
+        }
+    }
+    drop(answers);
+    notify.notify_one();
 }
 
 /// One flow: dial Tor, report, then copy both ways until both ends are done.

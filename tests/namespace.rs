@@ -259,3 +259,94 @@ fn rootless_as_an_unprivileged_user() {
         text(&out)
     );
 }
+
+#[test]
+fn dig_over_udp_tcp_and_ipv6() {
+    let Some(w) = world() else { return };
+    if require::program("dig").is_none() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .name("www.example.com", "198.51.100.7".parse().unwrap())
+        .ptr("192.0.2.9".parse().unwrap(), "ptr.example.org")
+        .start()
+        .unwrap();
+    let script = "dig +short www.example.com; dig +tcp +short www.example.com; \
+                  dig -6 +short www.example.com @fd74:6f72::1; dig +short -x 192.0.2.9; \
+                  dig nx.example.com | grep -o 'status: [A-Z]*'; \
+                  dig www.example.com MX | grep -o 'status: [A-Z]*'";
+    let out = Command::new(bin("torsocks-ns"))
+        .args([
+            "-P",
+            &mock.addr().port().to_string(),
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "198.51.100.7",
+            "198.51.100.7",
+            "198.51.100.7",
+            "ptr.example.org.",
+            "status: NXDOMAIN",
+            "status: NOTIMP"
+        ],
+        "{}",
+        text(&out)
+    );
+    let recs = mock.requests();
+    assert!(recs
+        .iter()
+        .any(|r| r.command == Some(0xf1) && r.host.as_deref() == Some("192.0.2.9")));
+    drop(w);
+}
+
+#[test]
+fn ipv6_destination_goes_to_tor_as_ipv6() {
+    let Some(w) = world() else { return };
+    let out = ns(
+        &w,
+        &[
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "http://[2001:db8::1]/",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "the mock refuses to relay there");
+    let recs = w.mock.wait_for_requests(1, Duration::from_secs(5));
+    assert!(
+        recs.iter()
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some("2001:db8::1")),
+        "{recs:?}"
+    );
+    assert!(w.host.http_requests().is_empty());
+}
+
+#[test]
+fn the_command_dies_with_the_launcher() {
+    let Some(w) = world() else { return };
+    let marker = std::env::temp_dir().join(format!("tsrs-orphan-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("sleep 3; touch {}", marker.display());
+    let mut launcher = ns(&w, &["--", "sh", "-c", &script]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(kill(launcher.id(), libc::SIGKILL), 0);
+    let _ = launcher.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !marker.exists(),
+        "the sandboxed command outlived the launcher"
+    );
+}
