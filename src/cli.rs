@@ -42,6 +42,19 @@ pub struct Args {
     #[arg(long, value_name = "CIDR", default_value = "10.192.0.0/10")]
     pub virtual_range: String,
 
+    /// Buffer size per direction of each connection, in KiB (larger: faster bulk
+    /// transfers, more memory per connection).
+    #[arg(long, value_name = "KIB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(4..=16384))]
+    pub buffer_kib: u32,
+
+    /// The MTU of the sandbox's interface (larger: fewer packets per byte).
+    #[arg(long, value_name = "BYTES", default_value_t = 65520, value_parser = clap::value_parser!(u32).range(1280..=65520))]
+    pub mtu: u32,
+
+    /// The most connections open at once; more are refused.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
     /// Print a summary of connections, DNS queries and dropped packets on exit.
     #[arg(long)]
     pub stats: bool,

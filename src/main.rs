@@ -66,7 +66,14 @@ fn main() -> ExitCode {
         auth => auth,
     };
 
-    let stack_config = StackConfig::default();
+    let buffer = args.buffer_kib as usize * 1024;
+    let stack_config = StackConfig {
+        rx_buffer: buffer,
+        tx_buffer: buffer,
+        max_flows: args.max_connections as usize,
+        mtu: args.mtu as usize,
+        ..StackConfig::default()
+    };
     let plan = ns::NetPlan {
         program_v4: (Ipv4Addr::new(10, 241, 0, 2), stack_config.ipv4.1),
         stack_v4: stack_config.ipv4.0,
