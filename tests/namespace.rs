@@ -350,3 +350,54 @@ fn the_command_dies_with_the_launcher() {
         "the sandboxed command outlived the launcher"
     );
 }
+
+#[test]
+fn automap_sends_names_to_tor() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{NAME}/hello.txt");
+    let out = ns(
+        &w,
+        &["--automap", "--", "curl", "-sS", "--max-time", "20", &url],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    let recs = w.mock.requests();
+    assert!(
+        recs.iter()
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some(NAME)),
+        "{recs:?}"
+    );
+    assert!(
+        !recs.iter().any(|r| r.command == Some(0xf0)),
+        "no RESOLVE with --automap"
+    );
+}
+
+#[test]
+fn shell_session_and_python() {
+    let Some(w) = world() else { return };
+    use std::io::Write;
+    let mut child = ns(&w, &["--shell"])
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "curl -sS --max-time 20 http://{NAME}/hello.txt\n\
+         python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{NAME}/', timeout=20).read().decode(), end='')\"\n\
+         exit 5\n"
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let mut expected = http_files()["/hello.txt"].clone();
+    expected.extend_from_slice(&http_files()["/"]);
+    assert_eq!(out.stdout, expected, "{}", text(&out));
+}
