@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Many concurrent connections through torsocks-ns: time to open N connections (each
+# with its own DNS lookup) to a local echo server through the mock Tor SOCKS server,
+# and the launcher's resident memory idle and with N connections open. Loopback only.
+#
+#   benches/ns-flows.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000}
+cargo build --release -q -p torsocks -p torsocks-testkit
+work=$(mktemp -d)
+cat > "$work/echo.py" <<'PY'
+import asyncio
+async def handle(r, w):
+    while data := await r.read(65536):
+        w.write(data)
+        await w.drain()
+    w.close()
+async def main():
+    server = await asyncio.start_server(handle, '127.0.0.1', 17777, backlog=4096)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+PY
+cat > "$work/many.py" <<'PY'
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+n = int(sys.argv[1])
+start = time.time()
+held = []
+for _ in range(n):
+    s = socket.create_connection(('echo.test', 17777), timeout=30)
+    s.sendall(b'x')
+    assert s.recv(1) == b'x'
+    held.append(s)
+print(f"opened {n} in {time.time() - start:.2f} s", flush=True)
+time.sleep(4)
+PY
+python3 "$work/echo.py" & echo_pid=$!
+./target/release/mock-tor 9153 echo.test=127.0.0.1 >/dev/null 2>&1 & mock_pid=$!
+cleanup() { kill "$echo_pid" "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+sleep 1
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+./target/release/torsocks-ns -P 9153 -- sleep 3 & idle_pid=$!
+sleep 1.5
+idle=$(rss "$idle_pid")
+wait "$idle_pid"
+
+./target/release/torsocks-ns --automap -P 9153 -- python3 "$work/many.py" "$n" > "$work/out" 2>&1 & ns_pid=$!
+for _ in $(seq 60); do grep -q opened "$work/out" && break; sleep 0.5; done
+busy=$(rss "$ns_pid")
+wait "$ns_pid"
+printf '| measure | value |\n|---|---|\n'
+printf '| launcher RSS, idle | %s KiB |\n' "$idle"
+printf '| launcher RSS, %s connections open | %s KiB |\n' "$n" "$busy"
+printf '| per open connection | %s KiB |\n' "$(( (busy - idle) / n ))"
+printf '| %s |  |\n' "$(grep opened "$work/out")"
