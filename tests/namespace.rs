@@ -401,3 +401,63 @@ fn shell_session_and_python() {
     expected.extend_from_slice(&http_files()["/"]);
     assert_eq!(out.stdout, expected, "{}", text(&out));
 }
+
+// An interactive shell on a real terminal (tmux): job control, Ctrl-C to the foreground
+// job, and the shell's exit status back from the launcher.
+#[test]
+fn interactive_shell_with_job_control() {
+    let Some(w) = world() else { return };
+    let Some(tmux) = require::program("tmux") else {
+        return;
+    };
+    let session = format!("tsrs{}", std::process::id());
+    let status_file = std::env::temp_dir().join(format!("{session}.status"));
+    let launcher = format!(
+        "env SHELL=/bin/bash TORSOCKS_CONF_FILE=/dev/null {} -P {} --shell; echo $? > {}",
+        bin("torsocks-ns").display(),
+        w.mock.addr().port(),
+        status_file.display()
+    );
+    let run = |args: &[&str]| Command::new(&tmux).args(args).output().unwrap();
+    assert!(run(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &launcher
+    ])
+    .status
+    .success());
+    let keys = |k: &[&str]| {
+        let mut args = vec!["send-keys", "-t", session.as_str()];
+        args.extend_from_slice(k);
+        run(&args);
+        std::thread::sleep(Duration::from_millis(700));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    keys(&["sleep 30 &", "Enter"]);
+    keys(&["jobs", "Enter"]);
+    keys(&["sleep 20", "Enter"]);
+    keys(&["C-c"]);
+    keys(&["echo after=$?", "Enter"]);
+    let screen =
+        String::from_utf8_lossy(&run(&["capture-pane", "-t", &session, "-p"]).stdout).into_owned();
+    keys(&["kill %1; exit 3", "Enter"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+    let _ = run(&["kill-session", "-t", &session]);
+    let _ = std::fs::remove_file(&status_file);
+    assert!(
+        screen.contains("Running") && screen.contains("sleep 30 &"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("after=130"),
+        "Ctrl-C reached the foreground job: {screen}"
+    );
+    assert_eq!(status.trim(), "3", "{screen}");
+}

@@ -21,7 +21,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
 fi
-packages=(tor torsocks curl dnsutils busybox-static iproute2 netcat-openbsd libcap2-bin zsh python3 git)
+packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd libcap2-bin zsh python3 git)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
