@@ -8,28 +8,17 @@ use std::time::Duration;
 use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::require;
-use torsocks_testkit::target_host::{http_files, TargetHost};
+use torsocks_testkit::target_host::http_files;
+use torsocks_testkit::world::{World, TARGET_NAME};
 
-const NAME: &str = "target.test";
-
-struct World {
-    host: TargetHost,
-    mock: MockTor,
-}
+const NAME: &str = TARGET_NAME;
 
 fn world() -> Option<World> {
-    if !require::root("create the target host's network namespace")
-        || !std::path::Path::new("/dev/net/tun").exists()
-    {
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        require::skip("needs /dev/net/tun");
         return None;
     }
-    let host = TargetHost::start().expect("target host");
-    let mock = MockTor::builder()
-        .allow_net(host.subnet())
-        .name(NAME, host.ip().into())
-        .start()
-        .unwrap();
-    Some(World { host, mock })
+    World::start()
 }
 
 fn ns(world: &World, args: &[&str]) -> Command {

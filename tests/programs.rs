@@ -6,28 +6,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use torsocks_testkit::install::bin;
-use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::require;
-use torsocks_testkit::target_host::{http_files, TargetHost};
+use torsocks_testkit::target_host::http_files;
+use torsocks_testkit::world::{World, TARGET_NAME};
 
-const NAME: &str = "target.test";
-
-struct World {
-    host: TargetHost,
-    mock: MockTor,
-}
+const NAME: &str = TARGET_NAME;
 
 fn world() -> Option<World> {
-    if !require::root("create the target host's network namespace") {
-        return None;
-    }
-    let host = TargetHost::start().expect("target host");
-    let mock = MockTor::builder()
-        .allow_net(host.subnet())
-        .name(NAME, host.ip().into())
-        .start()
-        .unwrap();
-    Some(World { host, mock })
+    World::start()
 }
 
 fn torsocks(world: &World, args: &[&str]) -> Command {

@@ -120,6 +120,58 @@ fn fail_hostent(outcome: LookupError) -> *mut hostent {
 // ---------------------------------------------------------------------------------
 // gethostbyname family
 
+/// The out-parameters of the `_r` functions: `*result` and `*h_errnop` (either may be
+/// NULL), and the return-value conventions of P-51 and P-54.
+struct Reentrant {
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+}
+
+impl Reentrant {
+    /// Clears `*result` first, as the functions must.
+    unsafe fn new(result: *mut *mut hostent, h_errnop: *mut c_int) -> Reentrant {
+        if !result.is_null() {
+            *result = std::ptr::null_mut();
+        }
+        Reentrant { result, h_errnop }
+    }
+
+    unsafe fn h_errno(&self, value: i32) {
+        if !self.h_errnop.is_null() {
+            *self.h_errnop = value;
+        }
+    }
+
+    /// The buffer is too small: ERANGE with NETDB_INTERNAL.
+    unsafe fn too_small(&self) -> c_int {
+        self.h_errno(h_errno::NETDB_INTERNAL);
+        libc::ERANGE
+    }
+
+    unsafe fn failed(&self, outcome: LookupError) -> c_int {
+        self.h_errno(outcome.h_errno());
+        outcome.r_errno()
+    }
+
+    /// Lays the answer out in `buf` and reports it, or ERANGE when it does not fit.
+    unsafe fn answer(
+        &self,
+        ret: *mut hostent,
+        buf: *mut c_char,
+        buflen: size_t,
+        name: &[u8],
+        addr: [u8; 4],
+    ) -> c_int {
+        if !fill_hostent(ret, buf, buflen, name, addr) {
+            return self.too_small();
+        }
+        if !self.result.is_null() {
+            *self.result = ret;
+        }
+        0
+    }
+}
+
 /// The IPv4 answer for `name` (P-49): numeric IPv4 locally, numeric IPv6 not found,
 /// anything else through N(IPv4).
 unsafe fn ipv4_for(name: *const c_char) -> Result<Ipv4Addr, LookupError> {
@@ -172,38 +224,17 @@ unsafe fn gethostbyname_r_impl(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    if !result.is_null() {
-        *result = std::ptr::null_mut();
-    }
-    let set_h = |v: i32| {
-        if !h_errnop.is_null() {
-            *h_errnop = v;
-        }
-    };
+    let out = Reentrant::new(result, h_errnop);
     if name.is_null() {
-        set_h(h_errno::HOST_NOT_FOUND);
-        return libc::ENOENT;
+        return out.failed(LookupError::NotFound);
     }
     let text = CStr::from_ptr(name).to_bytes();
     if buf.is_null() || buflen < hostent_len(text) || buflen <= 24 {
-        set_h(h_errno::NETDB_INTERNAL);
-        return libc::ERANGE; // checked before any Tor traffic
+        return out.too_small(); // checked before any Tor traffic
     }
     match ipv4_for(name) {
-        Ok(v4) if fill_hostent(ret, buf, buflen, text, v4.octets()) => {
-            if !result.is_null() {
-                *result = ret;
-            }
-            0
-        }
-        Ok(_) => {
-            set_h(h_errno::NETDB_INTERNAL);
-            libc::ERANGE
-        }
-        Err(outcome) => {
-            set_h(outcome.h_errno());
-            outcome.r_errno()
-        }
+        Ok(v4) => out.answer(ret, buf, buflen, text, v4.octets()),
+        Err(outcome) => out.failed(outcome),
     }
 }
 
@@ -236,13 +267,7 @@ pub unsafe extern "C" fn gethostbyname2_r(
     h_errnop: *mut c_int,
 ) -> c_int {
     if af != libc::AF_INET {
-        if !result.is_null() {
-            *result = std::ptr::null_mut();
-        }
-        if !h_errnop.is_null() {
-            *h_errnop = h_errno::HOST_NOT_FOUND;
-        }
-        return libc::ENOENT;
+        return Reentrant::new(result, h_errnop).failed(LookupError::NotFound);
     }
     gethostbyname_r(name, ret, buf, buflen, result, h_errnop)
 }
@@ -297,37 +322,16 @@ pub unsafe extern "C" fn gethostbyaddr_r(
         || libc::EIO,
         || libc::EIO,
         || {
-            if !result.is_null() {
-                *result = std::ptr::null_mut();
-            }
-            let set_h = |v: i32| {
-                if !h_errnop.is_null() {
-                    *h_errnop = v;
-                }
-            };
+            let out = Reentrant::new(result, h_errnop);
             if buf.is_null() || buflen <= 24 {
-                set_h(h_errno::NETDB_INTERNAL);
-                return libc::ERANGE;
+                return out.too_small();
             }
             let Some(octets) = ipv4_arg(addr, len, kind) else {
-                set_h(h_errno::HOST_NOT_FOUND);
-                return libc::ENOENT;
+                return out.failed(LookupError::NotFound);
             };
             match resolve::reverse(IpAddr::V4(octets.into())) {
-                Ok(name) if fill_hostent(ret, buf, buflen, name.as_bytes(), octets) => {
-                    if !result.is_null() {
-                        *result = ret;
-                    }
-                    0
-                }
-                Ok(_) => {
-                    set_h(h_errno::NETDB_INTERNAL);
-                    libc::ERANGE
-                }
-                Err(outcome) => {
-                    set_h(outcome.h_errno());
-                    outcome.r_errno()
-                }
+                Ok(name) => out.answer(ret, buf, buflen, name.as_bytes(), octets),
+                Err(outcome) => out.failed(outcome),
             }
         },
     )

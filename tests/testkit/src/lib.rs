@@ -26,3 +26,4 @@ pub mod probe;
 pub mod require;
 pub mod target_host;
 pub mod tornet;
+pub mod world;
