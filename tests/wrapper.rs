@@ -338,3 +338,57 @@ fn static_warning_and_ns() {
     assert!(stdout(&out).is_empty() && stderr(&out).contains("Options:"));
     let _ = install::prefix();
 }
+
+// The installed man pages document every option the programs accept.
+#[test]
+fn man_pages_cover_every_option() {
+    let man = torsocks_testkit::install::prefix()
+        .join("share")
+        .join("man");
+    let page = |section: &str, name: &str| {
+        std::fs::read_to_string(
+            man.join(format!("man{section}"))
+                .join(format!("{name}.{section}")),
+        )
+        .unwrap_or_else(|e| panic!("{name}.{section}: {e}"))
+        .replace("\\-", "-")
+    };
+    let ns_help = Command::new(bin("torsocks-ns"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let ns_page = page("1", "torsocks-ns");
+    for word in String::from_utf8_lossy(&ns_help.stdout).split_whitespace() {
+        let option = word.trim_end_matches(',');
+        if option.starts_with("--")
+            && option.len() > 2
+            && option != "--help"
+            && option != "--version"
+        {
+            assert!(ns_page.contains(option), "torsocks-ns.1 lacks {option}");
+        }
+    }
+    let wrapper_page = page("1", "torsocks");
+    for option in [
+        "--user",
+        "--pass",
+        "--address",
+        "--port",
+        "--isolate",
+        "--ipv6",
+        "--debug",
+        "--quiet",
+        "--ns",
+        "--shell",
+    ] {
+        assert!(wrapper_page.contains(option), "torsocks.1 lacks {option}");
+    }
+    let conf_page = page("5", "torsocks.conf");
+    for directive in torsocks_core::config::directive::ALL {
+        assert!(
+            conf_page.contains(directive),
+            "torsocks.conf.5 lacks {directive}"
+        );
+    }
+    assert!(page("8", "torsocks").contains("libtorsocks.so"));
+}
