@@ -292,3 +292,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    // Any message gets a question or an error, never a panic.
+    #[test]
+    fn arbitrary_messages_never_panic() {
+        let mut seed: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let mut msg: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len > 12 {
+                msg[2] &= 0x07; // mostly queries
+                msg[4] = 0;
+                msg[5] = 1;
+            }
+            if let Ok(q) = parse_query(&msg) {
+                let r = build_response(q.id, q.recursion_desired, 0, &q.wire, None);
+                assert!(parse_query(&r).is_err(), "a response is not a query");
+            }
+            let text = String::from_utf8_lossy(&msg).into_owned();
+            let _ = parse_reverse_name(&text);
+            let _ = encode_name(&text);
+        }
+    }
+}

@@ -234,3 +234,55 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    // Bad input gets an error or a warning, never a panic: arbitrary files, biased
+    // towards real directive names and tricky values.
+    #[test]
+    fn arbitrary_files_never_panic() {
+        let words: [&[u8]; 16] = [
+            b"TorAddress",
+            b"TorPort",
+            b"OnionAddrRange",
+            b"SOCKS5Username",
+            b"SOCKS5Password",
+            b"AllowInbound",
+            b"IsolatePID",
+            b"EnableIPv6",
+            b"#",
+            b" ",
+            b"\t",
+            b"\r\n",
+            b"\n",
+            b"127.0.0.1/24",
+            b"65536",
+            b"\xff\xfe",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5_000 {
+            let mut file = Vec::new();
+            for _ in 0..(next() % 24) {
+                if next() % 3 == 0 {
+                    file.push(next() as u8);
+                } else {
+                    file.extend_from_slice(words[(next() % words.len() as u64) as usize]);
+                }
+            }
+            let mut config = Config::default();
+            let mut warnings = Vec::new();
+            match parse(&file, Path::new("fuzz.conf"), &mut config, &mut warnings) {
+                Ok(()) => {}
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+}
