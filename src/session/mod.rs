@@ -11,12 +11,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netstack::stack::{Event, FlowId, Received, Stack, StackConfig};
+use netstack::stack::{Event, FlowId, Stack, StackConfig};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 use torsocks_core::onion::OnionPool;
@@ -24,7 +23,13 @@ use torsocks_core::socks5::ip_host;
 
 use crate::dns;
 use crate::ns::tun;
-use crate::tor::{self, Tor};
+use crate::tor::Tor;
+
+mod dns_tcp;
+mod flow;
+
+use dns_tcp::{dns_over_tcp, is_stack_address};
+use flow::{flow_task, pump_flows};
 
 /// Chunks of bytes in flight per direction and flow.
 const CHANNEL_CHUNKS: usize = 8;
@@ -277,66 +282,6 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
     (status, summary)
 }
 
-/// Moves bytes between the stack and each flow's channels, as far as both sides allow.
-fn pump_flows(stack: &mut Stack, flows: &mut HashMap<FlowId, FlowIo>, buf: &mut [u8]) {
-    let mut finished = Vec::new();
-    for (&flow, io) in flows.iter_mut() {
-        if !io.open {
-            if stack.is_closed(flow) {
-                finished.push(flow); // refused, or the program gave up while dialing
-            }
-            continue;
-        }
-        // Program → Tor, while the channel has room.
-        let mut program_done = false;
-        while let Some(tx) = &io.to_tor {
-            let Ok(permit) = tx.try_reserve() else { break };
-            match stack.recv(flow, &mut buf[..CHUNK]) {
-                Received::Data(n) => permit.send(buf[..n].to_vec()),
-                Received::Nothing => break,
-                Received::End => {
-                    program_done = true;
-                    break;
-                }
-            }
-        }
-        if program_done {
-            io.to_tor = None; // the flow task shuts down its write side
-        }
-        // Tor → program, while the stack takes it.
-        loop {
-            if let Some((chunk, offset)) = &mut io.pending {
-                *offset += stack.send(flow, &chunk[*offset..]);
-                if *offset < chunk.len() {
-                    break;
-                }
-                io.pending = None;
-            }
-            let Some(rx) = &mut io.from_tor else { break };
-            match rx.try_recv() {
-                Ok(chunk) => io.pending = Some((chunk, 0)),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    io.from_tor = None;
-                    stack.close(flow);
-                    break;
-                }
-            }
-        }
-        if io.to_tor.is_none()
-            && io.from_tor.is_none()
-            && io.pending.is_none()
-            && stack.is_closed(flow)
-        {
-            finished.push(flow);
-        }
-    }
-    for flow in finished {
-        flows.remove(&flow);
-        stack.release(flow);
-    }
-}
-
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
     loop {
         match tun::write_packet(tun.get_ref(), packet) {
@@ -349,116 +294,4 @@ async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
             Err(_) => return, // the sandbox is gone, or the packet was refused
         }
     }
-}
-
-fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
-    addr.ip() == std::net::IpAddr::V4(config.ipv4.0)
-        || addr.ip() == std::net::IpAddr::V6(config.ipv6.0)
-}
-
-/// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.
-async fn dns_over_tcp(
-    flow: FlowId,
-    tor: Rc<Tor>,
-    pool: Arc<OnionPool>,
-    automap: bool,
-    ctl: mpsc::UnboundedSender<Control>,
-    notify: Rc<Notify>,
-) {
-    let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let _ = ctl.send(Control::Opened {
-        flow,
-        to_tor: to_tor_tx,
-        from_tor: from_tor_rx,
-    });
-    notify.notify_one();
-    let mut pending: Vec<u8> = Vec::new();
-    while let Some(chunk) = queries.recv().await {
-        notify.notify_one();
-        pending.extend_from_slice(&chunk);
-        while pending.len() >= 2 {
-            let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
-            if pending.len() < 2 + len {
-                break;
-            }
-            let query: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
-            let (response, qtype, outcome) = dns::answer(&query, &tor, &pool, automap).await;
-            let _ = ctl.send(Control::DnsCounted { qtype, outcome });
-            if let Some(response) = response {
-                let mut framed = (response.len() as u16).to_be_bytes().to_vec();
-                framed.extend_from_slice(&response);
-                if answers.send(framed).await.is_err() {
-                    return;
-                }
-                notify.notify_one();
-            }
-        }
-    }
-    drop(answers);
-    notify.notify_one();
-}
-
-/// One flow: dial Tor, report, then copy both ways until both ends are done.
-async fn flow_task(
-    flow: FlowId,
-    host: Vec<u8>,
-    port: u16,
-    tor: Rc<Tor>,
-    ctl: mpsc::UnboundedSender<Control>,
-    notify: Rc<Notify>,
-    debug: bool,
-) {
-    let stream = match tor.connect(host.clone(), port).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            if debug {
-                eprintln!(
-                    "torsocks-ns: connection to {}:{port} refused: {}",
-                    String::from_utf8_lossy(&host),
-                    tor::describe(&e)
-                );
-            }
-            let _ = ctl.send(Control::Refused(flow));
-            notify.notify_one();
-            return;
-        }
-    };
-    let _ = stream.set_nodelay(true);
-    let (to_tor_tx, mut to_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let (from_tor_tx, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let _ = ctl.send(Control::Opened {
-        flow,
-        to_tor: to_tor_tx,
-        from_tor: from_tor_rx,
-    });
-    notify.notify_one();
-    let (mut reader, mut writer) = stream.into_split();
-    let up_notify = Rc::clone(&notify);
-    let upstream = async move {
-        while let Some(chunk) = to_tor_rx.recv().await {
-            up_notify.notify_one(); // room in the channel again
-            if writer.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        let _ = writer.shutdown().await;
-    };
-    let downstream = async move {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if from_tor_tx.send(buf[..n].to_vec()).await.is_err() {
-                        break;
-                    }
-                    notify.notify_one();
-                }
-            }
-        }
-        drop(from_tor_tx);
-        notify.notify_one();
-    };
-    tokio::join!(upstream, downstream);
 }

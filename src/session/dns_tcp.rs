@@ -1,0 +1,62 @@
+//! DNS over TCP to the sandbox's resolver: length-prefixed queries in, answers out,
+//! through the same DNS server as UDP queries.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use netstack::stack::{FlowId, StackConfig};
+use std::net::SocketAddr;
+use tokio::sync::{mpsc, Notify};
+use torsocks_core::onion::OnionPool;
+
+use super::{Control, CHANNEL_CHUNKS};
+use crate::dns;
+use crate::tor::Tor;
+
+pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
+    addr.ip() == std::net::IpAddr::V4(config.ipv4.0)
+        || addr.ip() == std::net::IpAddr::V6(config.ipv6.0)
+}
+
+/// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.
+pub(super) async fn dns_over_tcp(
+    flow: FlowId,
+    tor: Rc<Tor>,
+    pool: Arc<OnionPool>,
+    automap: bool,
+    ctl: mpsc::UnboundedSender<Control>,
+    notify: Rc<Notify>,
+) {
+    let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let _ = ctl.send(Control::Opened {
+        flow,
+        to_tor: to_tor_tx,
+        from_tor: from_tor_rx,
+    });
+    notify.notify_one();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = queries.recv().await {
+        notify.notify_one();
+        pending.extend_from_slice(&chunk);
+        while pending.len() >= 2 {
+            let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+            if pending.len() < 2 + len {
+                break;
+            }
+            let query: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
+            let (response, qtype, outcome) = dns::answer(&query, &tor, &pool, automap).await;
+            let _ = ctl.send(Control::DnsCounted { qtype, outcome });
+            if let Some(response) = response {
+                let mut framed = (response.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&response);
+                if answers.send(framed).await.is_err() {
+                    return;
+                }
+                notify.notify_one();
+            }
+        }
+    }
+    drop(answers);
+    notify.notify_one();
+}
