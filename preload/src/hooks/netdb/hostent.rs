@@ -1,42 +1,17 @@
-//! The resolver functions of <netdb.h>: gethostbyname family (P-48..P-52),
-//! gethostbyaddr family (P-53, P-54), getaddrinfo (P-55..P-63), getaddrinfo_a (P-64)
-//! and getnameinfo (P-65..P-68). Names go to Tor; numeric literals never do.
+//! gethostbyname family (P-48..P-52) and gethostbyaddr family (P-53, P-54).
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr};
 
-use libc::{addrinfo, c_char, c_int, c_void, hostent, size_t, sockaddr, socklen_t};
-use torsocks_core::log_warn;
+use libc::{c_char, c_int, c_void, hostent, size_t, socklen_t};
 use torsocks_core::resolve::{h_errno, LookupError};
 
-use super::run;
-use crate::errno::{self, set_h_errno};
-use crate::init::state;
-use crate::real;
+use super::numeric_literal;
+use crate::errno::set_h_errno;
+use crate::hooks::run;
 use crate::resolve::{self, Want};
-
-// ---------------------------------------------------------------------------------
-// Numeric literals
-
-/// The address of a numeric literal as the C library parses it with AI_NUMERICHOST
-/// (IPv4 in any inet_aton form, IPv6 with an optional scope); `None` for a name.
-unsafe fn numeric_literal(node: *const c_char) -> Option<IpAddr> {
-    let mut hints: addrinfo = std::mem::zeroed();
-    hints.ai_family = libc::AF_UNSPEC;
-    hints.ai_flags = libc::AI_NUMERICHOST;
-    let mut res: *mut addrinfo = std::ptr::null_mut();
-    if real::GETADDRINFO.get()(node, std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
-        return None;
-    }
-    let ip = crate::c_addr::read_inet((*res).ai_addr, (*res).ai_addrlen).map(|a| a.ip());
-    libc::freeaddrinfo(res);
-    ip
-}
-
-// ---------------------------------------------------------------------------------
-// hostent storage
 
 /// Bytes a hostent with one IPv4 address and `name` needs in a caller's buffer: the
 /// alignment slack, the alias list (1 pointer), the address list (2 pointers), the
@@ -116,9 +91,6 @@ fn fail_hostent(outcome: LookupError) -> *mut hostent {
     set_h_errno(outcome.h_errno());
     std::ptr::null_mut()
 }
-
-// ---------------------------------------------------------------------------------
-// gethostbyname family
 
 /// The out-parameters of the `_r` functions: `*result` and `*h_errnop` (either may be
 /// NULL), and the return-value conventions of P-51 and P-54.
@@ -272,9 +244,6 @@ pub unsafe extern "C" fn gethostbyname2_r(
     gethostbyname_r(name, ret, buf, buflen, result, h_errnop)
 }
 
-// ---------------------------------------------------------------------------------
-// gethostbyaddr family
-
 unsafe fn ipv4_arg(addr: *const c_void, len: socklen_t, kind: c_int) -> Option<[u8; 4]> {
     if addr.is_null() || kind != libc::AF_INET || len < 4 {
         return None;
@@ -332,160 +301,6 @@ pub unsafe extern "C" fn gethostbyaddr_r(
             match resolve::reverse(IpAddr::V4(octets.into())) {
                 Ok(name) => out.answer(ret, buf, buflen, name.as_bytes(), octets),
                 Err(outcome) => out.failed(outcome),
-            }
-        },
-    )
-}
-
-// ---------------------------------------------------------------------------------
-// getaddrinfo
-
-/// getaddrinfo(3) (P-55..P-63).
-#[no_mangle]
-pub unsafe extern "C" fn getaddrinfo(
-    node: *const c_char,
-    service: *const c_char,
-    hints: *const addrinfo,
-    res: *mut *mut addrinfo,
-) -> c_int {
-    let pass = || real::GETADDRINFO.get()(node, service, hints, res);
-    run(
-        pass,
-        || libc::EAI_MEMORY,
-        || {
-            if node.is_null() {
-                return pass(); // P-55
-            }
-            // P-56: NULL hints mean AF_UNSPEC with AI_V4MAPPED | AI_ADDRCONFIG.
-            let mut h: addrinfo = std::mem::zeroed();
-            if hints.is_null() {
-                h.ai_family = libc::AF_UNSPEC;
-                h.ai_flags = libc::AI_V4MAPPED | libc::AI_ADDRCONFIG;
-            } else {
-                h.ai_family = (*hints).ai_family;
-                h.ai_socktype = (*hints).ai_socktype;
-                h.ai_protocol = (*hints).ai_protocol;
-                h.ai_flags = (*hints).ai_flags;
-            }
-            let want = match h.ai_family {
-                libc::AF_UNSPEC => Want::Either,
-                libc::AF_INET => Want::V4,
-                libc::AF_INET6 => Want::V6,
-                _ => return libc::EAI_FAMILY, // P-57
-            };
-            if numeric_literal(node).is_some() {
-                // P-58: the C library's numeric parsing, never Tor.
-                h.ai_flags |= libc::AI_NUMERICHOST;
-                return real::GETADDRINFO.get()(node, service, &h, res);
-            }
-            if h.ai_flags & libc::AI_NUMERICHOST != 0 {
-                return libc::EAI_NONAME; // P-59
-            }
-            if want == Want::V6 && !state().config.enable_ipv6 {
-                return libc::EAI_FAIL; // P-60
-            }
-            let answer = match resolve::forward(CStr::from_ptr(node).to_bytes(), want) {
-                Ok(ip) => ip,
-                Err(outcome) => return outcome.eai(), // P-62
-            };
-            // P-61: the list for the answer's text form, with the caller's service.
-            let text = match std::ffi::CString::new(answer.to_string()) {
-                Ok(t) => t,
-                Err(_) => return libc::EAI_FAIL,
-            };
-            let wants_canon = h.ai_flags & libc::AI_CANONNAME != 0;
-            h.ai_flags =
-                (h.ai_flags | libc::AI_NUMERICHOST) & !(libc::AI_ADDRCONFIG | libc::AI_CANONNAME);
-            let rc = real::GETADDRINFO.get()(text.as_ptr(), service, &h, res);
-            if rc == 0 && wants_canon && !(*res).is_null() {
-                // Freed by the C library's freeaddrinfo, which frees ai_canonname.
-                (**res).ai_canonname = libc::strdup(node);
-            }
-            rc
-        },
-    )
-}
-
-/// getaddrinfo_a(3) (P-64): asynchronous resolution cannot go through Tor.
-#[no_mangle]
-pub unsafe extern "C" fn getaddrinfo_a(
-    _mode: c_int,
-    _list: *mut *mut c_void,
-    _n: c_int,
-    _sevp: *mut c_void,
-) -> c_int {
-    run(
-        || libc::EAI_SYSTEM,
-        || libc::EAI_SYSTEM,
-        || {
-            log_warn!(
-                "[getaddrinfo_a] Asynchronous name resolution cannot go through Tor. Denying it."
-            );
-            errno::set(libc::ENOSYS);
-            libc::EAI_SYSTEM
-        },
-    )
-}
-
-// ---------------------------------------------------------------------------------
-// getnameinfo
-
-/// getnameinfo(3) (P-65..P-68).
-#[no_mangle]
-pub unsafe extern "C" fn getnameinfo(
-    sa: *const sockaddr,
-    salen: socklen_t,
-    host: *mut c_char,
-    hostlen: socklen_t,
-    serv: *mut c_char,
-    servlen: socklen_t,
-    flags: c_int,
-) -> c_int {
-    let pass = || real::GETNAMEINFO.get()(sa, salen, host, hostlen, serv, servlen, flags);
-    run(
-        pass,
-        || libc::EAI_MEMORY,
-        || {
-            let Some(addr) = crate::c_addr::read_inet(sa, salen) else {
-                return pass(); // P-65: not inet, or salen too short
-            };
-            if host.is_null() || hostlen == 0 || flags & libc::NI_NUMERICHOST != 0 {
-                return pass();
-            }
-            if !serv.is_null() && servlen > 0 {
-                // P-66: the service part from the local database, numerically for the host.
-                let rc = real::GETNAMEINFO.get()(
-                    sa,
-                    salen,
-                    std::ptr::null_mut(),
-                    0,
-                    serv,
-                    servlen,
-                    flags | libc::NI_NUMERICHOST,
-                );
-                if rc != 0 {
-                    return rc;
-                }
-            }
-            match resolve::reverse(addr.ip()) {
-                Ok(name) => {
-                    if name.len() + 1 > hostlen as usize {
-                        return libc::EAI_OVERFLOW;
-                    }
-                    std::ptr::copy_nonoverlapping(name.as_ptr().cast::<c_char>(), host, name.len());
-                    *host.add(name.len()) = 0;
-                    0
-                }
-                Err(_) if flags & libc::NI_NAMEREQD != 0 => libc::EAI_NONAME, // P-67
-                Err(_) => real::GETNAMEINFO.get()(
-                    sa,
-                    salen,
-                    host,
-                    hostlen,
-                    std::ptr::null_mut(),
-                    0,
-                    flags | libc::NI_NUMERICHOST,
-                ),
             }
         },
     )
