@@ -26,6 +26,7 @@ pub fn render(s: &Summary) -> String {
         "  connections: {} opened, {} refused, {} over the limit",
         c.flows_opened, c.flows_refused, c.flows_over_limit
     );
+    let _ = writeln!(out, "  connections open at exit: {}", s.flows_at_exit);
     let _ = writeln!(
         out,
         "  bytes: {} sent by the program, {} received",

@@ -57,6 +57,8 @@ pub struct Summary {
     pub stack: netstack::stack::Counters,
     /// DNS queries by (type, outcome).
     pub dns: BTreeMap<(u16, dns::Outcome), u64>,
+    /// Connections still open when the command exited.
+    pub flows_at_exit: usize,
 }
 
 enum Control {
@@ -279,6 +281,7 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
         }
     };
     summary.stack = stack.counters().clone();
+    summary.flows_at_exit = stack.flow_count();
     (status, summary)
 }
 
