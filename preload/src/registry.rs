@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::c_addr::RawAddr;
@@ -20,6 +21,18 @@ pub struct Entry {
 }
 
 static ENTRIES: Mutex<Option<HashMap<i32, Entry>>> = Mutex::new(None);
+
+/// How many entries exist. Most programs never torify more than a few fds, and every
+/// close/dup in the process consults the registry: with no entry, no lock is taken.
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+fn recount(map: &HashMap<i32, Entry>) {
+    COUNT.store(map.len(), Ordering::Release);
+}
+
+fn empty() -> bool {
+    COUNT.load(Ordering::Acquire) == 0
+}
 
 fn entries() -> MutexGuard<'static, Option<HashMap<i32, Entry>>> {
     // No code panics while holding the lock, so a poisoned lock is still consistent.
@@ -46,7 +59,9 @@ pub fn identity(fd: i32) -> Option<(u64, u64)> {
 /// Records a successful hand-off (RG-2).
 pub fn insert(fd: i32, destination: RawAddr, onion: Option<Box<str>>) {
     let Some(identity) = identity(fd) else { return };
-    entries().get_or_insert_with(HashMap::new).insert(
+    let mut guard = entries();
+    let map = guard.get_or_insert_with(HashMap::new);
+    map.insert(
         fd,
         Entry {
             identity,
@@ -54,10 +69,14 @@ pub fn insert(fd: i32, destination: RawAddr, onion: Option<Box<str>>) {
             onion,
         },
     );
+    recount(map);
 }
 
 /// The entry of `fd`, if it is still the same socket (RG-3); a stale entry is dropped.
 pub fn lookup(fd: i32) -> Option<Entry> {
+    if empty() {
+        return None;
+    }
     let mut guard = entries();
     let map = guard.as_mut()?;
     let entry = map.get(&fd)?;
@@ -65,19 +84,27 @@ pub fn lookup(fd: i32) -> Option<Entry> {
         return Some(entry.clone());
     }
     map.remove(&fd);
+    recount(map);
     None
 }
 
 /// Forgets `fd` (RG-4).
 pub fn remove(fd: i32) {
+    if empty() {
+        return;
+    }
     if let Some(map) = entries().as_mut() {
         map.remove(&fd);
+        recount(map);
     }
 }
 
 /// `new` is now a duplicate of `old` (RG-5): it gets a copy of old's entry, and loses
 /// its own previous one.
 pub fn duplicate(old: i32, new: i32) {
+    if empty() {
+        return;
+    }
     let copy = lookup(old);
     let mut guard = entries();
     let map = guard.get_or_insert_with(HashMap::new);
@@ -89,4 +116,5 @@ pub fn duplicate(old: i32, new: i32) {
             map.remove(&new);
         }
     }
+    recount(map);
 }
