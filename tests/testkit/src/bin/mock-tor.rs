@@ -1,20 +1,26 @@
 //! Runs the mock Tor SOCKS server on 127.0.0.1 for manual experiments:
 //!
-//!     mock-tor [PORT] [NAME=IP ...]
+//!     mock-tor [--succeed] [PORT] [NAME=IP ...]
 //!
-//! Relays CONNECTs to loopback only, answers RESOLVE from the NAME=IP pairs, and prints
-//! every request it records. Stops after ten minutes.
+//! Relays CONNECTs to loopback only (or, with `--succeed`, answers every CONNECT with
+//! success and echoes), answers RESOLVE from the NAME=IP pairs, and prints every request
+//! it records. Stops after ten minutes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use torsocks_testkit::mock_tor::MockTor;
+use torsocks_testkit::mock_tor::{Connect, MockTor};
 
 fn main() {
     let mut builder = MockTor::builder();
     let mut port = 0;
     for arg in std::env::args().skip(1) {
-        if let Some((name, ip)) = arg.split_once('=') {
+        if arg == "--succeed" {
+            builder = builder.connect(Connect::Succeed {
+                atyp: 1,
+                payload: Vec::new(),
+            });
+        } else if let Some((name, ip)) = arg.split_once('=') {
             match ip.parse::<IpAddr>() {
                 Ok(ip) => builder = builder.name(name, ip),
                 Err(_) => usage(&arg),
@@ -43,6 +49,6 @@ fn main() {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("mock-tor: bad argument {arg:?}; usage: mock-tor [PORT] [NAME=IP ...]");
+    eprintln!("mock-tor: bad argument {arg:?}; usage: mock-tor [--succeed] [PORT] [NAME=IP ...]");
     std::process::exit(2)
 }
