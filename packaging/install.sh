@@ -9,7 +9,8 @@
 #   P/lib/torsocks/libtorsocks.so      preload mode
 #   P/lib/torsocks/torsocks-inspect    the wrapper's static-binary check
 #   P/etc/torsocks.conf                default configuration (an existing one is kept)
-#   P/share/man/..., P/share/...       man pages and completions (once they exist)
+#   P/share/man/...                    man pages
+#   P/share/{bash-completion,zsh,fish}/...  shell completions
 #
 # The programs look for /etc/tor/torsocks.conf first, as the C torsocks does, then for
 # P/etc/torsocks.conf next to their own installation.
@@ -68,6 +69,13 @@ if [ -e "$dest/etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$dest/etc/torsock
 else
     install -m 0644 torsocks.conf "$dest/etc/torsocks.conf"
 fi
+# Shell completions: the wrapper's is written by hand; torsocks-ns generates its own.
+install -d "$dest/share/bash-completion/completions" "$dest/share/zsh/site-functions" \
+    "$dest/share/fish/vendor_completions.d"
+install -m 0644 packaging/completions/torsocks.bash "$dest/share/bash-completion/completions/torsocks"
+"$out/torsocks-ns" --completions bash > "$dest/share/bash-completion/completions/torsocks-ns"
+"$out/torsocks-ns" --completions zsh > "$dest/share/zsh/site-functions/_torsocks-ns"
+"$out/torsocks-ns" --completions fish > "$dest/share/fish/vendor_completions.d/torsocks-ns.fish"
 if [ -d packaging/man ]; then
     for page in packaging/man/*.[1-8]; do
         [ -e "$page" ] || continue

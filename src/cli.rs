@@ -63,6 +63,10 @@ pub struct Args {
     #[arg(short = 'd', long)]
     pub debug: bool,
 
+    /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
+    #[arg(long, value_name = "SHELL", hide = true, exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
     /// Start an interactive shell (${SHELL:-/bin/sh}) instead of a command.
     #[arg(long, conflicts_with = "command")]
     pub shell: bool,

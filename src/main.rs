@@ -42,6 +42,11 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if let Some(shell) = args.completions {
+        let mut command = <cli::Args as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "torsocks-ns", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let config = match settings::load(&args) {
         Ok(config) => config,
         Err(message) => return fail(message),

@@ -392,3 +392,34 @@ fn man_pages_cover_every_option() {
     }
     assert!(page("8", "torsocks").contains("libtorsocks.so"));
 }
+
+// The installed bash completions complete options of both programs.
+#[test]
+fn bash_completions() {
+    let dir = torsocks_testkit::install::prefix().join("share/bash-completion/completions");
+    let complete = |file: &str, function: &str, words: &str| {
+        let script = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}; {function} {file} \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            dir.join(file).display()
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let words = complete("torsocks", "_torsocks", "torsocks --us");
+    assert_eq!(words.trim(), "--user");
+    let words = complete("torsocks", "_torsocks", "torsocks o");
+    assert!(words.lines().any(|w| w == "on" || w == "off"), "{words}");
+    let words = complete("torsocks-ns", "_torsocks__ns", "torsocks-ns --sta");
+    assert_eq!(words.trim(), "--stats");
+    for file in [
+        "share/zsh/site-functions/_torsocks-ns",
+        "share/fish/vendor_completions.d/torsocks-ns.fish",
+    ] {
+        assert!(
+            torsocks_testkit::install::prefix().join(file).exists(),
+            "{file}"
+        );
+    }
+}
