@@ -174,7 +174,7 @@ impl Stack {
                 if syn && !known {
                     self.new_flow(src, dst);
                 }
-                self.device.rx.push_back(packet.to_vec());
+                self.device.push_rx(packet);
                 if syn && !known {
                     // Let smoltcp see this SYN now, while the new listening socket is
                     // the only one for this destination.
@@ -241,6 +241,12 @@ impl Stack {
         self.own_packets
             .pop_front()
             .or_else(|| self.device.tx.pop_front())
+    }
+
+    /// Hands back a packet buffer from [`Stack::transmit`] once it is written out, so
+    /// that it carries a later packet.
+    pub fn recycle(&mut self, packet: Vec<u8>) {
+        self.device.recycle(packet);
     }
 
     /// How long the caller may wait before the next [`Stack::poll`] (None: until a

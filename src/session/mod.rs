@@ -278,6 +278,7 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
         stack.poll(now());
         while let Some(packet) = stack.transmit() {
             write_tun(&tun, &packet).await;
+            stack.recycle(packet);
         }
     };
     summary.stack = stack.counters().clone();
