@@ -114,9 +114,8 @@ fn main() -> ExitCode {
     };
     let local = tokio::task::LocalSet::new();
     let (status, summary) = local.block_on(&runtime, async move {
-        let tun = sandbox.tun.try_clone().expect("dup of the TUN fd");
         match sandbox.go() {
-            Ok(child) => session::run(tun, session, child).await,
+            Ok((child, tun)) => session::run(tun, session, child).await,
             Err(e) => {
                 eprintln!("torsocks-ns: starting the command: {e}");
                 (1, session::Summary::default())

@@ -38,10 +38,10 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Lets the child exec the command.
-    pub fn go(mut self) -> std::io::Result<Pid> {
+    /// Lets the child exec the command; returns its pid and the TUN device.
+    pub fn go(mut self) -> std::io::Result<(Pid, OwnedFd)> {
         self.control.write_all(b"G")?;
-        Ok(self.child)
+        Ok((self.child, self.tun))
     }
 }
 
