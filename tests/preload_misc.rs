@@ -441,3 +441,20 @@ fn fork_while_another_thread_works() {
         text(&out)
     );
 }
+
+// spec L-9: once the application closes the log's fd, torsocks never writes to that
+// number again, even when the application reuses it for its own file.
+#[test]
+fn closed_log_fd_is_never_written() {
+    let mock = MockTor::start().unwrap();
+    let path = std::env::temp_dir().join(format!("tsrs-closelog-{}", std::process::id()));
+    let out = misc(&mock, &["closelog", path.to_str().unwrap()]);
+    assert_eq!(f(&out, "reused"), "1", "{}", text(&out));
+    assert_eq!(result(&out, "connect"), (-1, libc::EPERM));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "mine\n",
+        "the file holds only the program's data"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

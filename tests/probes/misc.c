@@ -14,6 +14,7 @@
  *   misc isolate IP PORT         connect, fork, connect in the child too; print both pids
  *   misc onion NAME PORT         gethostbyname(NAME), connect to the cookie, getpeername
  *   misc forkstress IP PORT      fork repeatedly while another thread works the registry
+ *   misc closelog PATH           close stderr, open PATH (it gets fd 2), provoke a warning
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -410,6 +411,20 @@ static int forkstress(char **argv) {
     return 0;
 }
 
+static int closelog_probe(const char *path) {
+    close(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    printf("reused=%d\n", fd == 2);
+    /* Would log a WARNING ("local address") on the old stderr. */
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(&ss, "127.0.0.1", 80);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    report("connect", connect(s, (struct sockaddr *)&ss, len));
+    if (write(fd, "mine\n", 5) != 5) return 1;
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 3) return 2;
@@ -432,6 +447,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "isolate") && argc == 4) return isolate(argv);
     if (!strcmp(cmd, "onion") && argc == 4) return onion(argv);
     if (!strcmp(cmd, "forkstress") && argc == 4) return forkstress(argv);
+    if (!strcmp(cmd, "closelog") && argc == 3) return closelog_probe(argv[2]);
     fprintf(stderr, "misc: bad command\n");
     return 2;
 }
