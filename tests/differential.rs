@@ -1,4 +1,4 @@
-//! Differential check (issue: preload mode, item 4): the same probes run under Debian's
+//! Differential check: the same probes run under Debian's
 //! C torsocks 2.4.0 and under torsocks-rs, against the same mock Tor server. Where the
 //! spec keeps the C original's behaviour the results must be identical; where it
 //! differs on purpose (spec §8, D-n) they must differ. The table printed by
