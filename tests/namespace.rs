@@ -300,20 +300,22 @@ fn dig_over_udp_tcp_and_ipv6() {
 #[test]
 fn ipv6_destination_goes_to_tor_as_ipv6() {
     let Some(w) = world() else { return };
-    let out = ns(
-        &w,
-        &[
-            "--",
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "http://[2001:db8::1]/",
-        ],
-    )
-    .output()
-    .unwrap();
+    let started = std::time::Instant::now();
+    let url = "http://[2001:db8::1]/";
+    let out = ns(&w, &["--", "curl", "-sS", "--max-time", "10", url])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "the mock refuses to relay there");
+    // A destination Tor refuses is a refused connection (RST), not a timeout.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Couldn't connect"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once, not timed out"
+    );
     let recs = w.mock.wait_for_requests(1, Duration::from_secs(5));
     assert!(
         recs.iter()

@@ -131,6 +131,11 @@ pub struct Stack {
     events: VecDeque<Event>,
     /// Packets written by the stack itself (DNS answers, ICMP errors).
     own_packets: VecDeque<Vec<u8>>,
+    /// Flows that received a segment since the caller last asked.
+    dirty: Vec<FlowId>,
+    /// Sockets of released flows, removed after the next full poll so that a final
+    /// RST or ACK still goes out.
+    released: Vec<SocketHandle>,
     counters: Counters,
 }
 
@@ -162,6 +167,8 @@ impl Stack {
             next_flow: 1,
             events: VecDeque::new(),
             own_packets: VecDeque::new(),
+            dirty: Vec::new(),
+            released: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -170,7 +177,9 @@ impl Stack {
     pub fn receive(&mut self, packet: &[u8], now: Instant) {
         match classify(packet) {
             Verdict::Tcp { src, dst, syn } => {
-                let known = self.tuples.contains_key(&(src, dst));
+                let flow = self.tuples.get(&(src, dst)).copied();
+                let known = flow.is_some();
+                self.dirty.extend(flow);
                 if syn && !known {
                     self.new_flow(src, dst);
                 }
@@ -178,7 +187,7 @@ impl Stack {
                 if syn && !known {
                     // Let smoltcp see this SYN now, while the new listening socket is
                     // the only one for this destination.
-                    self.poll(now);
+                    self.poll_ingress(now);
                 }
             }
             Verdict::DnsQuery { src, dst } => {
@@ -229,6 +238,27 @@ impl Stack {
     /// Runs the TCP machinery: timers, queued packets, socket state.
     pub fn poll(&mut self, now: Instant) {
         self.iface.poll(now, &mut self.device, &mut self.sockets);
+        for handle in self.released.drain(..) {
+            self.sockets.remove(handle);
+        }
+    }
+
+    /// Feeds the queued packets to the sockets without the egress pass over every
+    /// socket: enough to make received data readable. A [`Stack::poll`] must follow
+    /// before the caller sleeps, to send what the sockets have queued.
+    pub fn poll_ingress(&mut self, now: Instant) {
+        self.iface.poll_maintenance(now);
+        while self
+            .iface
+            .poll_ingress_single(now, &mut self.device, &mut self.sockets)
+            != smoltcp::iface::PollIngressSingleResult::None
+        {}
+    }
+
+    /// Flows that received segments since the last call (each may appear more than
+    /// once): the ones whose data or window may have changed.
+    pub fn take_dirty(&mut self) -> Vec<FlowId> {
+        std::mem::take(&mut self.dirty)
     }
 
     /// The next event, if any.
@@ -334,11 +364,12 @@ impl Stack {
             .is_none_or(|s| matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait))
     }
 
-    /// Forgets a flow the caller is done with; its socket is freed.
+    /// Forgets a flow the caller is done with; its socket is freed after the next
+    /// [`Stack::poll`] has sent what it still had to say (a RST, a last ACK).
     pub fn release(&mut self, flow: FlowId) {
         if let Some(f) = self.flows.remove(&flow) {
             self.tuples.remove(&(f.src, f.dst));
-            self.sockets.remove(f.handle);
+            self.released.push(f.handle);
         }
     }
 

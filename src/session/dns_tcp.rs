@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use netstack::stack::{FlowId, StackConfig};
 use std::net::SocketAddr;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use torsocks_core::onion::OnionPool;
 
-use super::{Control, CHANNEL_CHUNKS};
+use super::{Control, Wake, CHANNEL_CHUNKS};
 use crate::dns;
 use crate::tor::Tor;
 
@@ -25,7 +25,7 @@ pub(super) async fn dns_over_tcp(
     pool: Arc<OnionPool>,
     automap: bool,
     ctl: mpsc::UnboundedSender<Control>,
-    notify: Rc<Notify>,
+    wake: Wake,
 ) {
     let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
@@ -34,10 +34,10 @@ pub(super) async fn dns_over_tcp(
         to_tor: to_tor_tx,
         from_tor: from_tor_rx,
     });
-    notify.notify_one();
+    wake.flow(flow);
     let mut pending: Vec<u8> = Vec::new();
     while let Some(chunk) = queries.recv().await {
-        notify.notify_one();
+        wake.flow(flow);
         pending.extend_from_slice(&chunk);
         while pending.len() >= 2 {
             let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
@@ -53,10 +53,10 @@ pub(super) async fn dns_over_tcp(
                 if answers.send(framed).await.is_err() {
                     return;
                 }
-                notify.notify_one();
+                wake.flow(flow);
             }
         }
     }
     drop(answers);
-    notify.notify_one();
+    wake.flow(flow);
 }

@@ -6,15 +6,23 @@ use std::rc::Rc;
 
 use netstack::stack::{FlowId, Received, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
-use super::{Control, FlowIo, CHANNEL_CHUNKS, CHUNK};
+use super::{Control, FlowIo, Wake, CHANNEL_CHUNKS, CHUNK};
 use crate::tor::{self, Tor};
 
 /// Moves bytes between the stack and each flow's channels, as far as both sides allow.
-pub(super) fn pump_flows(stack: &mut Stack, flows: &mut HashMap<FlowId, FlowIo>, buf: &mut [u8]) {
+pub(super) fn pump_flows(
+    stack: &mut Stack,
+    flows: &mut HashMap<FlowId, FlowIo>,
+    work: impl IntoIterator<Item = FlowId>,
+    buf: &mut [u8],
+) {
     let mut finished = Vec::new();
-    for (&flow, io) in flows.iter_mut() {
+    for flow in work {
+        let Some(io) = flows.get_mut(&flow) else {
+            continue;
+        };
         if !io.open {
             if stack.is_closed(flow) {
                 finished.push(flow); // refused, or the program gave up while dialing
@@ -57,17 +65,16 @@ pub(super) fn pump_flows(stack: &mut Stack, flows: &mut HashMap<FlowId, FlowIo>,
                 }
             }
         }
-        if io.to_tor.is_none()
-            && io.from_tor.is_none()
-            && io.pending.is_none()
-            && stack.is_closed(flow)
-        {
+        if stack.is_closed(flow) {
+            // Both sides closed, or the program reset the connection: nothing more can
+            // be delivered. Dropping the channels ends the flow task and its Tor stream.
             finished.push(flow);
         }
     }
     for flow in finished {
-        flows.remove(&flow);
-        stack.release(flow);
+        if flows.remove(&flow).is_some() {
+            stack.release(flow);
+        }
     }
 }
 
@@ -78,7 +85,7 @@ pub(super) async fn flow_task(
     port: u16,
     tor: Rc<Tor>,
     ctl: mpsc::UnboundedSender<Control>,
-    notify: Rc<Notify>,
+    wake: Wake,
     debug: bool,
 ) {
     let stream = match tor.connect(host.clone(), port).await {
@@ -92,7 +99,7 @@ pub(super) async fn flow_task(
                 );
             }
             let _ = ctl.send(Control::Refused(flow));
-            notify.notify_one();
+            wake.flow(flow);
             return;
         }
     };
@@ -104,12 +111,12 @@ pub(super) async fn flow_task(
         to_tor: to_tor_tx,
         from_tor: from_tor_rx,
     });
-    notify.notify_one();
+    wake.flow(flow);
     let (mut reader, mut writer) = stream.into_split();
-    let up_notify = Rc::clone(&notify);
+    let up_wake = wake.clone();
     let upstream = async move {
         while let Some(chunk) = to_tor_rx.recv().await {
-            up_notify.notify_one(); // room in the channel again
+            up_wake.flow(flow); // room in the channel again
             if writer.write_all(&chunk).await.is_err() {
                 break;
             }
@@ -125,12 +132,12 @@ pub(super) async fn flow_task(
                     if from_tor_tx.send(buf[..n].to_vec()).await.is_err() {
                         break;
                     }
-                    notify.notify_one();
+                    wake.flow(flow);
                 }
             }
         }
         drop(from_tor_tx);
-        notify.notify_one();
+        wake.flow(flow);
     };
     tokio::join!(upstream, downstream);
 }

@@ -4,7 +4,7 @@
 //! The driver owns the stack. Flow tasks talk to it through bounded channels (so a slow
 //! side slows the other: backpressure) and wake it with a shared `Notify`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
@@ -81,6 +81,30 @@ enum Control {
     },
 }
 
+/// How tasks wake the driver: which flow has work, and a nudge.
+#[derive(Clone)]
+struct Wake {
+    notify: Rc<Notify>,
+    ready: mpsc::UnboundedSender<FlowId>,
+}
+
+impl Wake {
+    /// `flow`'s channels changed: pump it.
+    fn flow(&self, flow: FlowId) {
+        let _ = self.ready.send(flow);
+        self.notify.notify_one();
+    }
+
+    /// Something else changed (a DNS answer).
+    fn nudge(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// Every flow is pumped at least this often, whatever woke the driver: state changes
+/// that come from the stack's timers rather than from a packet or a task.
+const FULL_SCAN: Duration = Duration::from_millis(50);
+
 #[derive(Default)]
 struct FlowIo {
     to_tor: Option<mpsc::Sender<Vec<u8>>>,
@@ -103,6 +127,13 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
     let now = || netstack::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     let mut stack = Stack::new(config.stack.clone(), now());
     let notify = Rc::new(Notify::new());
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<FlowId>();
+    let wake = Wake {
+        notify: Rc::clone(&notify),
+        ready: ready_tx,
+    };
+    let mut work: HashSet<FlowId> = HashSet::new();
+    let mut last_full_scan = std::time::Instant::now();
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel::<Control>();
     let mut flows: HashMap<FlowId, FlowIo> = HashMap::new();
     let mut summary = Summary::default();
@@ -183,14 +214,19 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                     to_tor,
                     from_tor,
                 } => {
-                    stack.accept(flow);
-                    let io = flows.entry(flow).or_default();
-                    io.to_tor = Some(to_tor);
-                    io.from_tor = Some(from_tor);
-                    io.open = true;
+                    // A flow the program gave up on while Tor was dialing is gone:
+                    // dropping its channels ends the flow task and its Tor stream.
+                    if let Some(io) = flows.get_mut(&flow) {
+                        stack.accept(flow);
+                        work.insert(flow);
+                        io.to_tor = Some(to_tor);
+                        io.from_tor = Some(from_tor);
+                        io.open = true;
+                    }
                 }
                 Control::Refused(flow) => {
                     stack.refuse(flow);
+                    work.insert(flow);
                 }
                 Control::DnsCounted { qtype, outcome } => {
                     *summary.dns.entry((qtype, outcome)).or_default() += 1;
@@ -209,7 +245,7 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                 }
             }
         }
-        stack.poll(now());
+        stack.poll_ingress(now());
 
         while let Some(event) = stack.next_event() {
             match event {
@@ -218,19 +254,14 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                 {
                     // DNS over TCP to the sandbox's resolver is answered here, like UDP.
                     flows.insert(flow, FlowIo::default());
-                    let (tor, pool, ctl, notify) = (
-                        Rc::clone(&tor),
-                        Arc::clone(&pool),
-                        ctl_tx.clone(),
-                        Rc::clone(&notify),
-                    );
+                    let (tor, pool, ctl) = (Rc::clone(&tor), Arc::clone(&pool), ctl_tx.clone());
                     tokio::task::spawn_local(dns_over_tcp(
                         flow,
                         tor,
                         pool,
                         config.automap,
                         ctl,
-                        notify,
+                        wake.clone(),
                     ));
                 }
                 Event::Connect { flow, dst, .. } => {
@@ -239,23 +270,23 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                         Some(name) => name.into_bytes(),
                         None => ip_host(dst.ip()).into_bytes(),
                     };
-                    let (tor, ctl, notify) = (Rc::clone(&tor), ctl_tx.clone(), Rc::clone(&notify));
+                    let (tor, ctl) = (Rc::clone(&tor), ctl_tx.clone());
                     tokio::task::spawn_local(flow_task(
                         flow,
                         host,
                         dst.port(),
                         tor,
                         ctl,
-                        notify,
+                        wake.clone(),
                         config.debug,
                     ));
                 }
                 Event::DnsQuery { src, dst, payload } => {
-                    let (tor, pool, ctl, notify) = (
+                    let (tor, pool, ctl, wake) = (
                         Rc::clone(&tor),
                         Arc::clone(&pool),
                         ctl_tx.clone(),
-                        Rc::clone(&notify),
+                        wake.clone(),
                     );
                     let automap = config.automap;
                     tokio::task::spawn_local(async move {
@@ -268,13 +299,21 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
                             qtype,
                             outcome,
                         });
-                        notify.notify_one();
+                        wake.nudge();
                     });
                 }
             }
         }
 
-        pump_flows(&mut stack, &mut flows, &mut buf);
+        work.extend(stack.take_dirty());
+        while let Ok(flow) = ready_rx.try_recv() {
+            work.insert(flow);
+        }
+        if last_full_scan.elapsed() >= FULL_SCAN {
+            work.extend(flows.keys().copied());
+            last_full_scan = std::time::Instant::now();
+        }
+        pump_flows(&mut stack, &mut flows, work.drain(), &mut buf);
         stack.poll(now());
         while let Some(packet) = stack.transmit() {
             write_tun(&tun, &packet).await;
