@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Many concurrent connections through torsocks-ns: time to open N connections (each
 # with its own DNS lookup) to a local echo server through the mock Tor SOCKS server,
-# and the launcher's resident memory idle and with N connections open. Loopback only.
+# the launcher's resident memory idle and with N connections open, and a bulk
+# download's speed with none and with N connections open. Loopback only.
 #
 #   benches/ns-flows.sh [N]
 set -euo pipefail
@@ -34,11 +35,17 @@ for _ in range(n):
     assert s.recv(1) == b'x'
     held.append(s)
 print(f"opened {n} in {time.time() - start:.2f} s", flush=True)
-time.sleep(4)
+time.sleep(2)
+import subprocess
+speed = subprocess.run(['curl', '-s', 'http://bulk.test:18081/file', '-o', '/dev/null',
+                        '-w', '%{speed_download}'], capture_output=True, text=True).stdout
+print(f"bulk {float(speed) * 8 / 1e6:.0f}", flush=True)
 PY
+head -c $((200 * 1024 * 1024)) /dev/zero > "$work/file"
 python3 "$work/echo.py" & echo_pid=$!
-./target/release/mock-tor 9153 echo.test=127.0.0.1 >/dev/null 2>&1 & mock_pid=$!
-cleanup() { kill "$echo_pid" "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }
+python3 -m http.server 18081 --bind 127.0.0.1 --directory "$work" >/dev/null 2>&1 & http_pid=$!
+./target/release/mock-tor 9153 echo.test=127.0.0.1 bulk.test=127.0.0.1 >/dev/null 2>&1 & mock_pid=$!
+cleanup() { kill "$echo_pid" "$http_pid" "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 sleep 1
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
@@ -52,8 +59,11 @@ wait "$idle_pid"
 for _ in $(seq 60); do grep -q opened "$work/out" && break; sleep 0.5; done
 busy=$(rss "$ns_pid")
 wait "$ns_pid"
+./target/release/torsocks-ns --automap -P 9153 -- python3 "$work/many.py" 0 > "$work/none" 2>&1
 printf '| measure | value |\n|---|---|\n'
 printf '| launcher RSS, idle | %s KiB |\n' "$idle"
 printf '| launcher RSS, %s connections open | %s KiB |\n' "$n" "$busy"
 printf '| per open connection | %s KiB |\n' "$(( (busy - idle) / n ))"
 printf '| %s |  |\n' "$(grep opened "$work/out")"
+printf '| bulk download, no other connection | %s Mbit/s |\n' "$(awk '/^bulk/ { print $2 }' "$work/none")"
+printf '| bulk download, %s connections open | %s Mbit/s |\n' "$n" "$(awk '/^bulk/ { print $2 }' "$work/out")"
