@@ -47,7 +47,7 @@ impl Sandbox {
 
 /// What the child should run.
 pub struct Program {
-    /// argv, argv[0] first (looked up on PATH).
+    /// The command line, program first (looked up on PATH).
     pub argv: Vec<OsString>,
 }
 

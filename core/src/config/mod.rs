@@ -4,7 +4,7 @@
 //! * [`Config`] — the effective settings, with the defaults of spec §2.3.
 //! * [`parse`] — the file syntax (CF-7..CF-14), sans-IO: bytes in, settings out.
 //! * [`value`] — validation of each directive's value, shared by file and environment.
-//! * [`env`] — the environment overrides (§2.4) and secure mode (CF-2).
+//! * [`env`](mod@env) — the environment overrides (§2.4) and secure mode (CF-2).
 //! * [`load`] — the whole sequence for a real process, with the file read from disk.
 
 pub mod env;
