@@ -87,6 +87,18 @@ pub fn classify(packet: &[u8]) -> Verdict {
     }
 }
 
+/// The UDP payload of a packet [`classify`] called a DNS query (IPv4 options and the
+/// UDP length field respected).
+pub fn udp_payload(packet: &[u8]) -> Option<&[u8]> {
+    let (_, _, protocol, transport) = ip_parts(packet)?;
+    if protocol != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(transport).ok()?;
+    let len = usize::from(udp.len());
+    transport.get(8..len)
+}
+
 /// Source, destination, transport protocol and transport payload of an IP packet.
 fn ip_parts(packet: &[u8]) -> Option<(IpAddr, IpAddr, IpProtocol, &[u8])> {
     match packet.first()? >> 4 {

@@ -14,14 +14,14 @@
 //! packets out, and polls at the deadline [`Stack::poll_delay`] names.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint};
 
-use crate::classify::{classify, DropCounters, DropKind, Verdict};
+use crate::classify::{classify, udp_payload, DropCounters, DropKind, Verdict};
 use crate::device::QueueDevice;
 use crate::reply;
 
@@ -192,8 +192,7 @@ impl Stack {
             }
             Verdict::DnsQuery { src, dst } => {
                 self.counters.dns_queries += 1;
-                let header = if src.is_ipv4() { 20 } else { 40 };
-                let payload = packet.get(header + 8..).unwrap_or_default().to_vec();
+                let payload = udp_payload(packet).unwrap_or_default().to_vec();
                 self.events.push_back(Event::DnsQuery { src, dst, payload });
             }
             Verdict::Drop(kind) => {
@@ -388,14 +387,6 @@ impl Stack {
     /// The session counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
-    }
-
-    /// The stack's own addresses.
-    pub fn addresses(&self) -> (IpAddr, IpAddr) {
-        (
-            IpAddr::V4(self.config.ipv4.0),
-            IpAddr::V6(self.config.ipv6.0),
-        )
     }
 }
 
