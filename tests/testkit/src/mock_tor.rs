@@ -407,13 +407,13 @@ fn serve(mut stream: TcpStream, shared: &Shared, rec: &mut Recorded) -> io::Resu
         0xf0 => resolve(&mut stream, b, &host),
         0xf1 => resolve_ptr(&mut stream, b, &host),
         1 => connect(stream, shared, &host, port),
-        _ => stream.write_all(&[5, 7, 0, 1, 0, 0, 0, 0, 0, 0]),
+        _ => stream.write_all(&ipv4_reply(7)),
     }
 }
 
 fn resolve(stream: &mut TcpStream, b: &Behaviour, name: &str) -> io::Result<()> {
     if let Some(code) = b.resolve_failure {
-        return stream.write_all(&[5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return stream.write_all(&ipv4_reply(code));
     }
     match b.names.get(&name.to_ascii_lowercase()) {
         Some(IpAddr::V4(v4)) => {
@@ -429,13 +429,13 @@ fn resolve(stream: &mut TcpStream, b: &Behaviour, name: &str) -> io::Result<()> 
             stream.write_all(&reply)
         }
         // Tor answers every failed resolution with REP 04.
-        None => stream.write_all(&[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]),
+        None => stream.write_all(&ipv4_reply(4)),
     }
 }
 
 fn resolve_ptr(stream: &mut TcpStream, b: &Behaviour, addr: &str) -> io::Result<()> {
     if let Some(code) = b.resolve_failure {
-        return stream.write_all(&[5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return stream.write_all(&ipv4_reply(code));
     }
     let name = addr.parse::<IpAddr>().ok().and_then(|ip| b.ptrs.get(&ip));
     match name {
@@ -445,8 +445,13 @@ fn resolve_ptr(stream: &mut TcpStream, b: &Behaviour, addr: &str) -> io::Result<
             reply.extend_from_slice(&[0, 0]);
             stream.write_all(&reply)
         }
-        None => stream.write_all(&[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]),
+        None => stream.write_all(&ipv4_reply(4)),
     }
+}
+
+/// A reply with REP `code` and an all-zero IPv4 bound address (as Tor writes them).
+fn ipv4_reply(code: u8) -> [u8; 10] {
+    [5, code, 0, 1, 0, 0, 0, 0, 0, 0]
 }
 
 fn success_reply(atyp: u8) -> Vec<u8> {
@@ -457,14 +462,14 @@ fn success_reply(atyp: u8) -> Vec<u8> {
             r
         }
         3 => b"\x05\x00\x00\x03\x09mock.test\x00\x00".to_vec(),
-        _ => vec![5, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        _ => ipv4_reply(0).to_vec(),
     }
 }
 
 fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io::Result<()> {
     let b = &shared.behaviour;
     match &b.connect {
-        Connect::Fail(code) => stream.write_all(&[5, *code, 0, 1, 0, 0, 0, 0, 0, 0]),
+        Connect::Fail(code) => stream.write_all(&ipv4_reply(*code)),
         Connect::Raw(bytes) => stream.write_all(bytes),
         Connect::Close => Ok(()),
         Connect::Stall => {
@@ -482,10 +487,10 @@ fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io:
                 Err(_) => b.names.get(&host.to_ascii_lowercase()).copied(),
             };
             let Some(ip) = ip else {
-                return stream.write_all(&[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]);
+                return stream.write_all(&ipv4_reply(4));
             };
             if !relay_allowed(b, ip) {
-                return stream.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+                return stream.write_all(&ipv4_reply(2));
             }
             match TcpStream::connect_timeout(&SocketAddr::new(ip, port), RELAY_CONNECT_TIMEOUT) {
                 Ok(upstream) => {
@@ -493,9 +498,9 @@ fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io:
                     relay(stream, upstream)
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    stream.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0])
+                    stream.write_all(&ipv4_reply(5))
                 }
-                Err(_) => stream.write_all(&[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]),
+                Err(_) => stream.write_all(&ipv4_reply(4)),
             }
         }
     }

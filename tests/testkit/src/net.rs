@@ -1,7 +1,22 @@
 //! Small address helpers for fixtures.
 
 use std::fmt;
+use std::io;
 use std::net::Ipv4Addr;
+use std::process::Command;
+
+/// Runs `ip ARGS…` (iproute2), failing with its stderr.
+pub fn ip(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("ip").args(args).output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
 
 /// An IPv4 network, e.g. 10.77.3.0/24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

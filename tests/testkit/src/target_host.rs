@@ -12,14 +12,13 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::http::{Files, HttpServer};
-use crate::net::Ipv4Net;
+use crate::net::{ip, Ipv4Net};
 
 /// Port of the HTTP server.
 pub const HTTP_PORT: u16 = 80;
@@ -221,19 +220,6 @@ impl Drop for TargetHost {
         let _ = ip(&["netns", "del", &self.namespace()]);
         let _ = ip(&["link", "del", &self.veth('h')]);
     }
-}
-
-/// Runs `ip ARGS…`, failing with its stderr.
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
 }
 
 /// Creates the first free namespace `tsrs-N`; `ip netns add` fails when the name exists,

@@ -9,6 +9,8 @@
 use std::io;
 use std::process::Command;
 
+use crate::net::ip;
+
 /// The routing table and rule priority used for confinement.
 pub const TABLE: &str = "4242";
 const PRIORITY: &str = "4242";
@@ -81,18 +83,5 @@ impl Drop for Confinement {
         for (cidr, dev) in &self.subnets {
             let _ = ip(&["route", "del", cidr, "dev", dev, "table", TABLE]);
         }
-    }
-}
-
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
     }
 }
