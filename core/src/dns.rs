@@ -300,13 +300,7 @@ mod robustness {
     // Any message gets a question or an error, never a panic.
     #[test]
     fn arbitrary_messages_never_panic() {
-        let mut seed: u64 = 0x1234_5678_9abc_def1;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng(0x1234_5678_9abc_def1);
         for _ in 0..20_000 {
             let len = (next() % 64) as usize;
             let mut msg: Vec<u8> = (0..len).map(|_| next() as u8).collect();

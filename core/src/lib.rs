@@ -41,3 +41,15 @@ pub mod socks5;
 
 /// The version string shown by `--version` and in usage texts (spec W-3, W-8).
 pub const VERSION_LINE: &str = concat!("torsocks-rs ", env!("CARGO_PKG_VERSION"));
+
+/// A deterministic pseudo-random sequence (xorshift64) for the randomized tests: the
+/// same inputs on every run, so a failure can be replayed.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

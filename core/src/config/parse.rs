@@ -261,13 +261,7 @@ mod robustness {
             b"65536",
             b"\xff\xfe",
         ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..5_000 {
             let mut file = Vec::new();
             for _ in 0..(next() % 24) {

@@ -475,13 +475,7 @@ fn handshake_returns_unconsumed_bytes() {
 // Robustness: arbitrary server bytes never panic a decoder, and every verdict is sane.
 #[test]
 fn decoders_never_panic_on_arbitrary_input() {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
         let len = (next() % 40) as usize;
         let mut buf: Vec<u8> = (0..len).map(|_| next() as u8).collect();
