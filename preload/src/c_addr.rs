@@ -116,6 +116,33 @@ impl RawAddr {
         }
     }
 
+    /// The address a socket is bound to (getsockname into storage big enough for any
+    /// family, P-41); the errno on failure.
+    pub fn local_of(fd: i32) -> Result<RawAddr, i32> {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
+        // SAFETY: storage and len are valid out-pointers of the sizes given.
+        let rc = unsafe {
+            libc::getsockname(fd, (&mut storage as *mut sockaddr_storage).cast(), &mut len)
+        };
+        if rc != 0 {
+            return Err(crate::errno::get());
+        }
+        Ok(RawAddr { storage, len })
+    }
+
+    /// The address family.
+    pub fn family(&self) -> i32 {
+        i32::from(self.storage.ss_family)
+    }
+
+    /// The address as an IP socket address, for AF_INET and AF_INET6.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        // SAFETY: storage holds `len` initialised bytes.
+        unsafe { read_inet(self.as_ptr(), self.len) }
+    }
+
     /// Pointer for C calls.
     pub fn as_ptr(&self) -> *const sockaddr {
         (&self.storage as *const sockaddr_storage).cast()

@@ -2,12 +2,13 @@
 //! unix sockets, unless AllowInbound.
 #![allow(unsafe_code)]
 
-use libc::{c_int, sockaddr, sockaddr_storage, socklen_t};
+use libc::{c_int, sockaddr, socklen_t};
 use torsocks_core::addr::is_localhost;
 use torsocks_core::{log_debug, log_perror};
 
 use super::run;
-use crate::errno::{self, fail};
+use crate::c_addr::RawAddr;
+use crate::errno::fail;
 use crate::init::state;
 use crate::real;
 
@@ -16,20 +17,13 @@ unsafe fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
     if state().config.allow_inbound {
         return Ok(()); // P-35
     }
-    // P-41: read into storage big enough for any family.
-    let mut ss: sockaddr_storage = std::mem::zeroed();
-    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
-    if libc::getsockname(fd, (&mut ss as *mut sockaddr_storage).cast(), &mut len) != 0 {
-        let e = errno::get();
+    let local = RawAddr::local_of(fd).inspect_err(|&e| {
         log_perror!(e, "[{caller}] getsockname"); // P-36
-        return Err(e);
-    }
-    if i32::from(ss.ss_family) == libc::AF_UNIX {
+    })?;
+    if local.family() == libc::AF_UNIX {
         return Ok(()); // P-37
     }
-    let local = crate::c_addr::read_inet((&ss as *const sockaddr_storage).cast(), len)
-        .is_some_and(|addr| is_localhost(addr.ip()));
-    if local {
+    if local.inet().is_some_and(|addr| is_localhost(addr.ip())) {
         return Ok(());
     }
     log_debug!("Non localhost inbound connection are not allowed.");

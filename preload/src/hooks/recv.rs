@@ -2,10 +2,11 @@
 //! process over a unix socket, since that socket could bypass Tor.
 #![allow(unsafe_code)]
 
-use libc::{c_int, c_void, msghdr, sockaddr_storage, socklen_t, ssize_t};
+use libc::{c_int, c_void, msghdr, ssize_t};
 use torsocks_core::log_debug;
 
 use super::run;
+use crate::c_addr::RawAddr;
 use crate::errno::{self, fail};
 use crate::real;
 
@@ -13,13 +14,8 @@ use crate::real;
 const CONTROL_LEN: usize = 1024 + 64;
 
 /// The family of the socket behind `fd`, by getsockname.
-unsafe fn socket_family(fd: c_int) -> Option<i32> {
-    let mut ss: sockaddr_storage = std::mem::zeroed();
-    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
-    if libc::getsockname(fd, (&mut ss as *mut sockaddr_storage).cast(), &mut len) != 0 {
-        return None;
-    }
-    Some(i32::from(ss.ss_family))
+fn socket_family(fd: c_int) -> Option<i32> {
+    RawAddr::local_of(fd).ok().map(|a| a.family())
 }
 
 /// recvmsg(2).
