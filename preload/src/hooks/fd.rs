@@ -52,16 +52,21 @@ pub unsafe extern "C" fn fclose(fp: *mut FILE) -> c_int {
 /// dup(2) (P-18).
 #[no_mangle]
 pub unsafe extern "C" fn dup(old: c_int) -> c_int {
-    let pass = || real::DUP.get()(old);
+    duplicating(|| real::DUP.get()(old), |rc| registry::duplicate(old, rc))
+}
+
+/// Runs a duplicating call and, when it succeeds, updates the registry with `after`
+/// (given the call's result).
+fn duplicating(pass: impl Fn() -> c_int, after: impl FnOnce(c_int)) -> c_int {
     run(
-        pass,
+        &pass,
         || fail(libc::ENOMEM),
         || {
-            let new = pass();
-            if new >= 0 {
-                registry::duplicate(old, new);
+            let rc = pass();
+            if rc >= 0 {
+                after(rc);
             }
-            new
+            rc
         },
     )
 }
@@ -77,34 +82,15 @@ fn duplicated_onto(old: c_int, new: c_int) {
 /// dup2(2) (P-19).
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    let pass = || real::DUP2.get()(old, new);
-    run(
-        pass,
-        || fail(libc::ENOMEM),
-        || {
-            let rc = pass();
-            if rc >= 0 {
-                duplicated_onto(old, new);
-            }
-            rc
-        },
-    )
+    duplicating(|| real::DUP2.get()(old, new), |_| duplicated_onto(old, new))
 }
 
 /// dup3(2) (P-19).
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    let pass = || real::DUP3.get()(old, new, flags);
-    run(
-        pass,
-        || fail(libc::ENOMEM),
-        || {
-            let rc = pass();
-            if rc >= 0 {
-                duplicated_onto(old, new);
-            }
-            rc
-        },
+    duplicating(
+        || real::DUP3.get()(old, new, flags),
+        |_| duplicated_onto(old, new),
     )
 }
 
@@ -128,15 +114,5 @@ unsafe fn fcntl_hook(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
         // No other command concerns torsocks: no initialisation, no lock.
         return pass();
     }
-    run(
-        pass,
-        || fail(libc::ENOMEM),
-        || {
-            let new = pass();
-            if new >= 0 {
-                registry::duplicate(fd, new);
-            }
-            new
-        },
-    )
+    duplicating(pass, |new| registry::duplicate(fd, new))
 }
