@@ -181,16 +181,34 @@ unsafe fn fail_null(statp: *mut ResState) -> c_int {
     -1
 }
 
+/// The body of every res_query-like export: the name (built lazily, inside the guard),
+/// then [`query`]; a NULL name fails with NO_RECOVERY.
+unsafe fn query_export(
+    function: &str,
+    statp: *mut ResState,
+    name: impl FnOnce() -> Option<String>,
+    class: c_int,
+    kind: c_int,
+    answer: *mut c_uchar,
+    anslen: c_int,
+) -> c_int {
+    run(
+        || -1,
+        || fail_null(statp),
+        || match name() {
+            Some(name) => query(function, statp, name, class, kind, answer, anslen),
+            None => fail_null(statp),
+        },
+    )
+}
+
 /// Defines a res_query-like export and its `__res_` alias.
 macro_rules! query_exports {
     ($($name:ident, $alias:ident, $label:literal;)*) => {$(
         #[doc = concat!("`", $label, "` (P-75).")]
         #[no_mangle]
         pub unsafe extern "C" fn $name(dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            run(|| -1, || fail_null(std::ptr::null_mut()), || match text(dname) {
-                Some(name) => query($label, std::ptr::null_mut(), name, class, kind, answer, anslen),
-                None => fail_null(std::ptr::null_mut()),
-            })
+            query_export($label, std::ptr::null_mut(), || text(dname), class, kind, answer, anslen)
         }
         #[doc = concat!("The `__", $label, "` alias (G-8).")]
         #[no_mangle]
@@ -200,15 +218,13 @@ macro_rules! query_exports {
     )*};
 }
 
+/// Defines a res_nquery-like export (with resolver state) and its `__res_` alias.
 macro_rules! nquery_exports {
     ($($name:ident, $alias:ident, $label:literal;)*) => {$(
         #[doc = concat!("`", $label, "` (P-75, P-77).")]
         #[no_mangle]
         pub unsafe extern "C" fn $name(statp: *mut ResState, dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            run(|| -1, || fail_null(statp), || match text(dname) {
-                Some(name) => query($label, statp, name, class, kind, answer, anslen),
-                None => fail_null(statp),
-            })
+            query_export($label, statp, || text(dname), class, kind, answer, anslen)
         }
         #[doc = concat!("The `__", $label, "` alias (G-8).")]
         #[no_mangle]
@@ -238,21 +254,15 @@ pub unsafe extern "C" fn res_querydomain(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    run(
-        || -1,
-        || fail_null(std::ptr::null_mut()),
-        || match joined(name, domain) {
-            Some(full) => query(
-                "res_querydomain",
-                std::ptr::null_mut(),
-                full,
-                class,
-                kind,
-                answer,
-                anslen,
-            ),
-            None => fail_null(std::ptr::null_mut()),
-        },
+    let full = || joined(name, domain);
+    query_export(
+        "res_querydomain",
+        std::ptr::null_mut(),
+        full,
+        class,
+        kind,
+        answer,
+        anslen,
     )
 }
 
@@ -280,14 +290,8 @@ pub unsafe extern "C" fn res_nquerydomain(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    run(
-        || -1,
-        || fail_null(statp),
-        || match joined(name, domain) {
-            Some(full) => query("res_nquerydomain", statp, full, class, kind, answer, anslen),
-            None => fail_null(statp),
-        },
-    )
+    let full = || joined(name, domain);
+    query_export("res_nquerydomain", statp, full, class, kind, answer, anslen)
 }
 
 /// The `__res_nquerydomain` alias (G-8).
