@@ -1,7 +1,7 @@
 //! Configuring the sandbox's network over netlink (rtnetlink): `lo` up, `tun0` up with
 //! the program's addresses and default routes (IPv4 and IPv6) through the stack.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
 use rtnetlink::{new_connection, Handle, LinkUnspec, RouteMessageBuilder};
@@ -55,38 +55,41 @@ pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
         .await
         .map_err(fail("bringing the TUN device up"))?;
     let (v4, v4_prefix) = plan.program_v4;
-    handle
-        .address()
-        .add(index, v4.into(), v4_prefix)
-        .execute()
-        .await
-        .map_err(fail("adding the IPv4 address"))?;
     let (v6, v6_prefix) = plan.program_v6;
-    handle
-        .address()
-        .add(index, v6.into(), v6_prefix)
-        .execute()
-        .await
-        .map_err(fail("adding the IPv6 address"))?;
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .output_interface(index)
-        .gateway(plan.stack_v4)
-        .build();
-    handle
-        .route()
-        .add(route)
-        .execute()
-        .await
-        .map_err(fail("adding the IPv4 default route"))?;
-    let route = RouteMessageBuilder::<Ipv6Addr>::new()
-        .output_interface(index)
-        .gateway(plan.stack_v6)
-        .build();
-    handle
-        .route()
-        .add(route)
-        .execute()
-        .await
-        .map_err(fail("adding the IPv6 default route"))?;
+    for (address, prefix, what) in [
+        (IpAddr::V4(v4), v4_prefix, "adding the IPv4 address"),
+        (IpAddr::V6(v6), v6_prefix, "adding the IPv6 address"),
+    ] {
+        handle
+            .address()
+            .add(index, address, prefix)
+            .execute()
+            .await
+            .map_err(fail(what))?;
+    }
+    let routes = [
+        (
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .output_interface(index)
+                .gateway(plan.stack_v4)
+                .build(),
+            "adding the IPv4 default route",
+        ),
+        (
+            RouteMessageBuilder::<Ipv6Addr>::new()
+                .output_interface(index)
+                .gateway(plan.stack_v6)
+                .build(),
+            "adding the IPv6 default route",
+        ),
+    ];
+    for (route, what) in routes {
+        handle
+            .route()
+            .add(route)
+            .execute()
+            .await
+            .map_err(fail(what))?;
+    }
     Ok(())
 }
