@@ -21,12 +21,42 @@ pub struct Args {
     pub tor_port: Option<String>,
 
     /// SOCKS5 username (overrides SOCKS5Username); implies --no-isolate.
-    #[arg(short = 'u', long = "user", value_name = "NAME")]
+    #[arg(short = 'u', long = "socks-user", value_name = "NAME")]
     pub username: Option<String>,
 
     /// SOCKS5 password (overrides SOCKS5Password).
     #[arg(short = 'p', long = "pass", value_name = "PASS")]
     pub password: Option<String>,
+
+    /// Run the command as this user (needs root); supplementary groups are dropped.
+    #[arg(long = "user", value_name = "USER")]
+    pub run_as: Option<String>,
+
+    /// Let the command inherit this fd (above 2); every other one is closed.
+    #[arg(long = "keep-fd", value_name = "N", value_parser = clap::value_parser!(i32).range(3..))]
+    pub keep_fd: Vec<i32>,
+
+    /// Share this host Unix socket (or file) with the sandbox, at the same path. Whatever
+    /// serves it acts outside the sandbox: only share what cannot reach the network.
+    #[arg(long = "allow-socket", value_name = "PATH")]
+    pub allow_socket: Vec<std::path::PathBuf>,
+
+    /// Share the X11 display (DISPLAY's socket, XAUTHORITY). X11 clients can read
+    /// every key typed and every window shown on that display.
+    #[arg(long)]
+    pub x11: bool,
+
+    /// Share the Wayland compositor (WAYLAND_DISPLAY's socket).
+    #[arg(long)]
+    pub wayland: bool,
+
+    /// Share the ssh agent (SSH_AUTH_SOCK): the command can sign with your keys.
+    #[arg(long)]
+    pub ssh_agent: bool,
+
+    /// Keep this variable although the sandbox would remove it (see torsocks-ns(1)).
+    #[arg(long = "keep-env", value_name = "VAR")]
+    pub keep_env: Vec<OsString>,
 
     /// Share circuits with other runs (by default each run gets its own credentials,
     /// so Tor gives it its own circuits).

@@ -23,6 +23,7 @@ mod tor;
 mod tor_check;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ use netstack::stack::StackConfig;
 use torsocks_core::config::value::onion_range;
 use torsocks_core::onion::OnionPool;
 use torsocks_core::socks5::Auth;
+
+use ns::policy;
 
 /// Exit status for failures of torsocks-ns itself (as preload mode's bad configuration).
 const EXIT_SETUP_FAILED: u8 = 1;
@@ -89,15 +92,20 @@ fn main() -> ExitCode {
         stack_v6: stack_config.ipv6.0,
         mtu: stack_config.mtu as u32,
     };
-    let resolv = match settings::write_resolv_conf(stack_config.ipv4.0) {
-        Ok(file) => file,
-        Err(e) => return fail(format!("writing the sandbox's resolv.conf: {e}")),
+    let spec = match sandbox_spec(&args, plan, stack_config.ipv4.0) {
+        Ok(spec) => spec,
+        Err(message) => return fail(message),
     };
-    let program = ns::Program { argv: args.argv() };
-    let sandbox = match ns::spawn(&program, &plan, resolv.path()) {
+    let sandbox = match ns::spawn(&spec) {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
+    if args.debug {
+        eprintln!(
+            "torsocks-ns: {} host sockets masked in the sandbox",
+            sandbox.masked_sockets
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,9 +130,88 @@ fn main() -> ExitCode {
             }
         }
     });
-    drop(resolv);
     if args.stats || args.debug {
         eprint!("{}", stats::render(&summary));
     }
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// The sandbox as the options and the host's facts make it.
+fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns::Spec, String> {
+    let opt_ins = policy::OptIns {
+        sockets: args.allow_socket.clone(),
+        x11: args.x11,
+        wayland: args.wayland,
+        ssh_agent: args.ssh_agent,
+        keep_env: args.keep_env.clone(),
+    };
+    let shares =
+        policy::shares(&opt_ins, |name| std::env::var_os(name)).map_err(|e| e.to_string())?;
+    for path in &shares.binds {
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(format!("cannot share {}: {e}", path.display()));
+        }
+    }
+    for &fd in &args.keep_fd {
+        if !Path::new(&format!("/proc/self/fd/{fd}")).exists() {
+            return Err(format!("--keep-fd {fd}: no such open file descriptor"));
+        }
+    }
+    let mut env = policy::scrub_env(std::env::vars_os(), &shares.keep_env);
+    let run_as = match &args.run_as {
+        None => None,
+        Some(name) => {
+            let (run_as, home) = user_named(name)?;
+            env.retain(|(k, _)| !["HOME", "USER", "LOGNAME"].iter().any(|v| k == *v));
+            env.push(("HOME".into(), home.into_os_string()));
+            env.push(("USER".into(), name.into()));
+            env.push(("LOGNAME".into(), name.into()));
+            Some(run_as)
+        }
+    };
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute());
+    let resolv = PathBuf::from("/etc/resolv.conf");
+    let mounts = ns::MountPlan {
+        masked_dirs: policy::masked_dirs(runtime_dir.as_deref()),
+        host_sockets: std::fs::read("/proc/net/unix")
+            .map(|table| policy::unix_socket_paths(&table))
+            .unwrap_or_default(),
+        binds: shares.binds,
+        cwd: std::env::current_dir().ok(),
+        runtime_dir,
+        resolv_target: std::fs::canonicalize(&resolv).unwrap_or(resolv),
+        resolv: policy::resolv_conf(dns),
+        nsswitch: std::fs::read_to_string("/etc/nsswitch.conf")
+            .ok()
+            .map(|host| policy::nsswitch_conf(&host)),
+    };
+    Ok(ns::Spec {
+        argv: args.argv(),
+        env,
+        keep_fds: args.keep_fd.clone(),
+        net,
+        mounts,
+        run_as,
+    })
+}
+
+/// `--user NAME`: the user's ids and home; root only.
+fn user_named(name: &str) -> Result<(ns::RunAs, PathBuf), String> {
+    if !nix::unistd::getuid().is_root() {
+        return Err(format!(
+            "--user {name}: only root can run the command as another user"
+        ));
+    }
+    let user = nix::unistd::User::from_name(name)
+        .map_err(|e| format!("--user {name}: {e}"))?
+        .ok_or_else(|| format!("--user {name}: no such user"))?;
+    Ok((
+        ns::RunAs {
+            uid: user.uid,
+            gid: user.gid,
+        },
+        user.dir,
+    ))
 }

@@ -57,33 +57,3 @@ pub fn load(args: &Args) -> Result<Config, String> {
     }
     Ok(loaded.config)
 }
-
-/// A private resolv.conf naming the stack's DNS address; removed when dropped.
-pub struct ResolvConf(PathBuf);
-
-impl ResolvConf {
-    /// Its path.
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for ResolvConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Writes the sandbox's resolv.conf: the stack's address as the only nameserver.
-pub fn write_resolv_conf(dns: std::net::Ipv4Addr) -> std::io::Result<ResolvConf> {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join(format!("torsocks-ns-{}.resolv.conf", std::process::id()));
-    std::fs::write(
-        &path,
-        format!("# written by torsocks-ns\nnameserver {dns}\noptions edns0\n"),
-    )?;
-    Ok(ResolvConf(path))
-}

@@ -1,15 +1,22 @@
-//! The sandbox: a child process in new user, network and mount namespaces whose only
-//! interface is a TUN device.
+//! The sandbox: the command runs under a small PID 1 in new user, network, mount, PID,
+//! UTS and IPC namespaces whose only network interface is a TUN device.
 //!
-//! [`spawn`] forks. The child unshares the namespaces (mapping the caller's own uid and
-//! gid), bind-mounts a private resolv.conf, creates and configures `tun0`
-//! ([`tun`], [`netconf`]), hands the TUN fd to the parent over a unix socket
-//! (SCM_RIGHTS), waits for the parent's go, and execs the command with the TUN fd
-//! closed. The parent keeps the fd and runs the stack. The child dies with the parent
-//! (PR_SET_PDEATHSIG).
+//! [`spawn`] clones the sandbox's PID 1 straight into the new namespaces. It maps the
+//! caller's ids ([`Identity`]), names the host `localhost`, creates and configures
+//! `tun0` ([`tun`], [`netconf`]), builds the mount namespace ([`mounts`]: fresh /proc and
+//! sysfs, host IPC masked, private resolv.conf and nsswitch.conf), drops every
+//! privilege ([`harden`]), hands the TUN fd to the launcher over a unix socket
+//! (SCM_RIGHTS) and waits for its go. Then it starts the command and stays as its init
+//! ([`init`]). What each step hides is decided beforehand, as data, by [`policy`].
+//! The launcher keeps the fd and runs the stack; PID 1 dies with the launcher
+//! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
 #![allow(unsafe_code)]
 
+pub mod harden;
+pub mod init;
+pub mod mounts;
 pub mod netconf;
+pub mod policy;
 pub mod tun;
 
 use std::ffi::{CString, OsString};
@@ -17,79 +24,161 @@ use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::CloneFlags;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{Gid, Pid, Uid};
 
+pub use harden::RunAs;
+pub use mounts::MountPlan;
 pub use netconf::NetPlan;
 
 /// The name of the TUN interface inside the sandbox.
 pub const TUN_NAME: &str = "tun0";
 
-/// A running sandbox: the child, and the TUN device's fd.
+/// The launcher–sandbox protocol on the control socket: one message each way.
+mod msg {
+    /// Sandbox → launcher: ready; carries the TUN fd and the number of masked sockets.
+    pub const TUN: u8 = b'T';
+    /// Sandbox → launcher: setup failed; the rest of the message says why.
+    pub const ERROR: u8 = b'E';
+    /// Launcher → sandbox: start the command.
+    pub const GO: u8 = b'G';
+}
+
+/// Stack of the cloned PID 1 until it execs or forks: the setup runs a small tokio
+/// runtime for netlink. Pages are only touched as used.
+const CHILD_STACK: usize = 8 << 20;
+
+/// Everything the sandbox is made of, decided by the launcher.
+pub struct Spec {
+    /// The command line, program first (looked up on PATH).
+    pub argv: Vec<OsString>,
+    /// The command's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// fds above 2 the command keeps.
+    pub keep_fds: Vec<i32>,
+    /// The network inside.
+    pub net: NetPlan,
+    /// The mounts.
+    pub mounts: MountPlan,
+    /// Another user to run as (root only).
+    pub run_as: Option<RunAs>,
+}
+
+/// A running sandbox: its PID 1, and the TUN device's fd.
 pub struct Sandbox {
-    /// The child's pid (in the caller's pid namespace).
+    /// PID 1's pid (in the caller's pid namespace).
     pub child: Pid,
     /// The TUN device.
     pub tun: OwnedFd,
+    /// How many host sockets the mounts masked.
+    pub masked_sockets: usize,
     control: UnixStream,
 }
 
 impl Sandbox {
-    /// Lets the child exec the command; returns its pid and the TUN device.
+    /// Lets the sandbox start the command; returns PID 1's pid and the TUN device.
     pub fn go(mut self) -> std::io::Result<(Pid, OwnedFd)> {
-        self.control.write_all(b"G")?;
+        self.control.write_all(&[msg::GO])?;
         Ok((self.child, self.tun))
     }
 }
 
-/// What the child should run.
-pub struct Program {
-    /// The command line, program first (looked up on PATH).
-    pub argv: Vec<OsString>,
+/// How the caller's ids appear inside the user namespace.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    uid: Uid,
+    gid: Gid,
 }
 
-/// Forks the sandboxed child and returns once its network is configured. Must be
-/// called before the process starts any thread.
-pub fn spawn(program: &Program, plan: &NetPlan, resolv_conf: &Path) -> Result<Sandbox, String> {
-    let argv: Vec<CString> = program
-        .argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()).map_err(|_| "argument contains a NUL byte".to_string()))
-        .collect::<Result<_, _>>()?;
+impl Identity {
+    /// Root maps every id onto itself (files keep their owners, `--user` can switch);
+    /// anyone else maps only their own uid and gid, and gains nothing.
+    fn write_maps(self) -> Result<(), String> {
+        let write = |file: &str, map: String| {
+            std::fs::write(format!("/proc/self/{file}"), map).map_err(|e| format!("{file}: {e}"))
+        };
+        if self.uid.is_root() {
+            let full = || "0 0 4294967295".to_string();
+            if write("uid_map", full()).is_ok() && write("gid_map", full()).is_ok() {
+                return Ok(());
+            }
+        }
+        write("setgroups", "deny".into())?;
+        write("uid_map", format!("{0} {0} 1", self.uid))?;
+        write("gid_map", format!("{0} {0} 1", self.gid))
+    }
+}
+
+fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, String> {
+    items
+        .map(|a| CString::new(a).map_err(|_| "argument contains a NUL byte".to_string()))
+        .collect()
+}
+
+/// Starts the sandbox and returns once its network is configured and its privileges
+/// are gone. Must be called before the process starts any thread.
+pub fn spawn(spec: &Spec) -> Result<Sandbox, String> {
+    let argv = c_strings(spec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     if argv.is_empty() {
         return Err("no command".into());
     }
+    let env = c_strings(spec.env.iter().map(|(k, v)| {
+        let mut pair = k.as_bytes().to_vec();
+        pair.push(b'=');
+        pair.extend_from_slice(v.as_bytes());
+        pair
+    }))?;
+    let filters = harden::filters()?;
     let (parent_end, child_end) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
-    let parent_pid = std::process::id();
-    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    // SAFETY: the process has no other thread yet (see the function's contract), so the
-    // child may run arbitrary code before exec.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
-            drop(parent_end);
-            let code = child_main(child_end, &argv, plan, resolv_conf, parent_pid, uid, gid);
+    let identity = Identity {
+        uid: nix::unistd::getuid(),
+        gid: nix::unistd::getgid(),
+    };
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    let mut stack = vec![0u8; CHILD_STACK];
+    let mut child_end = Some(child_end);
+    let setup = Setup {
+        spec,
+        identity,
+        filters: &filters,
+        argv: &argv,
+        env: &env,
+    };
+    let body = Box::new(|| {
+        let Some(control) = child_end.take() else {
             // SAFETY: _exit ends the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => {
-            drop(child_end);
-            let tun = receive_tun(&parent_end).inspect_err(|_| {
-                let _ = nix::sys::wait::waitpid(child, None);
-            })?;
-            Ok(Sandbox {
-                child,
-                tun,
-                control: parent_end,
-            })
-        }
-    }
+            unsafe { libc::_exit(1) }
+        };
+        let code = setup.child_main(control);
+        // SAFETY: as above.
+        unsafe { libc::_exit(code) }
+    });
+    // SAFETY: without CLONE_VM the child gets a copy of this single-threaded process
+    // (see the function's contract), as with fork; it runs `body` on its own copy of
+    // `stack` and never returns into this function's frames (it _exits).
+    let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(userns_error)?;
+    drop(child_end);
+    let (tun, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
+        let _ = nix::sys::wait::waitpid(child, None);
+    })?;
+    Ok(Sandbox {
+        child,
+        tun,
+        masked_sockets,
+        control: parent_end,
+    })
 }
 
-/// Receives the TUN fd, or the child's error message.
-fn receive_tun(control: &UnixStream) -> Result<OwnedFd, String> {
+/// Receives the TUN fd, or the sandbox's error message.
+fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, usize), String> {
     let mut buf = [0u8; 1024];
     let mut cmsg = nix::cmsg_space!(RawFd);
     let mut iov = [IoSliceMut::new(&mut buf)];
@@ -108,124 +197,99 @@ fn receive_tun(control: &UnixStream) -> Result<OwnedFd, String> {
     }
     let n = msg.bytes;
     match fd {
-        // SAFETY: the kernel installed this fd for us; nobody else owns it.
-        Some(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-        None if n > 1 && buf[0] == b'E' => Err(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+        Some(fd) => {
+            // SAFETY: the kernel installed this fd for us; nobody else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let masked = std::str::from_utf8(&buf[1..n.max(1)])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            Ok((fd, masked))
+        }
+        None if n > 1 && buf[0] == msg::ERROR => {
+            Err(String::from_utf8_lossy(&buf[1..n]).into_owned())
+        }
         None => Err("the sandbox ended before its network was ready".into()),
     }
 }
 
-/// The child: returns the exit status when something fails before exec.
-fn child_main(
-    mut control: UnixStream,
-    argv: &[CString],
-    plan: &NetPlan,
-    resolv_conf: &Path,
-    parent_pid: u32,
-    uid: nix::unistd::Uid,
-    gid: nix::unistd::Gid,
-) -> i32 {
-    let tun = match prepare(plan, resolv_conf, uid, gid) {
-        Ok(tun) => tun,
-        Err(message) => {
-            let mut reply = b"E".to_vec();
-            reply.extend_from_slice(message.as_bytes());
-            let _ = control.write_all(&reply);
+/// What the sandbox's PID 1 works from (its copy of the launcher's memory).
+struct Setup<'a> {
+    spec: &'a Spec,
+    identity: Identity,
+    filters: &'a [seccompiler::BpfProgram],
+    argv: &'a [CString],
+    env: &'a [CString],
+}
+
+impl Setup<'_> {
+    /// PID 1: returns the exit status (the command's, or 1 when setup fails).
+    fn child_main(&self, mut control: UnixStream) -> i32 {
+        let (tun, masked) = match self.prepare() {
+            Ok(ready) => ready,
+            Err(message) => {
+                let mut reply = vec![msg::ERROR];
+                reply.extend_from_slice(message.as_bytes());
+                let _ = control.write_all(&reply);
+                return 1;
+            }
+        };
+        let mut ready = vec![msg::TUN];
+        ready.extend_from_slice(masked.to_string().as_bytes());
+        let fds = [tun.as_raw_fd()];
+        let sent = sendmsg::<()>(
+            control.as_raw_fd(),
+            &[IoSlice::new(&ready)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        );
+        drop(tun);
+        if sent.is_err() {
             return 1;
         }
-    };
-    let fds = [tun.as_raw_fd()];
-    let sent = sendmsg::<()>(
-        control.as_raw_fd(),
-        &[IoSlice::new(b"T")],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    );
-    drop(tun);
-    if sent.is_err() {
-        return 1;
+        // Die with the launcher. Set after the last credential change (which clears
+        // it); a launcher that died before this point shows as EOF on the socket.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        let mut go = [0u8; 1];
+        if control.read_exact(&mut go).is_err() || go[0] != msg::GO {
+            return 1;
+        }
+        drop(control);
+        init::run(&init::Command {
+            argv: self.argv,
+            env: self.env,
+            keep_fds: &self.spec.keep_fds,
+        })
     }
-    // Die with the launcher; then make sure it did not die before we asked.
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if nix::unistd::getppid().as_raw() as u32 != parent_pid {
-        return 1;
+
+    /// Ids, hostname, network, mounts, privileges: everything before the command.
+    fn prepare(&self) -> Result<(OwnedFd, mounts::Masked), String> {
+        init::hide_command_line();
+        self.identity.write_maps()?;
+        nix::unistd::sethostname(policy::HOSTNAME).map_err(|e| format!("hostname: {e}"))?;
+        // SAFETY: the pointer and length describe a valid byte string.
+        let rc = unsafe { libc::setdomainname(c"(none)".as_ptr(), "(none)".len()) };
+        if rc < 0 {
+            return Err(format!("domainname: {}", std::io::Error::last_os_error()));
+        }
+        let tun = tun::create(TUN_NAME).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => "/dev/net/tun is missing: load the tun module (modprobe tun)".to_string(),
+            Some(libc::EACCES) | Some(libc::EPERM) => format!(
+                "/dev/net/tun is not usable ({e}): it must be readable and writable by you (mode 0666 on most distributions)"
+            ),
+            _ => format!("creating the TUN device: {e}"),
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        runtime.block_on(netconf::configure(TUN_NAME, &self.spec.net))?;
+        drop(runtime);
+        let masked = mounts::apply(&self.spec.mounts)?;
+        harden::drop_privileges(self.spec.run_as.as_ref(), self.filters)?;
+        Ok((tun, masked))
     }
-    let mut go = [0u8; 1];
-    if control.read_exact(&mut go).is_err() || go[0] != b'G' {
-        return 1;
-    }
-    drop(control);
-    let err = nix::unistd::execvp(&argv[0], argv).unwrap_err();
-    let name = argv[0].to_string_lossy();
-    if err == nix::errno::Errno::ENOENT {
-        eprintln!("torsocks-ns: {name}: command not found");
-        127
-    } else {
-        eprintln!("torsocks-ns: {name}: {}", err.desc());
-        126
-    }
-}
-
-/// Namespaces, mounts, the TUN device and its configuration.
-fn prepare(
-    plan: &NetPlan,
-    resolv_conf: &Path,
-    uid: nix::unistd::Uid,
-    gid: nix::unistd::Gid,
-) -> Result<OwnedFd, String> {
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
-        .map_err(userns_error)?;
-    // Map the caller's own ids: the program keeps its identity, gains nothing.
-    std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
-    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))
-        .map_err(|e| format!("uid_map: {e}"))?;
-    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
-        .map_err(|e| format!("gid_map: {e}"))?;
-
-    use nix::mount::{mount, MsFlags};
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("making mounts private: {e}"))?;
-    let target = resolv_target();
-    mount(
-        Some(resolv_conf),
-        &target,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        format!(
-            "bind-mounting a private resolv.conf over {}: {e}",
-            target.display()
-        )
-    })?;
-
-    let tun = tun::create(TUN_NAME).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOENT) => "/dev/net/tun is missing: load the tun module (modprobe tun)".to_string(),
-        Some(libc::EACCES) | Some(libc::EPERM) => format!(
-            "/dev/net/tun is not usable ({e}): it must be readable and writable by you (mode 0666 on most distributions)"
-        ),
-        _ => format!("creating the TUN device: {e}"),
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    runtime.block_on(netconf::configure(TUN_NAME, plan))?;
-    Ok(tun)
-}
-
-/// /etc/resolv.conf, or the file it links to (the mount must cover the real file).
-fn resolv_target() -> PathBuf {
-    let path = PathBuf::from("/etc/resolv.conf");
-    std::fs::canonicalize(&path).unwrap_or(path)
 }
 
 fn userns_error(e: nix::errno::Errno) -> String {

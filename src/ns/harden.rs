@@ -1,0 +1,202 @@
+//! No way back: the last step of the sandbox's PID 1 before it starts the command.
+//! Every capability goes (bounding, ambient, inheritable, permitted, effective), the
+//! securebits are locked so that uid 0 regains none at exec, no-new-privs is set, and
+//! a seccomp filter refuses the socket families that no namespace scopes. From then on
+//! not even a root-run program can undo a mount or reach past the network namespace.
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use nix::unistd::{Gid, Uid};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// Socket families the command may create. All are scoped by the network namespace
+/// (or purely local); every other family — AF_VSOCK (the hypervisor), AF_BLUETOOTH,
+/// AF_NFC, AF_QIPCRTR and the rest of the radio and legacy families, some of which no
+/// namespace confines — fails with EAFNOSUPPORT.
+pub const ALLOWED_FAMILIES: &[libc::c_int] = &[
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+    libc::AF_PACKET,
+    libc::AF_ALG,
+];
+
+/// The x32 ABI's system-call bit (x86_64): the same calls under other numbers.
+#[cfg(target_arch = "x86_64")]
+const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+
+/// Who the command runs as when `--user` is given (root only).
+#[derive(Debug, Clone)]
+pub struct RunAs {
+    /// The user's uid.
+    pub uid: Uid,
+    /// Its primary group; supplementary groups are dropped.
+    pub gid: Gid,
+}
+
+fn errno(what: &str) -> impl FnOnce(nix::errno::Errno) -> String + '_ {
+    move |e| format!("{what}: {}", e.desc())
+}
+
+fn check(rc: libc::c_int, what: &str) -> Result<(), String> {
+    if rc < 0 {
+        Err(format!("{what}: {}", std::io::Error::last_os_error()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The filters, in the order they are installed. Built before any privilege is
+/// dropped, so a failure is reported as a setup error.
+pub fn filters() -> Result<Vec<BpfProgram>, String> {
+    let arch: TargetArch = std::env::consts::ARCH
+        .try_into()
+        .map_err(|e| format!("seccomp: {e:?}"))?;
+    let bad = |e: seccompiler::BackendError| format!("seccomp filter: {e}");
+    // socket(domain, ...) and socketpair(domain, ...) with a domain outside the list.
+    let conditions = ALLOWED_FAMILIES
+        .iter()
+        .map(|&family| {
+            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, family as u64)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let family_rule = SeccompRule::new(conditions).map_err(bad)?;
+    let mut sockets: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for nr in [libc::SYS_socket, libc::SYS_socketpair] {
+        sockets.insert(nr, vec![family_rule.clone()]);
+        #[cfg(target_arch = "x86_64")]
+        sockets.insert(nr | X32_SYSCALL_BIT, vec![family_rule.clone()]);
+    }
+    let families = SeccompFilter::new(
+        sockets,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EAFNOSUPPORT as u32),
+        arch,
+    )
+    .map_err(bad)?;
+    // io_uring creates sockets without socket(2) (IORING_OP_SOCKET): not offered, so
+    // programs fall back to the system calls above.
+    let mut uring: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    uring.insert(libc::SYS_io_uring_setup, vec![]);
+    #[cfg(target_arch = "x86_64")]
+    uring.insert(libc::SYS_io_uring_setup | X32_SYSCALL_BIT, vec![]);
+    let uring = SeccompFilter::new(
+        uring,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(bad)?;
+    [families, uring]
+        .into_iter()
+        .map(|f| BpfProgram::try_from(f).map_err(|e| format!("seccomp filter: {e}")))
+        .collect()
+}
+
+/// Drops everything; `run_as` switches user on the way. The filters come from
+/// [`filters`].
+pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result<(), String> {
+    // Securebits first (needs CAP_SETPCAP): uid 0 gains no capability at exec, a uid
+    // change does not touch capabilities (they are cleared explicitly below), and no
+    // ambient capability can be raised again; each bit locked.
+    let bits = libc::SECBIT_NOROOT
+        | libc::SECBIT_NOROOT_LOCKED
+        | libc::SECBIT_NO_SETUID_FIXUP
+        | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
+        | libc::SECBIT_KEEP_CAPS_LOCKED
+        | libc::SECBIT_NO_CAP_AMBIENT_RAISE
+        | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // SAFETY: prctl with integer arguments only.
+    check(
+        unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) },
+        "locking securebits",
+    )?;
+    // The bounding set, up to whatever the running kernel knows (EINVAL past its last).
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if rc < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            return Err(format!(
+                "dropping capability {cap} from the bounding set: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    caps::clear(None, caps::CapSet::Ambient).map_err(|e| format!("ambient capabilities: {e}"))?;
+    if let Some(user) = run_as {
+        nix::unistd::setgroups(&[]).map_err(errno("dropping supplementary groups"))?;
+        nix::unistd::setresgid(user.gid, user.gid, user.gid).map_err(errno("setgid"))?;
+        nix::unistd::setresuid(user.uid, user.uid, user.uid).map_err(errno("setuid"))?;
+    }
+    for set in [
+        caps::CapSet::Effective,
+        caps::CapSet::Permitted,
+        caps::CapSet::Inheritable,
+    ] {
+        caps::clear(None, set).map_err(|e| format!("capabilities ({set:?}): {e}"))?;
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(errno("no-new-privs"))?;
+    for filter in filters {
+        seccompiler::apply_filter(filter).map_err(|e| format!("seccomp: {e}"))?;
+    }
+    // The sandbox's PID 1 holds a copy of the launcher's memory: not for the command
+    // to read (ptrace, /proc/1/mem).
+    nix::sys::prctl::set_dumpable(false).map_err(errno("dumpable"))?;
+    Ok(())
+}
+
+/// Closes every fd from 3 up, except `keep` (the caller's `--keep-fd`s).
+pub fn close_fds(keep: &[i32]) -> Result<(), String> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd > 2)
+        .map(|&fd| fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = 3u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > from {
+            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: close_range takes integers only; the fds it closes belong to this
+            // process, which is about to exec and uses none of them.
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, from, last, 0u32) };
+            if rc < 0 {
+                return Err(format!(
+                    "closing inherited fds: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        from = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_build_for_this_architecture() {
+        let filters = filters().unwrap();
+        assert_eq!(filters.len(), 2);
+        assert!(filters.iter().all(|f| !f.is_empty()));
+    }
+
+    #[test]
+    fn families_are_the_namespaced_ones() {
+        assert!(!ALLOWED_FAMILIES.contains(&libc::AF_VSOCK));
+        assert!(!ALLOWED_FAMILIES.contains(&libc::AF_BLUETOOTH));
+        assert!(ALLOWED_FAMILIES.contains(&libc::AF_INET6));
+    }
+}
