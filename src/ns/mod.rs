@@ -42,6 +42,8 @@ mod msg {
     pub const TUN: u8 = b'T';
     /// Sandbox → launcher: setup failed; the rest of the message says why.
     pub const ERROR: u8 = b'E';
+    /// Launcher → sandbox: the id maps are written.
+    pub const MAPPED: u8 = b'M';
     /// Launcher → sandbox: start the command.
     pub const GO: u8 = b'G';
 }
@@ -93,11 +95,13 @@ struct Identity {
 }
 
 impl Identity {
-    /// Root maps every id onto itself (files keep their owners, `--user` can switch);
-    /// anyone else maps only their own uid and gid, and gains nothing.
-    fn write_maps(self) -> Result<(), String> {
+    /// Writes the maps of `child`'s user namespace, from the launcher (only a process
+    /// outside the namespace may map more than its own id). Root maps every id onto
+    /// itself (files keep their owners, `--user` can switch); anyone else maps only
+    /// their own uid and gid, and gains nothing.
+    fn write_maps(self, child: Pid) -> Result<(), String> {
         let write = |file: &str, map: String| {
-            std::fs::write(format!("/proc/self/{file}"), map).map_err(|e| format!("{file}: {e}"))
+            std::fs::write(format!("/proc/{child}/{file}"), map).map_err(|e| format!("{file}: {e}"))
         };
         if self.uid.is_root() {
             let full = || "0 0 4294967295".to_string();
@@ -146,7 +150,6 @@ pub fn spawn(spec: &Spec) -> Result<Sandbox, String> {
     let mut child_end = Some(child_end);
     let setup = Setup {
         spec,
-        identity,
         filters: &filters,
         argv: &argv,
         env: &env,
@@ -166,6 +169,16 @@ pub fn spawn(spec: &Spec) -> Result<Sandbox, String> {
     let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(userns_error)?;
     drop(child_end);
+    let mapped = identity.write_maps(child).and_then(|()| {
+        (&parent_end)
+            .write_all(&[msg::MAPPED])
+            .map_err(|e| e.to_string())
+    });
+    if let Err(message) = mapped {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+        return Err(format!("mapping the sandbox's user ids: {message}"));
+    }
     let (tun, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(child, None);
     })?;
@@ -216,7 +229,6 @@ fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, usize), String> {
 /// What the sandbox's PID 1 works from (its copy of the launcher's memory).
 struct Setup<'a> {
     spec: &'a Spec,
-    identity: Identity,
     filters: &'a [seccompiler::BpfProgram],
     argv: &'a [CString],
     env: &'a [CString],
@@ -225,6 +237,10 @@ struct Setup<'a> {
 impl Setup<'_> {
     /// PID 1: returns the exit status (the command's, or 1 when setup fails).
     fn child_main(&self, mut control: UnixStream) -> i32 {
+        let mut mapped = [0u8; 1];
+        if control.read_exact(&mut mapped).is_err() || mapped[0] != msg::MAPPED {
+            return 1;
+        }
         let (tun, masked) = match self.prepare() {
             Ok(ready) => ready,
             Err(message) => {
@@ -266,7 +282,6 @@ impl Setup<'_> {
     /// Ids, hostname, network, mounts, privileges: everything before the command.
     fn prepare(&self) -> Result<(OwnedFd, mounts::Masked), String> {
         init::hide_command_line();
-        self.identity.write_maps()?;
         nix::unistd::sethostname(policy::HOSTNAME).map_err(|e| format!("hostname: {e}"))?;
         // SAFETY: the pointer and length describe a valid byte string.
         let rc = unsafe { libc::setdomainname(c"(none)".as_ptr(), "(none)".len()) };

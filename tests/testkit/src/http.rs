@@ -58,6 +58,11 @@ impl HttpServer {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Forgets the requests so far.
+    pub fn clear(&self) {
+        self.requests.lock().unwrap().clear();
+    }
+
     /// Stops accepting; `wake` must be an address that reaches the listener.
     pub fn stop(&mut self, wake: SocketAddr) {
         self.stopping.store(true, Ordering::SeqCst);

@@ -49,6 +49,8 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
+static FENCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 struct Shared {
     stopping: AtomicBool,
     datagrams: Mutex<Vec<Datagram>>,
@@ -133,6 +135,54 @@ impl TargetHost {
     /// Every datagram the UDP sink received.
     pub fn datagrams(&self) -> Vec<Datagram> {
         self.shared.datagrams.lock().unwrap().clone()
+    }
+
+    /// Forgets the datagrams and HTTP requests received so far.
+    pub fn clear(&self) {
+        self.shared.datagrams.lock().unwrap().clear();
+        if let Some(http) = &self.http {
+            http.clear();
+        }
+    }
+
+    /// Every datagram and HTTP request that reached the target host before now: sends
+    /// a fence datagram and a fence request from the host's side and waits (at most
+    /// 10 s) until both have arrived. Whatever a finished program sent out earlier
+    /// travelled the same veth before the fences, so it is in the lists.
+    pub fn received(&self) -> (Vec<Datagram>, Vec<(SocketAddr, String)>) {
+        let tag = FENCES.fetch_add(1, Ordering::SeqCst);
+        let fence = format!("fence-{}-{tag}", std::process::id());
+        let path = format!("/{fence}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        if let Ok(udp) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) {
+            let _ = udp.send_to(fence.as_bytes(), self.udp_addr());
+        }
+        if let Ok(mut tcp) = TcpStream::connect_timeout(&self.http_addr(), Duration::from_secs(5)) {
+            let _ = write!(tcp, "GET {path} HTTP/1.0\r\n\r\n");
+            let _ = tcp.read_to_end(&mut Vec::new());
+        }
+        loop {
+            let datagrams = self.datagrams();
+            let requests = self.http_requests();
+            let udp_fenced = datagrams.iter().any(|d| d.payload == fence.as_bytes());
+            let http_fenced = requests.iter().any(|(_, p)| *p == path);
+            if (udp_fenced && http_fenced) || std::time::Instant::now() > deadline {
+                assert!(
+                    udp_fenced && http_fenced,
+                    "the fences never reached the target host"
+                );
+                let datagrams = datagrams
+                    .into_iter()
+                    .filter(|d| !d.payload.starts_with(b"fence-"))
+                    .collect();
+                let requests = requests
+                    .into_iter()
+                    .filter(|(_, p)| !p.starts_with("/fence-"))
+                    .collect();
+                return (datagrams, requests);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn veth(&self, side: char) -> String {

@@ -1,0 +1,819 @@
+//! Namespace mode against a hostile program: one test per way out of the sandbox that a
+//! program could try. Each attack aims at the test's target host, and "nothing
+//! escaped" is read on the target host's side (its UDP sink and HTTP log, fenced by
+//! [`TargetHost::received`]) or on the side of the host service attacked. Where a test
+//! can, it first shows that the same attack does reach the target from outside the
+//! sandbox (or with the matching opt-in), so that it can fail.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use torsocks_testkit::install::bin;
+use torsocks_testkit::require;
+use torsocks_testkit::target_host::TargetHost;
+use torsocks_testkit::world::World;
+
+fn world() -> Option<World> {
+    if !Path::new("/dev/net/tun").exists() {
+        require::skip("needs /dev/net/tun");
+        return None;
+    }
+    World::start()
+}
+
+/// `torsocks-ns` against the world's mock Tor.
+fn ns(world: &World) -> Command {
+    let mut cmd = Command::new(bin("torsocks-ns"));
+    cmd.args(["-P", &world.mock.addr().port().to_string()])
+        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    cmd
+}
+
+/// The same, as the unprivileged user `nobody` (rootless).
+fn ns_as_nobody(world: &World) -> Option<Command> {
+    let setpriv = require::program("setpriv")?;
+    std::fs::set_permissions(
+        "/dev/net/tun",
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let mut cmd = Command::new(setpriv);
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(bin("torsocks-ns"))
+        .args(["-P", &world.mock.addr().port().to_string()])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env("HOME", "/")
+        .current_dir("/");
+    Some(cmd)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `script` with python3 in the sandbox that `cmd` starts.
+fn python(mut cmd: Command, script: &str) -> Output {
+    cmd.args(["--", "python3", "-c", script]).output().unwrap()
+}
+
+/// Nothing but the fences reached the target host, and Tor saw no request.
+fn assert_nothing_escaped(world: &World, what: &str) {
+    let (datagrams, requests) = world.host.received();
+    assert!(
+        datagrams.is_empty(),
+        "{what}: datagrams arrived: {datagrams:?}"
+    );
+    assert!(
+        requests.is_empty(),
+        "{what}: HTTP requests arrived: {requests:?}"
+    );
+    // (torsocks-ns's own check that Tor answers is a bare greeting, no request.)
+    let requests: Vec<_> = world
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.command.is_some())
+        .collect();
+    assert!(requests.is_empty(), "{what}: Tor was asked: {requests:?}");
+}
+
+/// A scratch directory outside every directory the sandbox masks (under the workspace's
+/// target/), world-writable so that rootless runs could reach what is in it.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = torsocks_testkit::install::workspace_root()
+        .join("target")
+        .join("hostile")
+        .join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut up = dir.clone();
+    while up.pop() && up != Path::new("/") {
+        let mode = std::fs::metadata(&up).unwrap().permissions();
+        if std::os::unix::fs::PermissionsExt::mode(&mode) & 0o001 == 0 {
+            let _ = std::fs::set_permissions(
+                &up,
+                std::os::unix::fs::PermissionsExt::from_mode(
+                    std::os::unix::fs::PermissionsExt::mode(&mode) | 0o011,
+                ),
+            );
+        }
+    }
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// A host service that does networking for whoever connects: every connection's bytes
+/// go to the target host's UDP sink as one datagram (as a tmux or socat server of the
+/// same user would). Counts connections.
+struct Relay {
+    path: PathBuf,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    fn start(path: PathBuf, host: &TargetHost) -> Relay {
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (count, sink) = (Arc::clone(&accepted), host.udp_addr());
+        std::thread::spawn(move || {
+            let udp = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut bytes = Vec::new();
+                let _ = stream.read_to_end(&mut bytes);
+                let _ = udp.send_to(&bytes, sink);
+            }
+        });
+        Relay { path, accepted }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Python that connects to each path in `paths` and sends `leak:<path>`; prints
+/// `reached <path>` or `refused <path> <errno>` per path.
+fn connect_each(paths: &[&Path]) -> String {
+    let list: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    format!(
+        "import socket\n\
+         for p in [{}]:\n\
+         \x20   try:\n\
+         \x20       s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+         \x20       s.connect(p); s.sendall(b'leak:' + p.encode()); s.close(); print('reached', p)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', p, e.errno)\n",
+        list.join(", ")
+    )
+}
+
+#[test]
+fn host_unix_socket_services_are_out_of_reach() {
+    let Some(w) = world() else { return };
+    let dir = scratch("relay");
+    let tmp_dir = Path::new("/tmp").join(format!("tsrs-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp_dir).unwrap();
+    let in_home = Relay::start(dir.join("relay.sock"), &w.host);
+    let in_tmp = Relay::start(tmp_dir.join("relay.sock"), &w.host);
+    let paths = [in_home.path.as_path(), in_tmp.path.as_path()];
+
+    // From outside the sandbox the relays do reach the target host.
+    let out = Command::new("python3")
+        .args(["-c", &connect_each(&paths)])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).matches("reached").count(), 2, "{}", text(&out));
+    let (datagrams, _) = w.host.received();
+    assert_eq!(datagrams.len(), 2, "the relays work: {datagrams:?}");
+    w.host.clear();
+
+    for (who, cmd) in [("root", Some(ns(&w))), ("nobody", ns_as_nobody(&w))] {
+        let Some(cmd) = cmd else { continue };
+        let before = in_home.accepted() + in_tmp.accepted();
+        let out = python(cmd, &connect_each(&paths));
+        assert_eq!(
+            stdout(&out).matches("refused").count(),
+            2,
+            "{who}: {}",
+            text(&out)
+        );
+        assert_eq!(in_home.accepted() + in_tmp.accepted(), before, "{who}");
+        assert_nothing_escaped(&w, who);
+    }
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_tmux_server_of_the_same_user_is_out_of_reach() {
+    let Some(w) = world() else { return };
+    let Some(tmux) = require::program("tmux") else {
+        return;
+    };
+    let dir = scratch("tmux");
+    let socket = dir.join("tmux.sock");
+    let tmux_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&tmux);
+        cmd.arg("-S").arg(&socket).args(args);
+        cmd
+    };
+    assert!(tmux_cmd(&["new-session", "-d", "-s", "host", "sleep 600"])
+        .status()
+        .unwrap()
+        .success());
+    // The server runs on the host: what it runs for a client goes straight out.
+    let leak = |tag: &str| {
+        format!(
+            "python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'{tag}', ('{}', {}))\"",
+            w.host.ip(),
+            w.host.udp_addr().port()
+        )
+    };
+    let control = tmux_cmd(&["run-shell", &leak("via-tmux-outside")])
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "{}", text(&control));
+    let (datagrams, _) = w.host.received();
+    assert_eq!(
+        datagrams.len(),
+        1,
+        "tmux relays from outside: {datagrams:?}"
+    );
+    w.host.clear();
+
+    let out = ns(&w)
+        .arg("--")
+        .arg(&tmux)
+        .arg("-S")
+        .arg(&socket)
+        .args(["run-shell", &leak("via-tmux-inside")])
+        .output()
+        .unwrap();
+    let _ = tmux_cmd(&["kill-server"]).status();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_nothing_escaped(&w, "tmux");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nscd_is_never_asked() {
+    let Some(w) = world() else { return };
+    let Some(unshare) = require::program("unshare") else {
+        return;
+    };
+    let dir = scratch("nscd");
+    let log = dir.join("asked");
+    // A stand-in nscd at glibc's path, in a private mount namespace (the host's /run is
+    // not touched): it records every client and closes, so glibc falls back to NSS.
+    let fake_nscd = format!(
+        "import socket, os\n\
+         s = socket.socket(socket.AF_UNIX); s.bind('/run/nscd/socket'); s.listen(16)\n\
+         open('{ready}', 'w').close()\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); open('{log}', 'a').write('asked\\n'); c.close()\n",
+        ready = dir.join("ready").display(),
+        log = log.display()
+    );
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && mkdir /run/nscd || exit 90\n\
+         python3 -c \"$FAKE_NSCD\" & nscd=$!\n\
+         for i in $(seq 500); do [ -e {ready} ] && break; sleep 0.01; done\n\
+         getent hosts localhost >/dev/null; echo outside=$(cat {log} 2>/dev/null | wc -l)\n\
+         {ns} -P {port} -- getent hosts target.test; echo status=$?\n\
+         echo after=$(cat {log} | wc -l)\n\
+         kill $nscd\n",
+        ready = dir.join("ready").display(),
+        log = log.display(),
+        ns = bin("torsocks-ns").display(),
+        port = w.mock.addr().port()
+    );
+    let out = Command::new(unshare)
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("FAKE_NSCD", fake_nscd)
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    let count = |key: &str| -> usize {
+        s.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        count("outside=") >= 1,
+        "glibc asks nscd outside: {}",
+        text(&out)
+    );
+    assert_eq!(
+        count("after="),
+        count("outside="),
+        "nscd was asked from inside: {}",
+        text(&out)
+    );
+    assert!(
+        s.contains(&format!("{} ", w.host.ip())) && s.contains("status=0"),
+        "resolved through Tor instead: {}",
+        text(&out)
+    );
+    assert!(w
+        .mock
+        .requests()
+        .iter()
+        .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some("target.test")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Clears FD_CLOEXEC so that the launcher inherits `fd`, as from a careless parent.
+#[allow(unsafe_code)]
+fn inheritable(fd: &impl AsRawFd) -> i32 {
+    // SAFETY: fcntl on an fd this test owns; F_SETFD takes an integer.
+    assert_eq!(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) }, 0);
+    fd.as_raw_fd()
+}
+
+#[test]
+fn inherited_sockets_are_closed() {
+    let Some(w) = world() else { return };
+    let udp = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let tcp = std::net::TcpStream::connect(w.host.http_addr()).unwrap();
+    let (u, t) = (inheritable(&udp), inheritable(&tcp));
+    let script = |tag: &str| {
+        format!(
+            "import socket\n\
+             for fd, what in (({u}, 'udp'), ({t}, 'tcp')):\n\
+             \x20   try:\n\
+             \x20       s = socket.socket(fileno=fd)\n\
+             \x20       if what == 'udp': s.sendto(b'{tag}', ('{ip}', {port}))\n\
+             \x20       else: s.sendall(b'GET /{tag} HTTP/1.0\\r\\n\\r\\n'); s.recv(100)\n\
+             \x20       print('sent', what)\n\
+             \x20   except OSError as e:\n\
+             \x20       print('closed', what, e.errno)\n",
+            ip = w.host.ip(),
+            port = w.host.udp_addr().port()
+        )
+    };
+    let out = python(ns(&w), &script("leak"));
+    assert_eq!(stdout(&out).matches("closed").count(), 2, "{}", text(&out));
+    let (datagrams, requests) = w.host.received();
+    assert!(
+        datagrams.is_empty() && requests.is_empty(),
+        "{datagrams:?} {requests:?}"
+    );
+
+    // --keep-fd passes them on, and then they do reach the target: the test can fail.
+    let mut keep = ns(&w);
+    keep.args(["--keep-fd", &u.to_string(), "--keep-fd", &t.to_string()]);
+    let out = python(keep, &script("kept"));
+    assert_eq!(stdout(&out).matches("sent").count(), 2, "{}", text(&out));
+    let (datagrams, requests) = w.host.received();
+    assert_eq!(datagrams.len(), 1, "{datagrams:?}");
+    assert!(requests.iter().any(|(_, p)| p == "/kept"), "{requests:?}");
+}
+
+#[test]
+fn host_identity_is_hidden() {
+    let Some(w) = world() else { return };
+    let script = "cat /proc/1/cmdline /proc/*/cmdline 2>/dev/null | tr '\\0' ' '; echo\n\
+                  echo ifaces: $(ls /sys/class/net; ls /sys/devices/virtual/net)\n\
+                  cat /proc/1/net/route /proc/net/fib_trie /proc/net/arp /proc/net/tcp /proc/net/unix\n\
+                  echo host: $(hostname) $(uname -n) $(cat /proc/sys/kernel/hostname)\n\
+                  echo pids: $(ls /proc | grep '^[0-9]')\n\
+                  cat /proc/1/environ >/dev/null 2>&1 && echo environ-$((6 * 7))\n\
+                  env";
+    let mut cmd = ns(&w);
+    cmd.args(["-u", "hostile-user", "-p", "hostile-secret"])
+        .env("SSH_CONNECTION", "198.51.100.1 50000 198.51.100.2 22")
+        .env("SSH_CLIENT", "198.51.100.1 50000 22")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/0/bus")
+        .env("DISPLAY", ":0")
+        .env("TORSOCKS_PASSWORD", "env-secret")
+        .env("KEEP_ME", "kept");
+    let out = cmd.args(["--", "sh", "-c", script]).output().unwrap();
+    let s = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host_if = format!("tsrs{}h", w.host.host_ip().octets()[2]);
+    for secret in [
+        "hostile-secret",
+        "env-secret",
+        "198.51.100.",
+        "DBUS_SESSION",
+        "DISPLAY=",
+        host_if.as_str(),
+        &w.host.host_ip().to_string(),
+        "environ-42",
+    ] {
+        assert!(!s.contains(secret), "{secret} is visible inside: {s}");
+    }
+    if host_name.trim() != "localhost" {
+        assert!(!s.contains(host_name.trim()), "the host's name: {s}");
+    }
+    assert!(s.contains("host: localhost localhost localhost"), "{s}");
+    assert!(s.contains("ifaces: lo tun0 lo tun0"), "{s}");
+    assert!(s.contains("KEEP_ME=kept"), "{s}");
+    let pids: Vec<u32> = s
+        .lines()
+        .find_map(|l| l.strip_prefix("pids: "))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(
+        pids.contains(&1) && pids.iter().all(|&p| p < 50),
+        "{pids:?}"
+    );
+    // --keep-env lets one through on purpose.
+    let out = ns(&w)
+        .env("SSH_CONNECTION", "198.51.100.1 50000 198.51.100.2 22")
+        .args([
+            "--keep-env",
+            "SSH_CONNECTION",
+            "--",
+            "sh",
+            "-c",
+            "echo $SSH_CONNECTION",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "198.51.100.1 50000 198.51.100.2 22\n");
+}
+
+#[test]
+fn host_processes_cannot_be_signalled() {
+    let Some(w) = world() else { return };
+    let mut victim = Command::new("sleep").arg("600").spawn().unwrap();
+    let pid = victim.id();
+    let script = format!(
+        "kill -STOP {pid} 2>/dev/null && echo stopped; kill -KILL {pid} 2>/dev/null && echo killed; \
+         kill -STOP -1 2>/dev/null; echo done"
+    );
+    let out = ns(&w).args(["--", "sh", "-c", &script]).output().unwrap();
+    assert_eq!(stdout(&out), "done\n", "{}", text(&out));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let state = stat.rsplit_once(") ").unwrap().1.chars().next().unwrap();
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "the host process died"
+    );
+    assert_ne!(state, 'T', "the host process was stopped");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}
+
+/// Host pids of processes whose command line contains `tag`.
+fn processes_with(tag: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(tag) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Waits (at most 10 s) until no process carries `tag`.
+fn all_gone(tag: &str) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_with(tag);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn nothing_outlives_the_sandbox() {
+    let Some(w) = world() else { return };
+    // A daemon that detaches (new session, ignores SIGHUP) and a plain background job.
+    for (case, kill_launcher) in [("exit", false), ("sigkill", true)] {
+        let tag = format!("{}.{}{}", 600, std::process::id(), case.len());
+        let script = format!(
+            "setsid nohup sleep $TAG >/dev/null 2>&1 & sleep $TAG & echo ready; {}",
+            if kill_launcher {
+                "wait"
+            } else {
+                "read go; exit 0"
+            }
+        );
+        let mut launcher = ns(&w)
+            .env("TAG", &tag)
+            .args(["--", "sh", "-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(launcher.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while processes_with(&tag).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(processes_with(&tag).len(), 2, "{case}: both started");
+        if kill_launcher {
+            launcher.kill().unwrap();
+        } else {
+            launcher.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        }
+        let status = launcher.wait().unwrap();
+        assert_eq!(status.code(), (!kill_launcher).then_some(0), "{case}");
+        assert_eq!(all_gone(&tag), Vec::<u32>::new(), "{case}: left behind");
+    }
+}
+
+#[test]
+fn socket_families_no_namespace_scopes_are_refused() {
+    let Some(w) = world() else { return };
+    // Created only, never connected. AF_VSOCK reaches the hypervisor; Bluetooth, NFC and
+    // Qualcomm's IPC router reach hardware no network namespace confines.
+    let script = "import socket, ctypes, os\n\
+                  for fam in (40, 31, 39, 42, 30, 29, 21, 3, 9):\n\
+                  \x20   for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET, socket.SOCK_RAW):\n\
+                  \x20       try: socket.socket(fam, kind).close(); print('created', fam, kind)\n\
+                  \x20       except OSError as e: assert e.errno == 97, (fam, kind, e)\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  r = libc.syscall(425, 8, ctypes.create_string_buffer(120))\n\
+                  print('io_uring', r, ctypes.get_errno())\n\
+                  socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()\n\
+                  socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()\n\
+                  print('ok')\n";
+    for (who, cmd) in [("root", Some(ns(&w))), ("nobody", ns_as_nobody(&w))] {
+        let Some(cmd) = cmd else { continue };
+        let out = python(cmd, script);
+        assert_eq!(
+            stdout(&out),
+            "io_uring -1 38\nok\n",
+            "{who}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn root_cannot_undo_the_sandbox() {
+    let Some(w) = world() else { return };
+    let script = "umount /etc/resolv.conf; umount -l /tmp; umount -l /run; umount -l /proc\n\
+                  mount -o remount,rw /etc/resolv.conf; mount -t tmpfs none /mnt\n\
+                  echo 'nameserver 192.0.2.1' > /etc/resolv.conf\n\
+                  unshare -m sh -c 'umount -l /tmp' && echo unshared\n\
+                  unshare -Urm sh -c 'umount -l /tmp && echo nested-umount'\n\
+                  echo resolv: $(grep nameserver /etc/resolv.conf)\n\
+                  echo tmp: $(ls -A /tmp | wc -l)\n\
+                  grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status\n\
+                  echo groups: $(id -G)\n";
+    let out = ns(&w).args(["--", "sh", "-c", script]).output().unwrap();
+    let s = stdout(&out);
+    assert!(
+        s.contains("resolv: nameserver 10.241.0.1\n"),
+        "{}",
+        text(&out)
+    );
+    assert!(s.contains("tmp: 0\n"), "{}", text(&out));
+    assert!(
+        !s.contains("unshared") && !s.contains("nested-umount"),
+        "{s}"
+    );
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert!(
+            s.contains(&format!("{set}:\t0000000000000000\n")),
+            "{set}: {s}"
+        );
+    }
+    assert!(
+        s.contains("NoNewPrivs:\t1\n") && s.contains("Seccomp:\t2\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("groups: 0\n"),
+        "supplementary groups dropped: {s}"
+    );
+    assert_nothing_escaped(&w, "root");
+}
+
+#[test]
+fn another_user_with_user() {
+    let Some(w) = world() else { return };
+    let out = ns(&w)
+        .args([
+            "--user",
+            "nobody",
+            "--",
+            "sh",
+            "-c",
+            "id -u; id -G; echo $USER; grep CapEff /proc/self/status",
+        ])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "65534\n65534\nnobody\nCapEff:\t0000000000000000\n",
+        "{}",
+        text(&out)
+    );
+    let out = ns(&w)
+        .args(["--user", "no-such-user-xyz", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such user"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_launcher_writes_nothing_on_the_host() {
+    let Some(w) = world() else { return };
+    let dir = scratch("plant");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let runtime = dir.join("runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    // Symlinks at every name a launcher of the next few hundred pids could choose.
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut planted = Vec::new();
+    for pid in last + 1..last + 400 {
+        for base in [Path::new("/tmp"), runtime.as_path()] {
+            let link = base.join(format!("torsocks-ns-{pid}.resolv.conf"));
+            if std::os::unix::fs::symlink(&victim, &link).is_ok() {
+                planted.push(link);
+            }
+        }
+    }
+    let listing = |d: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&runtime);
+    for runtime_dir in [None, Some(&runtime)] {
+        let mut cmd = ns(&w);
+        match runtime_dir {
+            Some(d) => cmd.env("XDG_RUNTIME_DIR", d),
+            None => cmd.env_remove("XDG_RUNTIME_DIR"),
+        };
+        let out = cmd
+            .args(["--", "sh", "-c", "getent hosts target.test"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        // And after a SIGKILL.
+        let mut killed = ns(&w)
+            .args(["--", "sh", "-c", "echo ready; sleep 600"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(killed.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(listing(&runtime), before, "files left in XDG_RUNTIME_DIR");
+    for link in planted {
+        let _ = std::fs::remove_file(link);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pathname sockets in the host's /proc/net/unix.
+fn host_socket_paths() -> Vec<PathBuf> {
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap();
+    let mut paths: Vec<PathBuf> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+#[test]
+fn every_host_socket_is_unreachable() {
+    let Some(w) = world() else { return };
+    let dir = scratch("every");
+    // One of our own among them, so that at least one listener records the outcome.
+    let ours = Relay::start(dir.join("ours.sock"), &w.host);
+    let paths = host_socket_paths();
+    assert!(paths.contains(&ours.path), "{paths:?}");
+    let script = format!(
+        "import socket\n\
+         for p in {:?}:\n\
+         \x20   for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET):\n\
+         \x20       s = socket.socket(socket.AF_UNIX, kind)\n\
+         \x20       try:\n\
+         \x20           s.connect(p); s.send(b'leak'); print('reached', p, kind)\n\
+         \x20       except OSError: pass\n\
+         \x20       s.close()\n\
+         print('tried', {})\n",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>(),
+        paths.len()
+    );
+    for (who, cmd) in [("root", Some(ns(&w))), ("nobody", ns_as_nobody(&w))] {
+        let Some(cmd) = cmd else { continue };
+        let out = python(cmd, &script);
+        assert_eq!(
+            stdout(&out),
+            format!("tried {}\n", paths.len()),
+            "{who}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(ours.accepted(), 0);
+    assert_nothing_escaped(&w, "host sockets");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn working_directory_home_and_opt_in_sockets() {
+    let Some(w) = world() else { return };
+    // A working directory under masked /tmp is bound back in, with its files.
+    let cwd = Path::new("/tmp").join(format!("tsrs-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(cwd.join("mine.txt"), "my file\n").unwrap();
+    let shared = Relay::start(cwd.join("shared.sock"), &w.host);
+    let other = Relay::start(cwd.join("other.sock"), &w.host);
+    let home = scratch("home");
+    std::fs::write(home.join(".profile-test"), "home file\n").unwrap();
+    let script =
+        "pwd; cat mine.txt; echo new > made.txt; cat $HOME/.profile-test; ls -A /tmp | wc -l\n\
+                  python3 -c \"$CONNECT\"\n";
+    let out = ns(&w)
+        .arg("--allow-socket")
+        .arg(&shared.path)
+        .args(["--", "sh", "-c", script])
+        .current_dir(&cwd)
+        .env("HOME", &home)
+        .env(
+            "CONNECT",
+            connect_each(&[shared.path.as_path(), other.path.as_path()]),
+        )
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(
+        s.starts_with(&format!("{}\nmy file\nhome file\n1\n", cwd.display())),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.contains(&format!("reached {}", shared.path.display())),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!("refused {}", other.path.display())),
+        "{s}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("made.txt")).unwrap(),
+        "new\n"
+    );
+    assert_eq!((shared.accepted(), other.accepted()), (1, 0));
+    // The opted-in relay did its job — the user's choice, documented as such.
+    let (datagrams, _) = w.host.received();
+    assert_eq!(datagrams.len(), 1, "{datagrams:?}");
+    let _ = std::fs::remove_dir_all(&cwd);
+    let _ = std::fs::remove_dir_all(&home);
+}
