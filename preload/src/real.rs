@@ -117,6 +117,7 @@ reals! {
     EXECVE = "execve": fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
     EXIT = "_exit": fn(c_int) -> !;
     GETADDRINFO = "getaddrinfo": fn(*const c_char, *const c_char, *const libc::addrinfo, *mut *mut libc::addrinfo) -> c_int;
+    DLVSYM = "dlvsym": fn(*mut c_void, *const c_char, *const c_char) -> *mut c_void;
     GETNAMEINFO = "getnameinfo": fn(*const sockaddr, socklen_t, *mut c_char, socklen_t, *mut c_char, socklen_t, c_int) -> c_int;
 }
 

@@ -25,6 +25,13 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     )
 }
 
+/// `__connect`: glibc's public alias of connect (default version, same code), which a
+/// program can call by name to step around an interposed `connect`.
+#[no_mangle]
+pub unsafe extern "C" fn __connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    connect(fd, addr, len)
+}
+
 /// connect's rules (P-7..P-15), for connect itself and for MSG_FASTOPEN sends (P-24).
 ///
 /// # Safety

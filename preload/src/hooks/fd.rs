@@ -29,6 +29,12 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     )
 }
 
+/// `__close`: glibc's public alias of close.
+#[no_mangle]
+pub unsafe extern "C" fn __close(fd: c_int) -> c_int {
+    close(fd)
+}
+
 /// fclose(3) (P-17): never starts initialisation.
 #[no_mangle]
 pub unsafe extern "C" fn fclose(fp: *mut FILE) -> c_int {
@@ -85,6 +91,12 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     duplicating(|| real::DUP2.get()(old, new), |_| duplicated_onto(old, new))
 }
 
+/// `__dup2`: glibc's public alias of dup2.
+#[no_mangle]
+pub unsafe extern "C" fn __dup2(old: c_int, new: c_int) -> c_int {
+    dup2(old, new)
+}
+
 /// dup3(2) (P-19).
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
@@ -99,6 +111,12 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 /// is handed on unchanged whether it is an int or a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    fcntl_hook(fd, cmd, arg)
+}
+
+/// `__fcntl`: glibc's public alias of fcntl.
+#[no_mangle]
+pub unsafe extern "C" fn __fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
     fcntl_hook(fd, cmd, arg)
 }
 

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod dl;
 pub mod fd;
 pub mod inbound;
 pub mod netdb;

@@ -14,6 +14,13 @@ fn is_inet(domain: c_int) -> bool {
     domain == libc::AF_INET || domain == libc::AF_INET6
 }
 
+/// The protocols of an inet stream socket that connect hands to Tor: the default (TCP),
+/// TCP and MPTCP (which connects like TCP). SCTP's stream sockets would set up
+/// associations directly (sendto with an address), so they are refused (P-2).
+fn is_tcp(protocol: c_int) -> bool {
+    protocol == 0 || protocol == libc::IPPROTO_TCP || protocol == libc::IPPROTO_MPTCP
+}
+
 /// socket(2) (P-1..P-5).
 #[no_mangle]
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
@@ -29,8 +36,8 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
             }
             let base = kind & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
             let udp_allowed = config.allow_outbound_localhost == OutboundLocalhost::TcpAndUdp;
-            if base == libc::SOCK_STREAM
-                || !is_inet(domain)
+            if !is_inet(domain)
+                || (base == libc::SOCK_STREAM && is_tcp(protocol))
                 || (base == libc::SOCK_DGRAM && udp_allowed)
             {
                 return pass(); // P-2, P-3, P-4
