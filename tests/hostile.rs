@@ -635,6 +635,17 @@ fn another_user_with_user() {
         "{}",
         text(&out)
     );
+    // Root's own supplementary groups are dropped too.
+    if let Some(setpriv) = require::program("setpriv") {
+        let out = Command::new(setpriv)
+            .args(["--groups=4,27,100", "--"])
+            .arg(bin("torsocks-ns"))
+            .args(["-P", &w.mock.addr().port().to_string(), "--", "id", "-G"])
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&out), "0\n", "{}", text(&out));
+    }
     let out = ns(&w)
         .args(["--user", "no-such-user-xyz", "--", "true"])
         .output()

@@ -132,8 +132,11 @@ pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result
         }
     }
     caps::clear(None, caps::CapSet::Ambient).map_err(|e| format!("ambient capabilities: {e}"))?;
+    // Supplementary groups go where the kernel lets us (root's full id map); an
+    // unprivileged caller's user namespace denies setgroups, and keeps them.
+    let dropped = nix::unistd::setgroups(&[]);
     if let Some(user) = run_as {
-        nix::unistd::setgroups(&[]).map_err(errno("dropping supplementary groups"))?;
+        dropped.map_err(errno("dropping supplementary groups"))?;
         nix::unistd::setresgid(user.gid, user.gid, user.gid).map_err(errno("setgid"))?;
         nix::unistd::setresuid(user.uid, user.uid, user.uid).map_err(errno("setuid"))?;
     }
