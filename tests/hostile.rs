@@ -828,3 +828,39 @@ fn working_directory_home_and_opt_in_sockets() {
     let _ = std::fs::remove_dir_all(&cwd);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")] // the system-call numbers below
+fn the_callers_session_keyring_stays_outside() {
+    let Some(w) = world() else { return };
+    // The caller puts a secret in its session keyring, then starts the sandbox; the
+    // command searches every keyring it can name for it.
+    let script = "import ctypes, os, sys\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         SESSION, SEARCH = -3, 10\n\
+         key = libc.syscall(248, b'user', b'tsrs-secret', b'hunter2', 7, SESSION)\n\
+         assert key > 0, ctypes.get_errno()\n\
+         found = libc.syscall(250, SEARCH, SESSION, b'user', b'tsrs-secret', 0)\n\
+         print('outside', found > 0, flush=True)\n\
+         os.execv(sys.argv[1], sys.argv[1:])\n";
+    let inside = "import ctypes\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  for ring in (-3, -4, -5, -2, -1):\n\
+                  \x20   if libc.syscall(250, 10, ring, b'user', b'tsrs-secret', 0) > 0: print('found in', ring)\n\
+                  print('searched')\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(bin("torsocks-ns"))
+        .args([
+            "-P",
+            &w.mock.addr().port().to_string(),
+            "--",
+            "python3",
+            "-c",
+            inside,
+        ])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "outside True\nsearched\n", "{}", text(&out));
+}

@@ -1,5 +1,5 @@
 //! No way back: the last step of the sandbox's PID 1 before it starts the command.
-//! Every capability goes (bounding, ambient, inheritable, permitted, effective), the
+//! The caller's session keyring is left behind, every capability goes (bounding, ambient, inheritable, permitted, effective), the
 //! securebits are locked so that uid 0 regains none at exec, no-new-privs is set, and
 //! a seccomp filter refuses the socket families that no namespace scopes. From then on
 //! not even a root-run program can undo a mount or reach past the network namespace.
@@ -29,6 +29,9 @@ pub const ALLOWED_FAMILIES: &[libc::c_int] = &[
 /// The x32 ABI's system-call bit (x86_64): the same calls under other numbers.
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+
+/// keyctl(2)'s KEYCTL_JOIN_SESSION_KEYRING (linux/keyctl.h).
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
 
 /// Who the command runs as when `--user` is given (root only).
 #[derive(Debug, Clone)]
@@ -130,6 +133,22 @@ pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result
                 std::io::Error::last_os_error()
             ));
         }
+    }
+    // A fresh session keyring: the caller's (Kerberos tickets, stored passwords) stays
+    // outside. The user keyring already belongs to the new user namespace.
+    // SAFETY: keyctl with integer arguments only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+        return Err(format!(
+            "a new session keyring: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     caps::clear(None, caps::CapSet::Ambient).map_err(|e| format!("ambient capabilities: {e}"))?;
     // Supplementary groups go where the kernel lets us (root's full id map); an
