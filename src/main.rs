@@ -121,15 +121,20 @@ fn main() -> ExitCode {
         debug: args.debug,
     };
     let local = tokio::task::LocalSet::new();
-    let (status, summary) = local.block_on(&runtime, async move {
+    let (status, summary, tun) = local.block_on(&runtime, async move {
         match sandbox.go() {
             Ok((child, tun)) => session::run(tun, session, child).await,
             Err(e) => {
                 eprintln!("torsocks-ns: starting the command: {e}");
-                (1, session::Summary::default())
+                (1, session::Summary::default(), None)
             }
         }
     });
+    drop(local);
+    drop(runtime);
+    if let Some(tun) = tun {
+        ns::tun::release_later(tun);
+    }
     if args.stats || args.debug {
         eprint!("{}", stats::render(&summary));
     }

@@ -89,3 +89,51 @@ pub fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: an OwnedFd stays open and keeps its number until the AsyncFd drops it.
     unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)
 }
+
+/// Lets the last reference to the TUN device go after this process has exited.
+///
+/// Closing the last fd of a TUN device unregisters the interface, and the kernel waits
+/// for an RCU barrier to do so: tens of milliseconds that the caller would otherwise
+/// wait for the command's status. A child keeps a reference until this process is gone
+/// (it sees EOF on a pipe whose write end only this process holds), then exits,
+/// releasing it. The child holds nothing else: not the caller's stdio, so nobody waits
+/// on it. Without a fork (it failed), the fd is simply closed here.
+pub fn release_later(tun: OwnedFd) {
+    let Ok((read_end, write_end)) = nix::unistd::pipe() else {
+        return;
+    };
+    let keep = [
+        std::os::fd::AsRawFd::as_raw_fd(&tun),
+        std::os::fd::AsRawFd::as_raw_fd(&read_end),
+    ];
+    // SAFETY: the child calls only async-signal-safe functions (close_range, read,
+    // _exit) before it exits, as required after fork in a process that had threads.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let (low, high) = (keep[0].min(keep[1]), keep[0].max(keep[1]));
+            // SAFETY: integer arguments only; the closed fds are this child's copies.
+            unsafe {
+                libc::syscall(libc::SYS_close_range, 0u32, (low - 1) as u32, 0u32);
+                if high > low + 1 {
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        (low + 1) as u32,
+                        (high - 1) as u32,
+                        0u32,
+                    );
+                }
+                libc::syscall(libc::SYS_close_range, (high + 1) as u32, u32::MAX, 0u32);
+                let mut byte = 0u8;
+                libc::read(keep[1], (&mut byte as *mut u8).cast(), 1);
+                libc::_exit(0);
+            }
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(read_end);
+            drop(tun);
+            // The write end stays open until this process exits.
+            std::mem::forget(write_end);
+        }
+        Err(_) => drop(tun),
+    }
+}

@@ -113,14 +113,19 @@ struct FlowIo {
     open: bool,
 }
 
-/// Runs until the command exits; returns its shell-style status and the summary.
-pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Summary) {
+/// Runs until the command exits; returns its shell-style status, the summary, and the
+/// TUN device (for [`tun::release_later`]).
+pub async fn run(
+    tun_fd: OwnedFd,
+    config: SessionConfig,
+    child: Pid,
+) -> (i32, Summary, Option<OwnedFd>) {
     let tun = match tun::register(tun_fd) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("torsocks-ns: TUN device: {e}");
             let _ = kill(child, Signal::SIGKILL);
-            return (1, Summary::default());
+            return (1, Summary::default(), None);
         }
     };
     let started = std::time::Instant::now();
@@ -322,7 +327,7 @@ pub async fn run(tun_fd: OwnedFd, config: SessionConfig, child: Pid) -> (i32, Su
     };
     summary.stack = stack.counters().clone();
     summary.flows_at_exit = stack.flow_count();
-    (status, summary)
+    (status, summary, Some(tun.into_inner()))
 }
 
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
