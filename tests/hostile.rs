@@ -864,3 +864,55 @@ fn the_callers_session_keyring_stays_outside() {
         .unwrap();
     assert_eq!(stdout(&out), "outside True\nsearched\n", "{}", text(&out));
 }
+
+#[test]
+fn the_command_cannot_type_into_the_callers_terminal() {
+    let Some(w) = world() else { return };
+    // On its controlling terminal, TIOCSTI would queue a command line for the caller's
+    // shell to run once the sandbox has ended.
+    let inside = "import fcntl, termios\n\
+                  try:\n\
+                  \x20   for c in b'echo INJECTED\\n': fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))\n\
+                  \x20   print('injected')\n\
+                  except OSError as e: print('tiocsti errno', e.errno)\n";
+    let on_a_terminal = "import os, pty, select, sys, time\n\
+                         pid, fd = pty.fork()\n\
+                         if pid == 0: os.execv(sys.argv[1], sys.argv[1:])\n\
+                         out, deadline = b'', time.time() + 20\n\
+                         while time.time() < deadline:\n\
+                         \x20   r, _, _ = select.select([fd], [], [], 1)\n\
+                         \x20   if not r: continue\n\
+                         \x20   try: data = os.read(fd, 4096)\n\
+                         \x20   except OSError: break\n\
+                         \x20   if not data: break\n\
+                         \x20   out += data\n\
+                         os.waitpid(pid, 0)\n\
+                         sys.stdout.write(out.decode(errors='replace'))\n";
+    let run = |sandboxed: bool| {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", on_a_terminal]);
+        if sandboxed {
+            cmd.arg(bin("torsocks-ns")).args([
+                "-P",
+                &w.mock.addr().port().to_string(),
+                "--",
+                "python3",
+            ]);
+        } else {
+            cmd.arg(require::find_program("python3").unwrap());
+        }
+        cmd.args(["-c", inside])
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti")
+        .map(|v| v.trim() == "1")
+        .unwrap_or(true);
+    if legacy {
+        let outside = run(false);
+        assert!(stdout(&outside).contains("injected"), "{}", text(&outside));
+    }
+    let out = run(true);
+    assert!(stdout(&out).contains("tiocsti errno 1"), "{}", text(&out));
+}

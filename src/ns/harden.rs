@@ -1,7 +1,8 @@
 //! No way back: the last step of the sandbox's PID 1 before it starts the command.
 //! The caller's session keyring is left behind, every capability goes (bounding, ambient, inheritable, permitted, effective), the
 //! securebits are locked so that uid 0 regains none at exec, no-new-privs is set, and
-//! a seccomp filter refuses the socket families that no namespace scopes. From then on
+//! seccomp filters refuse the socket families that no namespace scopes, io_uring, and
+//! typing into the terminal. From then on
 //! not even a root-run program can undo a mount or reach past the network namespace.
 #![allow(unsafe_code)]
 
@@ -32,6 +33,14 @@ const X32_SYSCALL_BIT: i64 = 0x4000_0000;
 
 /// keyctl(2)'s KEYCTL_JOIN_SESSION_KEYRING (linux/keyctl.h).
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+
+/// ioctl(2) requests that type into a terminal (asm-generic/ioctls.h).
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+
+/// The x32 ABI's own number for ioctl (it takes a compat argument).
+#[cfg(target_arch = "x86_64")]
+const X32_IOCTL: i64 = 514;
 
 /// Who the command runs as when `--user` is given (root only).
 #[derive(Debug, Clone)]
@@ -96,7 +105,29 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
         arch,
     )
     .map_err(bad)?;
-    [families, uring]
+    // TIOCSTI pushes bytes into the terminal's input queue: a command could type into
+    // the caller's shell, to run after the sandbox has ended (bubblewrap's
+    // CVE-2017-5226). TIOCLINUX's selection paste on a virtual console does the same.
+    let mut ttys: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let typing = [TIOCSTI, TIOCLINUX]
+        .into_iter()
+        .map(|request| {
+            SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request)
+                .and_then(|c| SeccompRule::new(vec![c]))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    ttys.insert(libc::SYS_ioctl, typing.clone());
+    #[cfg(target_arch = "x86_64")]
+    ttys.insert(X32_IOCTL | X32_SYSCALL_BIT, typing);
+    let ttys = SeccompFilter::new(
+        ttys,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(bad)?;
+    [families, uring, ttys]
         .into_iter()
         .map(|f| BpfProgram::try_from(f).map_err(|e| format!("seccomp filter: {e}")))
         .collect()
@@ -211,7 +242,7 @@ mod tests {
     #[test]
     fn filters_build_for_this_architecture() {
         let filters = filters().unwrap();
-        assert_eq!(filters.len(), 2);
+        assert_eq!(filters.len(), 3);
         assert!(filters.iter().all(|f| !f.is_empty()));
     }
 
