@@ -54,6 +54,11 @@ pub struct Args {
     #[arg(long)]
     pub ssh_agent: bool,
 
+    /// Run the command in a session of its own even on a terminal (it then has no
+    /// controlling terminal). Without a terminal on stdin, stdout or stderr, it always does.
+    #[arg(long)]
+    pub new_session: bool,
+
     /// Keep this variable although the sandbox would remove it (see torsocks-ns(1)).
     #[arg(long = "keep-env", value_name = "VAR")]
     pub keep_env: Vec<OsString>,

@@ -192,6 +192,12 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
             .ok()
             .map(|host| policy::nsswitch_conf(&host)),
     };
+    // On a terminal the command stays in its session, for job control; otherwise it
+    // gets a session of its own, and kill(0) reaches nothing of the caller's job.
+    use std::io::IsTerminal;
+    let on_a_terminal = std::io::stdin().is_terminal()
+        || std::io::stdout().is_terminal()
+        || std::io::stderr().is_terminal();
     Ok(ns::Spec {
         argv: args.argv(),
         env,
@@ -199,6 +205,7 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
         net,
         mounts,
         run_as,
+        new_session: args.new_session || !on_a_terminal,
     })
 }
 

@@ -916,3 +916,48 @@ fn the_command_cannot_type_into_the_callers_terminal() {
     let out = run(true);
     assert!(stdout(&out).contains("tiocsti errno 1"), "{}", text(&out));
 }
+
+#[test]
+fn the_callers_job_cannot_be_signalled() {
+    let Some(w) = world() else { return };
+    // A job of its own, as a shell would start it: a sibling of torsocks-ns shares its
+    // process group. kill(0, ...) from the sandbox must not reach the sibling.
+    let dir = scratch("job");
+    let pid_file = dir.join("sibling");
+    let script = format!(
+        "sleep 600 >/dev/null 2>&1 & echo $! > {pid}; {ns} -P {port} -- sh -c 'kill -TERM 0; kill -KILL 0'; echo status=$?",
+        pid = pid_file.display(),
+        ns = bin("torsocks-ns").display(),
+        port = w.mock.addr().port()
+    );
+    let out = {
+        use std::os::unix::process::CommandExt;
+        Command::new("sh")
+            .args(["-c", &script])
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .process_group(0)
+            .output()
+            .unwrap()
+    };
+    let sibling: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = Path::new(&format!("/proc/{sibling}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{sibling}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
+    #[allow(unsafe_code)]
+    // SAFETY: kill of the sibling this test started, by PID.
+    unsafe {
+        libc::kill(sibling, libc::SIGKILL);
+    }
+    assert!(
+        alive,
+        "the sandbox killed a process of the caller's job: {}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("status=143"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,6 +32,9 @@ pub struct Command<'a> {
     pub env: &'a [CString],
     /// fds above 2 that stay open.
     pub keep_fds: &'a [i32],
+    /// Start a session of its own (no controlling terminal, no process group shared
+    /// with the caller's job).
+    pub new_session: bool,
 }
 
 /// Runs the command and returns its shell-style status (128+N when killed by N).
@@ -41,6 +44,9 @@ pub fn run(command: &Command) -> i32 {
         waited.add(sig);
     }
     waited.add(Signal::SIGCHLD);
+    if command.new_session && nix::unistd::setsid().is_err() {
+        return 1;
+    }
     let mut previous = SigSet::empty();
     if nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut previous))
         .is_err()

@@ -66,6 +66,8 @@ pub struct Spec {
     pub mounts: MountPlan,
     /// Another user to run as (root only).
     pub run_as: Option<RunAs>,
+    /// Run in a session of its own ([`init::Command::new_session`]).
+    pub new_session: bool,
 }
 
 /// A running sandbox: its PID 1, and the TUN device's fd.
@@ -276,6 +278,7 @@ impl Setup<'_> {
             argv: self.argv,
             env: self.env,
             keep_fds: &self.spec.keep_fds,
+            new_session: self.spec.new_session,
         })
     }
 
