@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::bin;
+use torsocks_testkit::output::text;
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::TargetHost;
 use torsocks_testkit::world::World;
@@ -51,15 +52,6 @@ fn ns_as_nobody(world: &World) -> Option<Command> {
         .env("HOME", "/")
         .current_dir("/");
     Some(cmd)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout {}\nstderr {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn stdout(out: &Output) -> String {

@@ -2,11 +2,12 @@
 //! the mock Tor server, which relays only to the test's target host. Static binaries
 //! are held too; UDP never leaves; exit codes and signals behave as in a shell.
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::MockTor;
+use torsocks_testkit::output::text;
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::http_files;
 use torsocks_testkit::world::{World, TARGET_NAME};
@@ -27,15 +28,6 @@ fn ns(world: &World, args: &[&str]) -> Command {
         .args(args)
         .env("TORSOCKS_CONF_FILE", "/dev/null");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout {}\nstderr {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::Output;
 
 use torsocks_testkit::install::preloaded;
 use torsocks_testkit::mock_tor::MockTor;
+use torsocks_testkit::output::text;
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::TargetHost;
 
@@ -17,15 +18,6 @@ fn target() -> Option<TargetHost> {
         return None;
     }
     Some(TargetHost::start().expect("target host"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout {}\nstderr {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Python with ctypes helpers: `sin(ip, port, family)` builds a sockaddr_in.

@@ -85,26 +85,25 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
         #[cfg(target_arch = "x86_64")]
         sockets.insert(nr | X32_SYSCALL_BIT, vec![family_rule.clone()]);
     }
-    let families = SeccompFilter::new(
-        sockets,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EAFNOSUPPORT as u32),
-        arch,
-    )
-    .map_err(bad)?;
+    // Each filter lets everything through but its rules' matches, which fail with one
+    // errno.
+    let refusing = |rules, errno: i32| {
+        SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(errno as u32),
+            arch,
+        )
+        .map_err(bad)
+    };
+    let families = refusing(sockets, libc::EAFNOSUPPORT)?;
     // io_uring creates sockets without socket(2) (IORING_OP_SOCKET): not offered, so
     // programs fall back to the system calls above.
     let mut uring: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     uring.insert(libc::SYS_io_uring_setup, vec![]);
     #[cfg(target_arch = "x86_64")]
     uring.insert(libc::SYS_io_uring_setup | X32_SYSCALL_BIT, vec![]);
-    let uring = SeccompFilter::new(
-        uring,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        arch,
-    )
-    .map_err(bad)?;
+    let uring = refusing(uring, libc::ENOSYS)?;
     // TIOCSTI pushes bytes into the terminal's input queue: a command could type into
     // the caller's shell, to run after the sandbox has ended (bubblewrap's
     // CVE-2017-5226). TIOCLINUX's selection paste on a virtual console does the same.
@@ -120,13 +119,7 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
     ttys.insert(libc::SYS_ioctl, typing.clone());
     #[cfg(target_arch = "x86_64")]
     ttys.insert(X32_IOCTL | X32_SYSCALL_BIT, typing);
-    let ttys = SeccompFilter::new(
-        ttys,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch,
-    )
-    .map_err(bad)?;
+    let ttys = refusing(ttys, libc::EPERM)?;
     [families, uring, ttys]
         .into_iter()
         .map(|f| BpfProgram::try_from(f).map_err(|e| format!("seccomp filter: {e}")))

@@ -12,6 +12,7 @@
 //!   test host.
 //! * [`install`] — an installed torsocks-rs tree built by `packaging/install.sh`, so
 //!   tests run the programs the way users do.
+//! * [`output`] — a finished program's status and output, for assertion messages.
 //! * [`require`] — how tests that need root, namespaces or a program skip on a
 //!   developer's machine (saying why) and refuse to skip in CI.
 //!
@@ -22,6 +23,7 @@ pub mod http;
 pub mod install;
 pub mod mock_tor;
 pub mod net;
+pub mod output;
 pub mod probe;
 pub mod require;
 pub mod target_host;

@@ -1,0 +1,13 @@
+//! Describing a finished program for assertion messages.
+
+use std::process::Output;
+
+/// Exit status, stdout and stderr of `out`, one per line.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
