@@ -12,8 +12,10 @@ use torsocks_core::resolve::LookupError;
 
 use crate::tor::Tor;
 
-/// DNS RCODE for "not implemented".
+/// DNS RCODE for "not implemented" (RFC 1035 §4.1.1).
 const RCODE_NOTIMP: u8 = 4;
+/// DNS RCODE for "server failure" (RFC 1035 §4.1.1).
+const RCODE_SERVFAIL: u8 = 2;
 
 /// How a query was answered, for the session summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +32,26 @@ pub enum Outcome {
     Refused,
     /// Not a query at all.
     Malformed,
+    /// Too many queries in flight: SERVFAIL without asking Tor.
+    OverLimit,
+}
+
+/// SERVFAIL for `query`, unanswered because too many queries are in flight.
+pub fn over_limit(query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
+    match dns::parse_query(query) {
+        Ok(q) => (
+            Some(dns::build_response(
+                q.id,
+                q.recursion_desired,
+                RCODE_SERVFAIL,
+                &q.wire,
+                None,
+            )),
+            q.qtype,
+            Outcome::OverLimit,
+        ),
+        Err(_) => (None, 0, Outcome::Malformed),
+    }
 }
 
 /// Answers `query`; returns the response (None for garbage), the query type and outcome.

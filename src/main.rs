@@ -75,11 +75,13 @@ fn main() -> ExitCode {
     };
 
     let buffer = args.buffer_kib as usize * 1024;
-    let stack_config = StackConfig {
+    let mut stack_config = StackConfig {
         rx_buffer: buffer,
         tx_buffer: buffer,
         max_flows: args.max_connections as usize,
         mtu: args.mtu as usize,
+        // RandomState's keys come from the operating system's randomness, per process.
+        random_seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), pid),
         ..StackConfig::default()
     };
     let plan = ns::NetPlan {
@@ -100,6 +102,8 @@ fn main() -> ExitCode {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
+    // Only now, so that the command keeps the usual limit.
+    stack_config.max_flows = fd_budget(args.max_connections, args.max_dns_queries) as usize;
     if args.debug {
         eprintln!(
             "torsocks-ns: {} host sockets masked in the sandbox",
@@ -114,7 +118,15 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("runtime: {e}")),
     };
     let session = session::SessionConfig {
-        tor: tor::Tor::new(config.tor_endpoint(), auth),
+        tor: tor::Tor::new(
+            config.tor_endpoint(),
+            auth,
+            tor::Deadlines {
+                connect: std::time::Duration::from_secs(args.connect_timeout),
+                resolve: std::time::Duration::from_secs(args.resolve_timeout),
+            },
+        ),
+        max_dns_queries: args.max_dns_queries as usize,
         pool: Arc::new(OnionPool::new(range)),
         automap: args.automap,
         stack: stack_config,
@@ -226,4 +238,31 @@ fn user_named(name: &str) -> Result<(ns::RunAs, PathBuf), String> {
         },
         user.dir,
     ))
+}
+
+/// fds the launcher needs besides one per connection and per DNS query in flight.
+const FD_RESERVE: u64 = 64;
+
+/// Raises the soft fd limit to the hard one (each connection holds a Tor stream) and
+/// returns `--max-connections`, lowered with a warning when even that cannot hold it.
+fn fd_budget(max_connections: u32, max_dns_queries: u32) -> u32 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return max_connections;
+    };
+    let limit = if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let available = limit.saturating_sub(FD_RESERVE + u64::from(max_dns_queries));
+    if u64::from(max_connections) <= available {
+        return max_connections;
+    }
+    let clamped = available.clamp(1, u64::from(u32::MAX)) as u32;
+    eprintln!(
+        "torsocks-ns: warning: the open-file limit ({limit}) allows {clamped} connections, \
+         not {max_connections}: --max-connections lowered (raise `ulimit -Hn` for more)"
+    );
+    clamped
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use netstack::classify::DropKind;
 
-use crate::session::Summary;
+use crate::session::{ResetCause, Summary};
 
 fn type_name(qtype: u16) -> String {
     match qtype {
@@ -27,6 +27,15 @@ pub fn render(s: &Summary) -> String {
         c.flows_opened, c.flows_refused, c.flows_over_limit
     );
     let _ = writeln!(out, "  connections open at exit: {}", s.flows_at_exit);
+    let resets: u64 = s.resets.values().sum();
+    let _ = writeln!(out, "  connections reset: {resets}");
+    for (cause, n) in &s.resets {
+        let why = match cause {
+            ResetCause::StreamFailed => "the Tor stream failed",
+            ResetCause::TorGone => "Tor stopped answering",
+        };
+        let _ = writeln!(out, "    {why}: {n}");
+    }
     let _ = writeln!(
         out,
         "  bytes: {} sent by the program, {} received",

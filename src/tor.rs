@@ -3,8 +3,10 @@
 //! torsocks-core's SOCKS5 codec on tokio. (tokio-socks was the first choice, but its
 //! RESOLVE and RESOLVE_PTR cannot carry the credentials that isolate each run.)
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,11 +15,35 @@ use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
 
 /// Opens streams and resolves names through Tor's SOCKS port.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Tor {
     endpoint: SocketAddr,
     auth: Auth,
+    deadlines: Deadlines,
+    /// Whether the SOCKS port refused the last attempt (reported once per outage).
+    down: Cell<bool>,
 }
+
+/// How long a dial plus SOCKS handshake may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// CONNECT (Tor's own SocksTimeout is 120 s).
+    pub connect: Duration,
+    /// RESOLVE and RESOLVE_PTR.
+    pub resolve: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            connect: Duration::from_secs(120),
+            resolve: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How long the check that Tor is still there may take.
+const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// Why a stream could not be opened.
 #[derive(Debug)]
@@ -31,17 +57,52 @@ impl fmt::Display for DialError {
 
 impl Tor {
     /// Tor at `endpoint`, authenticating with `auth` (stream isolation).
-    pub fn new(endpoint: SocketAddr, auth: Auth) -> Tor {
-        Tor { endpoint, auth }
+    pub fn new(endpoint: SocketAddr, auth: Auth, deadlines: Deadlines) -> Tor {
+        Tor {
+            endpoint,
+            auth,
+            deadlines,
+            down: Cell::new(false),
+        }
     }
 
     /// A stream to `host:port` (a name, or an address's text).
     pub async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
         let (stream, _) = self
-            .exchange(Request::Connect { host, port })
+            .exchange(Request::Connect { host, port }, self.deadlines.connect)
             .await
             .map_err(DialError)?;
         Ok(stream)
+    }
+
+    /// Whether Tor's SOCKS port still accepts connections: tells a Tor that closed a
+    /// stream (end of data) from a Tor that died (every stream closed at once).
+    pub async fn is_alive(&self) -> bool {
+        let alive = matches!(
+            tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
+            Ok(Ok(_))
+        );
+        self.note(alive);
+        alive
+    }
+
+    /// Reports a change of Tor's reachability, once per change.
+    fn note(&self, reachable: bool) {
+        if self.down.get() == reachable {
+            self.down.set(!reachable);
+            if reachable {
+                eprintln!(
+                    "torsocks-ns: Tor's SOCKS port at {} answers again",
+                    self.endpoint
+                );
+            } else {
+                eprintln!(
+                    "torsocks-ns: Tor's SOCKS port at {} stopped answering: open connections \
+                     are reset and new ones refused until it is back",
+                    self.endpoint
+                );
+            }
+        }
     }
 
     /// The address of `name` (Tor's RESOLVE).
@@ -49,7 +110,7 @@ impl Tor {
         let request = Request::Resolve {
             name: name.as_bytes().to_vec(),
         };
-        match self.exchange(request).await {
+        match self.exchange(request, self.deadlines.resolve).await {
             Ok((_, Reply::Resolved(ip))) => Ok(ip),
             Ok(_) => Err(LookupError::NoRecovery),
             Err(e) => Err(e.lookup_error()),
@@ -58,21 +119,38 @@ impl Tor {
 
     /// The name of `addr` (Tor's RESOLVE_PTR).
     pub async fn resolve_ptr(&self, addr: IpAddr) -> Result<String, LookupError> {
-        match self.exchange(Request::ResolvePtr { addr }).await {
+        match self
+            .exchange(Request::ResolvePtr { addr }, self.deadlines.resolve)
+            .await
+        {
             Ok((_, Reply::ResolvedName(name))) => Ok(String::from_utf8_lossy(&name).into_owned()),
             Ok(_) => Err(LookupError::NoRecovery),
             Err(e) => Err(e.lookup_error()),
         }
     }
 
-    async fn exchange(&self, request: Request) -> Result<(TcpStream, Reply), ExchangeError> {
+    /// Dial and handshake, within `deadline` (on expiry: a receive error TimedOut).
+    async fn exchange(
+        &self,
+        request: Request,
+        deadline: Duration,
+    ) -> Result<(TcpStream, Reply), ExchangeError> {
         let handshake = Handshake::new(self.auth.clone(), request)?;
-        let mut stream = TcpStream::connect(self.endpoint)
-            .await
-            .map_err(ExchangeError::Send)?;
-        let _ = stream.set_nodelay(true);
-        let reply = drive(handshake, &mut stream).await?;
-        Ok((stream, reply))
+        let attempt = async {
+            let dialed = TcpStream::connect(self.endpoint).await;
+            self.note(dialed.is_ok());
+            let mut stream = dialed.map_err(ExchangeError::Send)?;
+            let _ = stream.set_nodelay(true);
+            let reply = drive(handshake, &mut stream).await?;
+            Ok((stream, reply))
+        };
+        match tokio::time::timeout(deadline, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(ExchangeError::Recv(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from Tor within {} s", deadline.as_secs()),
+            ))),
+        }
     }
 }
 

@@ -43,6 +43,9 @@ pub struct StackConfig {
     pub rx_buffer: usize,
     /// Send buffer of each flow (bytes to the program).
     pub tx_buffer: usize,
+    /// Seeds smoltcp's randomness (TCP initial sequence numbers): give a fresh random
+    /// value per run.
+    pub random_seed: u64,
 }
 
 impl Default for StackConfig {
@@ -54,6 +57,7 @@ impl Default for StackConfig {
             max_flows: 4096,
             rx_buffer: 16 * 1024,
             tx_buffer: 16 * 1024,
+            random_seed: 0x5eed_7075_6e65_7473,
         }
     }
 }
@@ -117,6 +121,9 @@ struct Flow {
     handle: SocketHandle,
     src: SocketAddr,
     dst: SocketAddr,
+    /// The program gave up before the SYN-ACK (its RST sent the listening socket back
+    /// to LISTEN): the flow is over, and its socket must never take another SYN.
+    abandoned: bool,
 }
 
 /// The stack. See the module documentation.
@@ -144,7 +151,7 @@ impl Stack {
     pub fn new(config: StackConfig, now: Instant) -> Stack {
         let mut device = QueueDevice::new(config.mtu);
         let mut iface_config = Config::new(HardwareAddress::Ip);
-        iface_config.random_seed = now.total_micros() as u64 ^ 0x5eed_7075_6e65_7473;
+        iface_config.random_seed = config.random_seed;
         let mut iface = Interface::new(iface_config, &mut device, now);
         let (v4, v4_prefix) = config.ipv4;
         let (v6, v6_prefix) = config.ipv6;
@@ -181,6 +188,11 @@ impl Stack {
                 let known = flow.is_some();
                 self.dirty.extend(flow);
                 if syn && !known {
+                    // A listening socket that went back to LISTEN (its program reset
+                    // the connection while the outbound stream was being opened) would
+                    // take this SYN, from any source: take it out of play first.
+                    self.poll_ingress(now);
+                    self.retire_abandoned(dst);
                     self.new_flow(src, dst);
                 }
                 self.device.push_rx(packet);
@@ -202,6 +214,22 @@ impl Stack {
                         self.own_packets.push_back(icmp);
                     }
                 }
+            }
+        }
+    }
+
+    /// Aborts every flow to `dst` whose socket is back in LISTEN after its SYN; they
+    /// report closed from now on.
+    fn retire_abandoned(&mut self, dst: SocketAddr) {
+        for (&id, flow) in self.flows.iter_mut() {
+            if flow.dst != dst || flow.abandoned {
+                continue;
+            }
+            let socket = self.sockets.get_mut::<tcp::Socket>(flow.handle);
+            if socket.state() == tcp::State::Listen {
+                socket.abort();
+                flow.abandoned = true;
+                self.dirty.push(id);
             }
         }
     }
@@ -229,7 +257,15 @@ impl Stack {
         let handle = self.sockets.add(socket);
         let flow = self.next_flow;
         self.next_flow += 1;
-        self.flows.insert(flow, Flow { handle, src, dst });
+        self.flows.insert(
+            flow,
+            Flow {
+                handle,
+                src,
+                dst,
+                abandoned: false,
+            },
+        );
         self.tuples.insert((src, dst), flow);
         self.events.push_back(Event::Connect { flow, src, dst });
     }
@@ -343,6 +379,11 @@ impl Stack {
         }
     }
 
+    /// Whether everything queued for the program has been delivered and acknowledged.
+    pub fn all_delivered(&mut self, flow: FlowId) -> bool {
+        self.socket(flow).is_none_or(|s| s.send_queue() == 0)
+    }
+
     /// The outbound side ended: send FIN to the program once its data is delivered.
     pub fn close(&mut self, flow: FlowId) {
         if let Some(socket) = self.socket(flow) {
@@ -357,10 +398,16 @@ impl Stack {
         }
     }
 
-    /// True once the flow's connection is fully closed (or was never established).
+    /// True once the flow's connection is fully closed, reset, or abandoned before it
+    /// was established. (A flow's SYN reaches its socket as the flow is made, so a
+    /// socket found in LISTEN later went back there on the program's RST.)
     pub fn is_closed(&mut self, flow: FlowId) -> bool {
-        self.socket(flow)
-            .is_none_or(|s| matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait))
+        self.socket(flow).is_none_or(|s| {
+            matches!(
+                s.state(),
+                tcp::State::Closed | tcp::State::TimeWait | tcp::State::Listen
+            )
+        })
     }
 
     /// Forgets a flow the caller is done with; its socket is freed after the next

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use tokio::sync::mpsc;
 use torsocks_core::onion::OnionPool;
 
-use super::{Control, Wake, CHANNEL_CHUNKS};
+use super::{Control, DnsSlots, Wake, CHANNEL_CHUNKS};
 use crate::dns;
 use crate::tor::Tor;
 
@@ -24,6 +24,7 @@ pub(super) async fn dns_over_tcp(
     tor: Rc<Tor>,
     pool: Arc<OnionPool>,
     automap: bool,
+    slots: DnsSlots,
     ctl: mpsc::UnboundedSender<Control>,
     wake: Wake,
 ) {
@@ -45,7 +46,10 @@ pub(super) async fn dns_over_tcp(
                 break;
             }
             let query: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
-            let (response, qtype, outcome) = dns::answer(&query, &tor, &pool, automap).await;
+            let (response, qtype, outcome) = match slots.take() {
+                Some(_slot) => dns::answer(&query, &tor, &pool, automap).await,
+                None => dns::over_limit(&query),
+            };
             let _ = ctl.send(Control::DnsCounted { qtype, outcome });
             if let Some(response) = response {
                 let mut framed = (response.len() as u16).to_be_bytes().to_vec();

@@ -8,8 +8,11 @@ use netstack::stack::{FlowId, Received, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{Control, FlowIo, Wake, CHANNEL_CHUNKS, CHUNK};
+use super::{Control, FlowIo, ResetCause, Wake, CHANNEL_CHUNKS, CHUNK};
 use crate::tor::{self, Tor};
+
+/// How long a broken stream's last data may wait for the program before the reset.
+const RESET_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Moves bytes between the stack and each flow's channels, as far as both sides allow.
 pub(super) fn pump_flows(
@@ -60,9 +63,24 @@ pub(super) fn pump_flows(
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     io.from_tor = None;
-                    stack.close(flow);
+                    if io.failed.is_none() {
+                        stack.close(flow); // a clean end: FIN after the data
+                    }
                     break;
                 }
+            }
+        }
+        if let Some(since) = io.failed {
+            // A broken stream: the data that arrived before the break is delivered,
+            // then the connection is reset (at the latest after RESET_GRACE, should
+            // the program not read).
+            let drained =
+                io.pending.is_none() && io.from_tor.is_none() && stack.all_delivered(flow);
+            if drained || since.elapsed() >= RESET_GRACE {
+                stack.abort(flow);
+                io.failed = None;
+                io.from_tor = None;
+                io.pending = None;
             }
         }
         if stack.is_closed(flow) {
@@ -72,7 +90,14 @@ pub(super) fn pump_flows(
         }
     }
     for flow in finished {
-        if flows.remove(&flow).is_some() {
+        if let Some(io) = flows.remove(&flow) {
+            if !io.open {
+                // Refused, or given up while Tor was dialing: cancel the dial, so no
+                // Tor stream outlives the program's interest in it.
+                if let Some(task) = io.task {
+                    task.abort();
+                }
+            }
             stack.release(flow);
         }
     }
@@ -113,12 +138,19 @@ pub(super) async fn flow_task(
     });
     wake.flow(flow);
     let (mut reader, mut writer) = stream.into_split();
-    let up_wake = wake.clone();
+    let (up_wake, up_ctl) = (wake.clone(), ctl.clone());
+    // A broken Tor stream must reach the program as a reset, never as a clean end:
+    // a truncated transfer would look complete.
+    let fail = move |ctl: &mpsc::UnboundedSender<Control>, wake: &Wake, cause| {
+        let _ = ctl.send(Control::Failed(flow, cause));
+        wake.flow(flow);
+    };
     let upstream = async move {
         while let Some(chunk) = to_tor_rx.recv().await {
             up_wake.flow(flow); // room in the channel again
             if writer.write_all(&chunk).await.is_err() {
-                break;
+                fail(&up_ctl, &up_wake, ResetCause::StreamFailed);
+                return;
             }
         }
         let _ = writer.shutdown().await;
@@ -127,7 +159,24 @@ pub(super) async fn flow_task(
         let mut buf = vec![0u8; CHUNK];
         loop {
             match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => {
+                    // Tor ends a stream whose far end closed, and also every stream
+                    // when it dies: only a Tor that still answers means a real end.
+                    if !tor.is_alive().await {
+                        fail(&ctl, &wake, ResetCause::TorGone);
+                        return;
+                    }
+                    break;
+                }
+                Err(_) => {
+                    let cause = if tor.is_alive().await {
+                        ResetCause::StreamFailed
+                    } else {
+                        ResetCause::TorGone
+                    };
+                    fail(&ctl, &wake, cause);
+                    return;
+                }
                 Ok(n) => {
                     if from_tor_tx.send(buf[..n].to_vec()).await.is_err() {
                         break;

@@ -48,6 +48,17 @@ pub struct SessionConfig {
     pub stack: StackConfig,
     /// Report refused connections on stderr.
     pub debug: bool,
+    /// DNS queries answered at once; more get SERVFAIL.
+    pub max_dns_queries: usize,
+}
+
+/// Why a connection of the program was reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ResetCause {
+    /// The Tor stream failed (a read or write error).
+    StreamFailed,
+    /// Tor itself went away (its SOCKS port stopped answering).
+    TorGone,
 }
 
 /// The session summary (`--stats`).
@@ -59,6 +70,8 @@ pub struct Summary {
     pub dns: BTreeMap<(u16, dns::Outcome), u64>,
     /// Connections still open when the command exited.
     pub flows_at_exit: usize,
+    /// Connections reset, by cause.
+    pub resets: BTreeMap<ResetCause, u64>,
 }
 
 enum Control {
@@ -68,6 +81,8 @@ enum Control {
         from_tor: mpsc::Receiver<Vec<u8>>,
     },
     Refused(FlowId),
+    /// The Tor stream broke: reset the program's connection.
+    Failed(FlowId, ResetCause),
     DnsCounted {
         qtype: u16,
         outcome: dns::Outcome,
@@ -111,6 +126,36 @@ struct FlowIo {
     from_tor: Option<mpsc::Receiver<Vec<u8>>>,
     pending: Option<(Vec<u8>, usize)>,
     open: bool,
+    /// The flow's task: cancelled when the program gives up before it is open.
+    task: Option<tokio::task::AbortHandle>,
+    /// When the Tor stream broke: the program gets what arrived before, then a reset.
+    failed: Option<std::time::Instant>,
+}
+
+/// Counts DNS queries in flight against the cap.
+#[derive(Clone)]
+struct DnsSlots {
+    in_flight: Rc<std::cell::Cell<usize>>,
+    cap: usize,
+}
+
+impl DnsSlots {
+    /// A slot, or None at the cap; the slot is given back when dropped.
+    fn take(&self) -> Option<DnsSlot> {
+        let n = self.in_flight.get();
+        (n < self.cap).then(|| {
+            self.in_flight.set(n + 1);
+            DnsSlot(Rc::clone(&self.in_flight))
+        })
+    }
+}
+
+struct DnsSlot(Rc<std::cell::Cell<usize>>);
+
+impl Drop for DnsSlot {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
 }
 
 /// Runs until the command exits; returns its shell-style status, the summary, and the
@@ -144,6 +189,11 @@ pub async fn run(
     let mut summary = Summary::default();
     let tor = Rc::new(config.tor);
     let pool = config.pool;
+    let dns_slots = DnsSlots {
+        in_flight: Rc::new(std::cell::Cell::new(0)),
+        cap: config.max_dns_queries,
+    };
+    let mut tun_failed = None;
 
     let (exit_tx, mut exit_rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -203,13 +253,24 @@ pub async fn run(
                                 guard.clear_ready();
                                 break;
                             }
-                            Err(_) => break,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                tun_failed = Some(e);
+                                break;
+                            }
                         }
                     }
                 }
             }
             _ = notify.notified() => {}
             _ = tokio::time::sleep(delay) => {}
+        }
+        if let Some(e) = tun_failed.take() {
+            // The sandbox's only interface is gone: nothing can reach the network any
+            // more. End the command and report its status.
+            eprintln!("torsocks-ns: the sandbox's network device failed ({e}); ending the command");
+            let _ = kill(child, Signal::SIGKILL);
+            break (&mut exit_rx).await.unwrap_or(1);
         }
 
         while let Ok(control) = ctl_rx.try_recv() {
@@ -232,6 +293,13 @@ pub async fn run(
                 Control::Refused(flow) => {
                     stack.refuse(flow);
                     work.insert(flow);
+                }
+                Control::Failed(flow, cause) => {
+                    if let Some(io) = flows.get_mut(&flow) {
+                        io.failed = Some(std::time::Instant::now());
+                    }
+                    work.insert(flow);
+                    *summary.resets.entry(cause).or_default() += 1;
                 }
                 Control::DnsCounted { qtype, outcome } => {
                     *summary.dns.entry((qtype, outcome)).or_default() += 1;
@@ -265,18 +333,18 @@ pub async fn run(
                         tor,
                         pool,
                         config.automap,
+                        dns_slots.clone(),
                         ctl,
                         wake.clone(),
                     ));
                 }
                 Event::Connect { flow, dst, .. } => {
-                    flows.insert(flow, FlowIo::default());
                     let host = match pool.name_of(dst.ip()) {
                         Some(name) => name.into_bytes(),
                         None => ip_host(dst.ip()).into_bytes(),
                     };
                     let (tor, ctl) = (Rc::clone(&tor), ctl_tx.clone());
-                    tokio::task::spawn_local(flow_task(
+                    let task = tokio::task::spawn_local(flow_task(
                         flow,
                         host,
                         dst.port(),
@@ -285,6 +353,13 @@ pub async fn run(
                         wake.clone(),
                         config.debug,
                     ));
+                    flows.insert(
+                        flow,
+                        FlowIo {
+                            task: Some(task.abort_handle()),
+                            ..FlowIo::default()
+                        },
+                    );
                 }
                 Event::DnsQuery { src, dst, payload } => {
                     let (tor, pool, ctl, wake) = (
@@ -294,9 +369,12 @@ pub async fn run(
                         wake.clone(),
                     );
                     let automap = config.automap;
+                    let slot = dns_slots.take();
                     tokio::task::spawn_local(async move {
-                        let (response, qtype, outcome) =
-                            dns::answer(&payload, &tor, &pool, automap).await;
+                        let (response, qtype, outcome) = match slot {
+                            Some(_slot) => dns::answer(&payload, &tor, &pool, automap).await,
+                            None => dns::over_limit(&payload),
+                        };
                         let _ = ctl.send(Control::DnsReply {
                             src,
                             dst,

@@ -373,3 +373,66 @@ fn arbitrary_packets_never_panic() {
         }
     }
 }
+
+#[test]
+fn abandoned_connect_is_closed_and_never_takes_another_connection() {
+    let mut w = World::new(StackConfig::default());
+    let dst = sa("192.0.2.1:80");
+    let first = w.connect(dst, 40010);
+    w.pump();
+    let (abandoned, _, _) = w.expect_connect();
+    // The program gives up while the outbound stream is being opened (a connect
+    // timeout): its socket is gone when the SYN-ACK finally comes, so it answers RST.
+    w.program_socket(first).abort();
+    w.program.sockets.remove(first);
+    w.stack.accept(abandoned);
+    w.pump();
+    assert!(w.stack.is_closed(abandoned), "the abandoned flow is over");
+
+    // A new connection to the same destination from another port is a flow of its
+    // own, not the abandoned one's socket (which would splice it onto that stream).
+    let second = w.connect(dst, 40011);
+    w.pump();
+    let (flow, src, _) = w.expect_connect();
+    assert_ne!(flow, abandoned);
+    assert_eq!(src.port(), 40011);
+    assert_eq!(
+        w.program_socket(second).state(),
+        tcp::State::SynSent,
+        "held until its own stream is open"
+    );
+    w.stack.accept(flow);
+    w.pump();
+    assert_eq!(w.program_socket(second).state(), tcp::State::Established);
+    w.program_socket(second).send_slice(b"mine").unwrap();
+    w.pump();
+    let mut buf = [0u8; 16];
+    assert_eq!(w.stack.recv(flow, &mut buf), Received::Data(4));
+    assert_eq!(w.stack.recv(abandoned, &mut buf), Received::End);
+    w.stack.release(abandoned);
+    assert_eq!(w.stack.flow_count(), 1);
+}
+
+#[test]
+fn a_reset_before_the_syn_ack_frees_the_flow_for_the_limit() {
+    let config = StackConfig {
+        max_flows: 1,
+        ..StackConfig::default()
+    };
+    let mut w = World::new(config);
+    let dst = sa("192.0.2.1:80");
+    let first = w.connect(dst, 40020);
+    w.pump();
+    let (abandoned, _, _) = w.expect_connect();
+    w.program_socket(first).abort();
+    w.program.sockets.remove(first);
+    w.stack.accept(abandoned);
+    w.pump();
+    assert!(w.stack.is_closed(abandoned));
+    w.stack.release(abandoned);
+    w.stack.poll(w.now);
+    let _second = w.connect(dst, 40021);
+    w.pump();
+    assert!(matches!(w.stack.next_event(), Some(Event::Connect { .. })));
+    assert_eq!(w.stack.counters().flows_over_limit, 0);
+}

@@ -82,6 +82,31 @@ pub enum Connect {
     Close,
     /// Send nothing until the test ends.
     Stall,
+    /// Wait `delay` (a slow circuit), answer REP 00, send `conn-N\n` where N counts
+    /// the CONNECTs answered so far, then echo.
+    Numbered {
+        /// How long each CONNECT takes.
+        delay: Duration,
+    },
+    /// Answer REP 00, send `payload`, then end the stream as this says.
+    SucceedThen {
+        /// Bytes sent right after the reply.
+        payload: Vec<u8>,
+        /// How the stream ends.
+        end: StreamEnd,
+    },
+}
+
+/// How [`Connect::SucceedThen`] ends a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// A clean end (FIN), the mock still up: the destination closed.
+    Close,
+    /// A reset (RST): the stream broke.
+    Reset,
+    /// The mock dies: it stops listening, then closes the stream (FIN), as a killed
+    /// Tor's streams end.
+    Die,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +120,7 @@ struct Behaviour {
     names: HashMap<String, IpAddr>,
     ptrs: HashMap<IpAddr, String>,
     allowed: Vec<Ipv4Net>,
+    stall_resolve: bool,
 }
 
 impl Default for Behaviour {
@@ -106,6 +132,7 @@ impl Default for Behaviour {
             greeting: Greeting::Normal,
             connect: Connect::Relay,
             resolve_failure: None,
+            stall_resolve: false,
             names: HashMap::new(),
             ptrs: HashMap::new(),
             allowed: Vec::new(),
@@ -157,6 +184,13 @@ impl MockTorBuilder {
         self
     }
 
+    /// Never answer RESOLVE or RESOLVE_PTR (a Tor stuck on a lookup); CONNECT and the
+    /// greeting still work.
+    pub fn stall_resolve(mut self) -> Self {
+        self.behaviour.stall_resolve = true;
+        self
+    }
+
     /// Answer every RESOLVE and RESOLVE_PTR with this non-zero REP.
     pub fn resolve_failure(mut self, code: u8) -> Self {
         self.behaviour.resolve_failure = Some(code);
@@ -194,6 +228,10 @@ impl MockTorBuilder {
             logged: Condvar::new(),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            numbered: AtomicUsize::new(0),
+            listener_fd: std::sync::atomic::AtomicI32::new(std::os::fd::AsRawFd::as_raw_fd(
+                &listener,
+            )),
         });
         let accept_shared = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()
@@ -213,9 +251,25 @@ struct Shared {
     logged: Condvar,
     connections: AtomicUsize,
     stopping: AtomicBool,
+    /// CONNECTs answered in [`Connect::Numbered`] mode.
+    numbered: AtomicUsize,
+    /// The listening socket's fd, for [`Shared::die`].
+    listener_fd: std::sync::atomic::AtomicI32,
 }
 
 impl Shared {
+    /// Stops listening at once: later connections are refused, as to a dead Tor.
+    #[allow(unsafe_code)]
+    fn die(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let fd = self.listener_fd.load(Ordering::SeqCst);
+        // SAFETY: shutdown on the listener's fd, which the accept thread keeps open
+        // until accept returns; it wakes that accept and refuses new connections.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+        }
+    }
+
     fn record(&self, rec: Recorded) {
         self.log.lock().unwrap().push(rec);
         self.logged.notify_all();
@@ -243,6 +297,11 @@ impl MockTor {
     /// The address the mock listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many CONNECTs [`Connect::Numbered`] has answered.
+    pub fn numbered(&self) -> usize {
+        self.shared.numbered.load(Ordering::SeqCst)
     }
 
     /// How many TCP connections the mock has accepted ("SOCKS traffic").
@@ -279,6 +338,25 @@ impl Drop for MockTor {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
+    }
+}
+
+/// Makes closing `stream` send RST.
+#[allow(unsafe_code)]
+fn set_linger_zero(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a valid fd and a pointer to a linger of the given size.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }
 
@@ -403,6 +481,10 @@ fn serve(mut stream: TcpStream, shared: &Shared, rec: &mut Recorded) -> io::Resu
     let port = rec.port.unwrap_or(0);
     shared.record(rec.clone());
 
+    if b.stall_resolve && matches!(req[1], 0xf0 | 0xf1) {
+        stall(shared);
+        return Ok(());
+    }
     match req[1] {
         0xf0 => resolve(&mut stream, b, &host),
         0xf1 => resolve_ptr(&mut stream, b, &host),
@@ -480,6 +562,31 @@ fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io:
             stream.write_all(&success_reply(*atyp))?;
             stream.write_all(payload)?;
             echo(stream)
+        }
+        Connect::Numbered { delay } => {
+            std::thread::sleep(*delay);
+            let n = shared.numbered.fetch_add(1, Ordering::SeqCst) + 1;
+            stream.write_all(&success_reply(1))?;
+            stream.write_all(format!("conn-{n}\n").as_bytes())?;
+            echo(stream)
+        }
+        Connect::SucceedThen { payload, end } => {
+            // No Nagle: the payload must be on the wire before a reset discards it.
+            stream.set_nodelay(true)?;
+            stream.write_all(&success_reply(1))?;
+            stream.write_all(payload)?;
+            match end {
+                StreamEnd::Close => stream.shutdown(std::net::Shutdown::Write),
+                StreamEnd::Reset => {
+                    // SO_LINGER 0: closing sends RST instead of FIN.
+                    set_linger_zero(&stream);
+                    Ok(())
+                }
+                StreamEnd::Die => {
+                    shared.die();
+                    Ok(())
+                }
+            }
         }
         Connect::Relay => {
             let ip = match host.parse::<IpAddr>() {

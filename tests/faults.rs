@@ -1,0 +1,370 @@
+//! Namespace mode when Tor misbehaves: real programs inside the sandbox against a mock
+//! Tor that breaks streams, dies, stalls or answers slowly. A broken stream must reach
+//! the program as an error (never a clean end), every wait on Tor has a deadline, and
+//! the session recovers when Tor does. Destinations are documentation addresses that
+//! only ever appear inside SOCKS requests to the mock.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use torsocks_testkit::install::bin;
+use torsocks_testkit::mock_tor::{Connect, MockTor, StreamEnd};
+use torsocks_testkit::output::text;
+use torsocks_testkit::require;
+
+fn tun() -> bool {
+    std::path::Path::new("/dev/net/tun").exists() || require::skip("needs /dev/net/tun")
+}
+
+fn ns(mock: &MockTor, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("torsocks-ns"));
+    cmd.args(["-P", &mock.addr().port().to_string()])
+        .args(args)
+        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    cmd
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ending(end: StreamEnd) -> MockTor {
+    MockTor::builder()
+        .connect(Connect::SucceedThen {
+            payload: b"partial data\n".to_vec(),
+            end,
+        })
+        .start()
+        .unwrap()
+}
+
+/// bash reading a TCP stream to its end: the exit status says whether it ended well.
+const CAT: &str = "cat < /dev/tcp/192.0.2.1/80; echo status=$?";
+
+#[test]
+fn a_broken_stream_is_an_error_not_an_end() {
+    if !tun() {
+        return;
+    }
+    let mock = ending(StreamEnd::Reset);
+    let out = ns(&mock, &["--stats", "--", "bash", "-c", CAT])
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(s.starts_with("partial data\n"), "{}", text(&out));
+    assert!(
+        !s.contains("status=0"),
+        "a reset read as a clean end: {}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("the Tor stream failed: 1"),
+        "{}",
+        text(&out)
+    );
+    // python sees the reset as ECONNRESET after the data.
+    let script = "import socket\n\
+                  s = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  got = b''\n\
+                  try:\n\
+                  \x20   while True:\n\
+                  \x20       d = s.recv(100)\n\
+                  \x20       if not d: print('clean end', got); break\n\
+                  \x20       got += d\n\
+                  except ConnectionResetError: print('reset after', got)\n";
+    let out = ns(&mock, &["--", "python3", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "reset after b'partial data\\n'\n",
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_clean_end_is_a_clean_end() {
+    if !tun() {
+        return;
+    }
+    let mock = ending(StreamEnd::Close);
+    let out = ns(&mock, &["--", "bash", "-c", CAT]).output().unwrap();
+    assert_eq!(stdout(&out), "partial data\nstatus=0\n", "{}", text(&out));
+}
+
+#[test]
+fn tor_dying_resets_connections_refuses_new_ones_and_recovers() {
+    if !tun() {
+        return;
+    }
+    let mock = ending(StreamEnd::Die);
+    let addr = mock.addr();
+    let script = "import socket, sys, time\n\
+                  s = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  got = b''\n\
+                  try:\n\
+                  \x20   while True:\n\
+                  \x20       d = s.recv(100)\n\
+                  \x20       if not d: print('clean end', flush=True); break\n\
+                  \x20       got += d\n\
+                  except ConnectionResetError: print('reset', flush=True)\n\
+                  start = time.time()\n\
+                  try: socket.create_connection(('192.0.2.1', 80), timeout=10); print('connected?')\n\
+                  except ConnectionRefusedError: print('refused in', round(time.time() - start), flush=True)\n\
+                  print('down', flush=True)\n\
+                  sys.stdin.readline()\n\
+                  s = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  print('back', s.recv(100), flush=True)\n";
+    let mut child = ns(&mock, &["--", "python3", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line == "down";
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(seen, ["reset", "refused in 0", "down"], "{seen:?}");
+    // Tor comes back on the same port.
+    drop(mock);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let back = loop {
+        match MockTor::builder()
+            .bind(addr)
+            .connect(Connect::Succeed {
+                atyp: 1,
+                payload: b"hello again".to_vec(),
+            })
+            .start()
+        {
+            Ok(m) => break m,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("rebinding {addr}: {e}"),
+        }
+    };
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(rest, ["back b'hello again'"], "{}", text(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("stopped answering").count(), 1, "{err}");
+    assert_eq!(err.matches("answers again").count(), 1, "{err}");
+    drop(back);
+}
+
+#[test]
+fn a_stalled_tor_times_out() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .connect(Connect::Stall)
+        .stall_resolve()
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    let script = "import socket\n\
+                  try: socket.create_connection(('192.0.2.1', 80), timeout=30); print('connected?')\n\
+                  except ConnectionRefusedError: print('refused')\n\
+                  try: socket.getaddrinfo('stalled.test', 80); print('resolved?')\n\
+                  except socket.gaierror as e: print('lookup failed', e.errno == socket.EAI_AGAIN)\n";
+    let out = ns(
+        &mock,
+        &[
+            "--connect-timeout",
+            "1",
+            "--resolve-timeout",
+            "1",
+            "--",
+            "python3",
+            "-c",
+            script,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "refused\nlookup failed True\n",
+        "{}",
+        text(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "deadlines held"
+    );
+}
+
+#[test]
+fn dns_queries_in_flight_are_capped_and_the_session_recovers() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .stall_resolve()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: b"still works".to_vec(),
+        })
+        .start()
+        .unwrap();
+    // 10,000 queries against a Tor that never answers a lookup: at most 16 wait for it
+    // (then SERVFAIL at the deadline), the rest get SERVFAIL at once; afterwards a
+    // connection works, so no resource ran out.
+    let script = "import socket, struct, select, time\n\
+                  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)\n\
+                  def query(i):\n\
+                  \x20   name = b''.join(bytes([len(p)]) + p for p in (b'q%d' % i, b'test')) + b'\\0'\n\
+                  \x20   return struct.pack('!HHHHHH', i, 0x0100, 1, 0, 0, 0) + name + struct.pack('!HH', 1, 1)\n\
+                  servfail = 0\n\
+                  def drain(wait):\n\
+                  \x20   global servfail\n\
+                  \x20   while select.select([s], [], [], wait)[0]:\n\
+                  \x20       r = s.recv(512)\n\
+                  \x20       if r[3] & 0x0f == 2: servfail += 1\n\
+                  for i in range(10000):\n\
+                  \x20   s.sendto(query(i), ('10.241.0.1', 53))\n\
+                  \x20   if i % 200 == 199: drain(0)\n\
+                  drain(3.0)\n\
+                  print('servfail', servfail, flush=True)\n\
+                  c = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  print(c.recv(100))\n";
+    let out = ns(
+        &mock,
+        &[
+            "--stats",
+            "--max-dns-queries",
+            "16",
+            "--resolve-timeout",
+            "2",
+            "--",
+            "python3",
+            "-c",
+            script,
+        ],
+    )
+    .output()
+    .unwrap();
+    let s = stdout(&out);
+    assert!(s.ends_with("\nb'still works'\n"), "{}", text(&out));
+    let err = stderr(&out);
+    let count = |text: &str, key: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // Queries the TUN queue dropped (the program outpaced the launcher) never reached
+    // the stack; every one that did got SERVFAIL: 16 at the deadline, the rest at once.
+    let (queries, failed, over) = (
+        count(&err, "DNS queries:"),
+        count(&err, "A Failed:"),
+        count(&err, "A OverLimit:"),
+    );
+    assert_eq!(failed, 16, "{err}");
+    assert_eq!(failed + over, queries, "{err}");
+    assert!(queries >= 5_000, "{err}");
+    let answered = count(&s, "servfail ");
+    assert!(
+        answered + 100 >= queries,
+        "the program got the answers: {s} {err}"
+    );
+}
+
+#[test]
+fn abandoned_connects_are_released_and_never_splice() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .connect(Connect::Numbered {
+            delay: Duration::from_millis(300),
+        })
+        .start()
+        .unwrap();
+    // 20 connects given up (timeout) while Tor dials, then one that waits: it must get
+    // its own stream (conn-21), not one of the abandoned ones.
+    let script = "import socket, sys\n\
+                  for i in range(20):\n\
+                  \x20   s = socket.socket(); s.settimeout(0.05)\n\
+                  \x20   try: s.connect(('192.0.2.1', 80))\n\
+                  \x20   except OSError: pass\n\
+                  \x20   s.close()\n\
+                  print('abandoned', flush=True)\n\
+                  sys.stdin.readline()\n\
+                  s = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  print(s.recv(100).decode().strip(), flush=True)\n\
+                  s.shutdown(socket.SHUT_WR); s.recv(100); s.close()\n";
+    let mut child = ns(
+        &mock,
+        &[
+            "--stats",
+            "--max-connections",
+            "21",
+            "--",
+            "python3",
+            "-c",
+            script,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "abandoned");
+    // Wait until Tor has answered all 20 (their SYN-ACKs then meet RSTs).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while mock.numbered() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(mock.numbered(), 20);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(rest, ["conn-21"], "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("0 over the limit"), "{err}");
+}
+
+#[test]
+fn the_fd_limit_bounds_connections_with_a_warning() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::start().unwrap();
+    let script = format!(
+        "ulimit -n 400 && {} -P {} -- true",
+        bin("torsocks-ns").display(),
+        mock.addr().port()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the open-file limit (400) allows 80 connections, not 4096"),
+        "{err}"
+    );
+}
