@@ -7,10 +7,11 @@
 use std::net::IpAddr;
 
 use torsocks_core::dns::{self, Answer, MessageError, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
-use torsocks_core::onion::{is_onion_name, OnionPool};
+use torsocks_core::onion::is_onion_name;
 use torsocks_core::resolve::LookupError;
 
 use crate::tor::Tor;
+use crate::vpool::{PoolError, VirtualPool};
 
 /// DNS RCODE for "not implemented" (RFC 1035 §4.1.1).
 const RCODE_NOTIMP: u8 = 4;
@@ -58,7 +59,7 @@ pub fn over_limit(query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
 pub async fn answer(
     query: &[u8],
     tor: &Tor,
-    pool: &OnionPool,
+    pool: &VirtualPool,
     automap: bool,
 ) -> (Option<Vec<u8>>, u16, Outcome) {
     let q = match dns::parse_query(query) {
@@ -102,17 +103,20 @@ async fn forward(
     name: &str,
     v6: bool,
     tor: &Tor,
-    pool: &OnionPool,
+    pool: &VirtualPool,
     automap: bool,
 ) -> Result<Answer, LookupError> {
-    if is_onion_name(name.as_bytes()) || automap {
+    let onion = is_onion_name(name.as_bytes());
+    if onion || automap {
         if v6 {
             return Err(LookupError::NoData); // virtual addresses are IPv4
         }
-        return pool
-            .cookie_for(name)
-            .map(|ip| Answer::Address(IpAddr::V4(ip)))
-            .map_err(|_| LookupError::TryAgain);
+        return match pool.address_for(name, !onion) {
+            Ok(ip) => Ok(Answer::Address(IpAddr::V4(ip))),
+            // Tor could not reach a malformed onion address either.
+            Err(PoolError::NotAnOnion | PoolError::TooLong) => Err(LookupError::NotFound),
+            Err(PoolError::Full) => Err(LookupError::TryAgain),
+        };
     }
     match tor.resolve(name).await? {
         ip @ IpAddr::V4(_) if !v6 => Ok(Answer::Address(ip)),
@@ -121,7 +125,7 @@ async fn forward(
     }
 }
 
-async fn reverse(name: &str, tor: &Tor, pool: &OnionPool) -> Result<Answer, LookupError> {
+async fn reverse(name: &str, tor: &Tor, pool: &VirtualPool) -> Result<Answer, LookupError> {
     let ip = dns::parse_reverse_name(name).ok_or(LookupError::NotFound)?;
     if let Some(name) = pool.name_of(ip) {
         return Ok(Answer::Name(name));

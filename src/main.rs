@@ -11,6 +11,7 @@
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
+//! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 
 mod cli;
@@ -21,16 +22,15 @@ mod settings;
 mod stats;
 mod tor;
 mod tor_check;
+mod vpool;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use netstack::stack::StackConfig;
 use torsocks_core::config::value::onion_range;
-use torsocks_core::onion::OnionPool;
 use torsocks_core::socks5::Auth;
 
 use ns::policy;
@@ -127,7 +127,7 @@ fn main() -> ExitCode {
             },
         ),
         max_dns_queries: args.max_dns_queries as usize,
-        pool: Arc::new(OnionPool::new(range)),
+        pool: vpool::VirtualPool::new(range),
         automap: args.automap,
         stack: stack_config,
         debug: args.debug,

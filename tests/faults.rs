@@ -368,3 +368,56 @@ fn the_fd_limit_bounds_connections_with_a_warning() {
         "{err}"
     );
 }
+
+#[test]
+fn a_flood_of_onion_names_cannot_exhaust_the_virtual_addresses() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::start().unwrap();
+    // 20,000 made-up names (NXDOMAIN, no address taken), then 2,000 well-formed v3
+    // names through a range of 255 addresses: the least recently used free addresses
+    // are reused, so a real onion lookup afterwards still gets one, and connecting to
+    // it sends the name to Tor.
+    let onion = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion";
+    let script = format!(
+        "import base64, hashlib, socket, struct\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n\
+         def ask(i, name):\n\
+         \x20   q = b''.join(bytes([len(p)]) + p for p in name.encode().split(b'.')) + b'\\0'\n\
+         \x20   s.sendto(struct.pack('!HHHHHH', i & 0xffff, 0x0100, 1, 0, 0, 0) + q + struct.pack('!HH', 1, 1), ('10.241.0.1', 53))\n\
+         \x20   r = s.recv(512)\n\
+         \x20   return r[3] & 0x0f, r[-4:]\n\
+         def v3(seed):\n\
+         \x20   key = hashlib.sha256(b'%d' % seed).digest()\n\
+         \x20   check = hashlib.sha3_256(b'.onion checksum' + key + b'\\x03').digest()[:2]\n\
+         \x20   return base64.b32encode(key + check + b'\\x03').decode().lower() + '.onion'\n\
+         nx = sum(ask(i, 'x%d.onion' % i)[0] == 3 for i in range(20000))\n\
+         ok = sum(ask(i, v3(i))[0] == 0 for i in range(2000))\n\
+         rcode, addr = ask(1, '{onion}')\n\
+         print(nx, ok, rcode, socket.inet_ntoa(addr).startswith('10.192.'), flush=True)\n\
+         try: socket.create_connection((socket.inet_ntoa(addr), 80), timeout=10)\n\
+         except OSError: pass\n"
+    );
+    let out = ns(
+        &mock,
+        &[
+            "--virtual-range",
+            "10.192.0.0/24",
+            "--",
+            "python3",
+            "-c",
+            &script,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "20000 2000 0 True\n", "{}", text(&out));
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some(onion)),
+        "{:?}",
+        mock.requests().last()
+    );
+}

@@ -14,6 +14,9 @@ use torsocks_testkit::world::{World, TARGET_NAME};
 
 const NAME: &str = TARGET_NAME;
 
+/// A well-formed v3 onion address (the Tor Project's); only ever sent to the mock Tor.
+const ONION: &str = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion";
+
 fn world() -> Option<World> {
     if !std::path::Path::new("/dev/net/tun").exists() {
         require::skip("needs /dev/net/tun");
@@ -124,9 +127,11 @@ fn udp_never_leaves_and_fails_fast() {
 #[test]
 fn dns_names_onion_and_nxdomain() {
     let Some(w) = world() else { return };
-    let script =
-        "getent hosts target.test; getent hosts abc.onion; getent hosts nx.test; echo nx=$?";
-    let out = ns(&w, &["--", "sh", "-c", script]).output().unwrap();
+    let script = format!(
+        "getent hosts target.test; getent hosts {ONION}; getent hosts nx.test; echo nx=$?; \
+         getent hosts made-up.onion; echo malformed=$?"
+    );
+    let out = ns(&w, &["--", "sh", "-c", &script]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
@@ -140,24 +145,35 @@ fn dns_names_onion_and_nxdomain() {
         text(&out)
     );
     assert_eq!(lines[2], "nx=2", "NXDOMAIN: {}", text(&out));
+    assert_eq!(lines[3], "malformed=2", "not a v3 address: {}", text(&out));
     // Connecting to the onion's virtual address sends its name to Tor.
     let out = ns(
         &w,
-        &["--", "curl", "-sS", "--max-time", "10", "http://abc.onion/"],
+        &[
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            &format!("http://{ONION}/"),
+        ],
     )
     .output()
     .unwrap();
-    assert!(!out.status.success(), "the mock cannot reach abc.onion");
+    assert!(
+        !out.status.success(),
+        "the mock cannot reach the onion service"
+    );
     let recs = w.mock.requests();
     assert!(
         recs.iter()
-            .any(|r| r.command == Some(1) && r.host.as_deref() == Some("abc.onion")),
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some(ONION)),
         "{recs:?}"
     );
     assert!(
         !recs
             .iter()
-            .any(|r| r.host.as_deref() == Some("abc.onion") && r.command == Some(0xf0)),
+            .any(|r| r.host.as_deref() == Some(ONION) && r.command == Some(0xf0)),
         "no RESOLVE of an onion name"
     );
 }

@@ -2,16 +2,15 @@
 //! through the same DNS server as UDP queries.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use netstack::stack::{FlowId, StackConfig};
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
-use torsocks_core::onion::OnionPool;
 
 use super::{Control, DnsSlots, Wake, CHANNEL_CHUNKS};
 use crate::dns;
 use crate::tor::Tor;
+use crate::vpool::VirtualPool;
 
 pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
     addr.ip() == std::net::IpAddr::V4(config.ipv4.0)
@@ -22,7 +21,7 @@ pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
 pub(super) async fn dns_over_tcp(
     flow: FlowId,
     tor: Rc<Tor>,
-    pool: Arc<OnionPool>,
+    pool: Rc<VirtualPool>,
     automap: bool,
     slots: DnsSlots,
     ctl: mpsc::UnboundedSender<Control>,

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use netstack::stack::{Event, FlowId, Stack, StackConfig};
@@ -18,12 +17,12 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
-use torsocks_core::onion::OnionPool;
 use torsocks_core::socks5::ip_host;
 
 use crate::dns;
 use crate::ns::tun;
 use crate::tor::Tor;
+use crate::vpool::{Lease, VirtualPool};
 
 mod dns_tcp;
 mod flow;
@@ -41,7 +40,7 @@ pub struct SessionConfig {
     /// How to reach Tor.
     pub tor: Tor,
     /// Virtual addresses for `.onion` (and automapped) names.
-    pub pool: Arc<OnionPool>,
+    pub pool: Rc<VirtualPool>,
     /// Map every name to a virtual address (names travel to Tor in CONNECT).
     pub automap: bool,
     /// The stack's setup.
@@ -130,6 +129,8 @@ struct FlowIo {
     task: Option<tokio::task::AbortHandle>,
     /// When the Tor stream broke: the program gets what arrived before, then a reset.
     failed: Option<std::time::Instant>,
+    /// The hold on the virtual address the program connected to, if any.
+    _lease: Option<Lease>,
 }
 
 /// Counts DNS queries in flight against the cap.
@@ -327,7 +328,7 @@ pub async fn run(
                 {
                     // DNS over TCP to the sandbox's resolver is answered here, like UDP.
                     flows.insert(flow, FlowIo::default());
-                    let (tor, pool, ctl) = (Rc::clone(&tor), Arc::clone(&pool), ctl_tx.clone());
+                    let (tor, pool, ctl) = (Rc::clone(&tor), Rc::clone(&pool), ctl_tx.clone());
                     tokio::task::spawn_local(dns_over_tcp(
                         flow,
                         tor,
@@ -339,9 +340,9 @@ pub async fn run(
                     ));
                 }
                 Event::Connect { flow, dst, .. } => {
-                    let host = match pool.name_of(dst.ip()) {
-                        Some(name) => name.into_bytes(),
-                        None => ip_host(dst.ip()).into_bytes(),
+                    let (host, lease) = match pool.lease(dst.ip()) {
+                        Some((name, lease)) => (name.into_bytes(), Some(lease)),
+                        None => (ip_host(dst.ip()).into_bytes(), None),
                     };
                     let (tor, ctl) = (Rc::clone(&tor), ctl_tx.clone());
                     let task = tokio::task::spawn_local(flow_task(
@@ -357,6 +358,7 @@ pub async fn run(
                         flow,
                         FlowIo {
                             task: Some(task.abort_handle()),
+                            _lease: lease,
                             ..FlowIo::default()
                         },
                     );
@@ -364,7 +366,7 @@ pub async fn run(
                 Event::DnsQuery { src, dst, payload } => {
                     let (tor, pool, ctl, wake) = (
                         Rc::clone(&tor),
-                        Arc::clone(&pool),
+                        Rc::clone(&pool),
                         ctl_tx.clone(),
                         wake.clone(),
                     );
