@@ -91,14 +91,16 @@ pub struct Args {
     pub max_connections: u32,
 
     /// How long opening a connection through Tor may take, in seconds; then the
-    /// program's connection is reset.
-    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub connect_timeout: u64,
+    /// program's connect is refused.
+    /// [default: ConnectTimeout, else 120]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: Option<u64>,
 
     /// How long a name lookup through Tor may take, in seconds; then the answer is
     /// SERVFAIL.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub resolve_timeout: u64,
+    /// [default: ResolveTimeout, else 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub resolve_timeout: Option<u64>,
 
     /// The most DNS queries answered at once (over UDP and TCP); more get SERVFAIL.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]

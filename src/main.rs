@@ -122,8 +122,8 @@ fn main() -> ExitCode {
             config.tor_endpoint(),
             auth,
             tor::Deadlines {
-                connect: std::time::Duration::from_secs(args.connect_timeout),
-                resolve: std::time::Duration::from_secs(args.resolve_timeout),
+                connect: seconds(args.connect_timeout, config.connect_timeout, 120),
+                resolve: seconds(args.resolve_timeout, config.resolve_timeout, 30),
             },
         ),
         max_dns_queries: args.max_dns_queries as usize,
@@ -238,6 +238,11 @@ fn user_named(name: &str) -> Result<(ns::RunAs, PathBuf), String> {
         },
         user.dir,
     ))
+}
+
+/// The option, else the configuration's directive, else the default.
+fn seconds(option: Option<u64>, directive: Option<u32>, default: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(option.or(directive.map(u64::from)).unwrap_or(default))
 }
 
 /// fds the launcher needs besides one per connection and per DNS query in flight.

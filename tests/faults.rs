@@ -209,6 +209,27 @@ fn a_stalled_tor_times_out() {
         started.elapsed() < Duration::from_secs(20),
         "deadlines held"
     );
+    // The same from torsocks.conf.
+    let dir = std::env::temp_dir().join(format!("tsrs-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("torsocks.conf");
+    std::fs::write(&conf, "ConnectTimeout 1\nResolveTimeout 1\n").unwrap();
+    let started = Instant::now();
+    let out = ns(&mock, &["--", "python3", "-c", script])
+        .env("TORSOCKS_CONF_FILE", &conf)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        stdout(&out),
+        "refused\nlookup failed True\n",
+        "{}",
+        text(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "deadlines from the file held"
+    );
 }
 
 #[test]

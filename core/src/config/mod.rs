@@ -46,9 +46,13 @@ pub mod directive {
     pub const ISOLATE_PID: &str = "IsolatePID";
     /// `EnableIPv6`
     pub const ENABLE_IPV6: &str = "EnableIPv6";
+    /// `ConnectTimeout` (namespace mode)
+    pub const CONNECT_TIMEOUT: &str = "ConnectTimeout";
+    /// `ResolveTimeout` (namespace mode)
+    pub const RESOLVE_TIMEOUT: &str = "ResolveTimeout";
 
     /// Every directive, in the order of spec §2.3.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 11] = [
         TOR_ADDRESS,
         TOR_PORT,
         ONION_ADDR_RANGE,
@@ -58,6 +62,8 @@ pub mod directive {
         ALLOW_OUTBOUND_LOCALHOST,
         ISOLATE_PID,
         ENABLE_IPV6,
+        CONNECT_TIMEOUT,
+        RESOLVE_TIMEOUT,
     ];
 
     /// The static name of a known directive; `None` for anything else (case-sensitive).
@@ -99,6 +105,10 @@ pub struct Config {
     pub isolate_pid: bool,
     /// `EnableIPv6`.
     pub enable_ipv6: bool,
+    /// `ConnectTimeout`: seconds a CONNECT through Tor may take (namespace mode).
+    pub connect_timeout: Option<u32>,
+    /// `ResolveTimeout`: seconds a RESOLVE through Tor may take (namespace mode).
+    pub resolve_timeout: Option<u32>,
 }
 
 impl Default for Config {
@@ -113,6 +123,8 @@ impl Default for Config {
             allow_outbound_localhost: OutboundLocalhost::Deny,
             isolate_pid: false,
             enable_ipv6: false,
+            connect_timeout: None,
+            resolve_timeout: None,
         }
     }
 }

@@ -98,6 +98,17 @@ fn switch(directive: &'static str, value: &str, max: i64) -> Result<i64, ConfigE
     }
 }
 
+/// A timeout in whole seconds, 1..=3600 (the integer rule of the switches).
+fn seconds(directive: &'static str, value: &str) -> Result<u32, ConfigErrorKind> {
+    match atoi(value) {
+        n @ 1..=3600 => Ok(n as u32),
+        _ => Err(ConfigErrorKind::InvalidSwitch {
+            directive,
+            value: value.to_string(),
+        }),
+    }
+}
+
 /// Validates `value` for directive `name` and stores it in `config`.
 ///
 /// Returns `Ok(false)` when `name` is not a directive (the caller warns, CF-10).
@@ -129,6 +140,12 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
         }
         directive::ENABLE_IPV6 => {
             config.enable_ipv6 = switch(directive::ENABLE_IPV6, &text, 1)? == 1
+        }
+        directive::CONNECT_TIMEOUT => {
+            config.connect_timeout = Some(seconds(directive::CONNECT_TIMEOUT, &text)?)
+        }
+        directive::RESOLVE_TIMEOUT => {
+            config.resolve_timeout = Some(seconds(directive::RESOLVE_TIMEOUT, &text)?)
         }
         _ => return Ok(false),
     }
