@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 cargo build --release -q -p torsocks -p torsocks-testkit
-work=$(mktemp -d)
+# Not under /tmp: the sandbox has a /tmp of its own.
+mkdir -p target; work=$(mktemp -d -p "$PWD/target")
 cat > "$work/echo.py" <<'PY'
 import asyncio
 async def handle(r, w):

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 size=${1:-200}
 runs=${2:-3}
 cargo build --release -q -p torsocks -p torsocks-testkit
-work=$(mktemp -d)
+# Not under /tmp: the sandbox has a /tmp of its own.
+mkdir -p target; work=$(mktemp -d -p "$PWD/target")
 http_port=18080
 socks_port=9152
 head -c $((size * 1024 * 1024)) /dev/zero > "$work/file"
