@@ -232,12 +232,16 @@ pub async fn run(
     }
 
     let mut buf = vec![0u8; 65536];
+    // One timer for the stack's next deadline, moved each pass (not a new one).
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
     let status = loop {
         let delay = stack
             .poll_delay(now())
             .map(|d| Duration::from_micros(d.total_micros()))
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
+        timer.as_mut().reset(tokio::time::Instant::now() + delay);
         tokio::select! {
             status = &mut exit_rx => break status.unwrap_or(1),
             Some(sig) = sig_rx.recv() => {
@@ -264,7 +268,7 @@ pub async fn run(
                 }
             }
             _ = notify.notified() => {}
-            _ = tokio::time::sleep(delay) => {}
+            _ = &mut timer => {}
         }
         if let Some(e) = tun_failed.take() {
             // The sandbox's only interface is gone: nothing can reach the network any
