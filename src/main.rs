@@ -198,7 +198,7 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
         binds: shares.binds,
         cwd: std::env::current_dir().ok(),
         runtime_dir,
-        resolv_target: std::fs::canonicalize(&resolv).unwrap_or(resolv),
+        resolv_target: link_target(&resolv),
         resolv: policy::resolv_conf(dns),
         nsswitch: std::fs::read_to_string("/etc/nsswitch.conf")
             .ok()
@@ -219,6 +219,37 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
         run_as,
         new_session: args.new_session || !on_a_terminal,
     })
+}
+
+/// The file `path` ends at after its symlinks, whether or not that file exists (a
+/// systemd-resolved `/etc/resolv.conf` points into /run, which the sandbox replaces,
+/// so the mount must cover the link's target, created there).
+fn link_target(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(next) = std::fs::read_link(&current) else {
+            break;
+        };
+        current = match current.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    // `..` and `.` resolved by the text (the target's directories may not exist).
+    let mut clean = PathBuf::new();
+    for part in current.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    clean
 }
 
 /// `--user NAME`: the user's ids and home; root only.

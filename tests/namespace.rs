@@ -460,3 +460,52 @@ fn interactive_shell_with_job_control() {
     );
     assert_eq!(status.trim(), "3", "{screen}");
 }
+
+// A systemd-resolved host: /etc/resolv.conf is a relative symlink into /run, which the
+// sandbox replaces with an empty tmpfs. The private resolv.conf lands at the link's
+// target. (The host's /etc is left alone: a copy is bound over it in a private mount
+// namespace.)
+#[test]
+fn resolv_conf_linked_into_run() {
+    let Some(w) = world() else { return };
+    let Some(unshare) = require::program("unshare") else {
+        return;
+    };
+    let dir = torsocks_testkit::install::workspace_root()
+        .join("target")
+        .join(format!("etc-link-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let etc = dir.join("etc");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg("/etc")
+        .arg(&etc)
+        .status()
+        .unwrap()
+        .success());
+    let _ = std::fs::remove_file(etc.join("resolv.conf"));
+    std::os::unix::fs::symlink(
+        "../run/systemd/resolve/stub-resolv.conf",
+        etc.join("resolv.conf"),
+    )
+    .unwrap();
+    let script = format!(
+        "mount --bind {etc} /etc && {ns} -P {port} -- sh -c 'grep nameserver /etc/resolv.conf; getent hosts {NAME}'",
+        etc = etc.display(),
+        ns = bin("torsocks-ns").display(),
+        port = w.mock.addr().port()
+    );
+    let out = Command::new(unshare)
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("nameserver 10.241.0.1\n{} ", w.host.ip())),
+        "{}",
+        text(&out)
+    );
+}
