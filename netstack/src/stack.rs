@@ -95,6 +95,8 @@ pub enum Received {
     Nothing,
     /// The program closed its side (or the flow is gone): no more bytes will come.
     End,
+    /// The program reset the connection: no more bytes, and what was in flight is void.
+    Reset,
 }
 
 /// Session counters (the `--stats` summary).
@@ -369,13 +371,13 @@ impl Stack {
             self.counters.bytes_from_programs += n as u64;
             return Received::Data(n);
         }
-        if socket.may_recv()
-            || socket.state() == tcp::State::SynReceived
-            || socket.state() == tcp::State::Listen
-        {
-            Received::Nothing
-        } else {
-            Received::End
+        match socket.state() {
+            tcp::State::SynReceived | tcp::State::Listen => Received::Nothing,
+            _ if socket.may_recv() => Received::Nothing,
+            // Closed before the program's FIN was read: an RST (a FIN is read as End
+            // first, in CLOSE-WAIT or later).
+            tcp::State::Closed => Received::Reset,
+            _ => Received::End,
         }
     }
 

@@ -34,6 +34,7 @@ pub(super) fn pump_flows(
         }
         // Program → Tor, while the channel has room.
         let mut program_done = false;
+        let mut program_reset = false;
         while let Some(tx) = &io.to_tor {
             let Ok(permit) = tx.try_reserve() else { break };
             match stack.recv(flow, &mut buf[..CHUNK]) {
@@ -43,10 +44,23 @@ pub(super) fn pump_flows(
                     program_done = true;
                     break;
                 }
+                Received::Reset => {
+                    program_reset = true;
+                    break;
+                }
             }
         }
         if program_done {
             io.to_tor = None; // the flow task shuts down its write side
+        }
+        if program_reset {
+            // The program reset its connection: so is the Tor stream, at once (what
+            // it had sent and Tor not yet taken is void, as on a real network).
+            if let Some(task) = io.task.take() {
+                task.abort();
+            }
+            finished.push(flow);
+            continue;
         }
         // Tor → program, while the stack takes it.
         loop {

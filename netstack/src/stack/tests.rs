@@ -408,7 +408,7 @@ fn abandoned_connect_is_closed_and_never_takes_another_connection() {
     w.pump();
     let mut buf = [0u8; 16];
     assert_eq!(w.stack.recv(flow, &mut buf), Received::Data(4));
-    assert_eq!(w.stack.recv(abandoned, &mut buf), Received::End);
+    assert_eq!(w.stack.recv(abandoned, &mut buf), Received::Reset);
     w.stack.release(abandoned);
     assert_eq!(w.stack.flow_count(), 1);
 }
@@ -435,4 +435,25 @@ fn a_reset_before_the_syn_ack_frees_the_flow_for_the_limit() {
     w.pump();
     assert!(matches!(w.stack.next_event(), Some(Event::Connect { .. })));
     assert_eq!(w.stack.counters().flows_over_limit, 0);
+}
+
+#[test]
+fn a_reset_is_told_apart_from_an_end() {
+    let mut w = World::new(StackConfig::default());
+    let (closing, resetting) = (
+        w.connect(sa("192.0.2.1:80"), 40030),
+        w.connect(sa("192.0.2.1:81"), 40031),
+    );
+    w.pump();
+    let (a, _, _) = w.expect_connect();
+    let (b, _, _) = w.expect_connect();
+    w.stack.accept(a);
+    w.stack.accept(b);
+    w.pump();
+    w.program_socket(closing).close();
+    w.program_socket(resetting).abort();
+    w.pump();
+    let mut buf = [0u8; 8];
+    assert_eq!(w.stack.recv(a, &mut buf), Received::End, "FIN");
+    assert_eq!(w.stack.recv(b, &mut buf), Received::Reset, "RST");
 }

@@ -575,6 +575,9 @@ fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io:
             stream.set_nodelay(true)?;
             stream.write_all(&success_reply(1))?;
             stream.write_all(payload)?;
+            // A break some time after the data, not within the same instant: a reset
+            // that overtakes data still unread discards it in the kernel.
+            std::thread::sleep(Duration::from_millis(100));
             match end {
                 StreamEnd::Close => stream.shutdown(std::net::Shutdown::Write),
                 StreamEnd::Reset => {
