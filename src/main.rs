@@ -189,13 +189,26 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
     let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|d| d.is_absolute());
+    let masked_dirs = policy::masked_dirs(runtime_dir.as_deref());
+    let argv = args.argv();
+    let mut binds = shares.binds;
+    for path in policy::named_paths(
+        &argv,
+        std::env::var_os("PATH").as_deref(),
+        &masked_dirs,
+        |p| std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir()),
+    ) {
+        if !binds.contains(&path) {
+            binds.push(path);
+        }
+    }
     let resolv = PathBuf::from("/etc/resolv.conf");
     let mounts = ns::MountPlan {
-        masked_dirs: policy::masked_dirs(runtime_dir.as_deref()),
+        masked_dirs,
         host_sockets: std::fs::read("/proc/net/unix")
             .map(|table| policy::unix_socket_paths(&table))
             .unwrap_or_default(),
-        binds: shares.binds,
+        binds,
         cwd: std::env::current_dir().ok(),
         runtime_dir,
         resolv_target: link_target(&resolv),
@@ -211,7 +224,7 @@ fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns:
         || std::io::stdout().is_terminal()
         || std::io::stderr().is_terminal();
     Ok(ns::Spec {
-        argv: args.argv(),
+        argv,
         env,
         keep_fds: args.keep_fd.clone(),
         net,

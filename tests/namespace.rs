@@ -509,3 +509,35 @@ fn resolv_conf_linked_into_run() {
         text(&out)
     );
 }
+
+// A program and a file named on the command line under /tmp (which the sandbox
+// replaces) are shared at the same paths; nothing else of the host's /tmp is.
+#[test]
+fn paths_named_on_the_command_line_are_shared() {
+    let Some(w) = world() else { return };
+    let dir = std::env::temp_dir().join(format!("tsrs-named-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prog = dir.join("prog.sh");
+    std::fs::write(
+        &prog,
+        "#!/bin/sh\necho \"$(cat \"$1\")\"; ls -A /tmp; ls -A \"$(dirname \"$1\")\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("data"), "named data\n").unwrap();
+    std::fs::write(dir.join("other"), "not named\n").unwrap();
+    let out = ns(&w, &["--"])
+        .arg(&prog)
+        .arg(dir.join("data"))
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("named data\n{name}\ndata\nprog.sh\n"),
+        "{}",
+        text(&out)
+    );
+}

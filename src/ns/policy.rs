@@ -139,6 +139,46 @@ pub fn shares(
     Ok(shares)
 }
 
+/// Files and directories the command line names that lie under a masked directory:
+/// the program itself (looked up on `path_env` when it has no `/`) and every absolute
+/// path among its arguments, so that `torsocks-ns /tmp/build/prog /tmp/data` works.
+/// Only what `shareable` accepts (regular files and directories, never sockets) is
+/// kept; the sockets inside a shared directory are masked like any other.
+pub fn named_paths(
+    argv: &[OsString],
+    path_env: Option<&OsStr>,
+    masked: &[PathBuf],
+    shareable: impl Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(program) = argv.first() {
+        let program = Path::new(program);
+        if program.is_absolute() {
+            candidates.push(program.to_path_buf());
+        } else if program.components().count() == 1 {
+            if let Some(dirs) = path_env {
+                let found = std::env::split_paths(dirs)
+                    .map(|dir| dir.join(program))
+                    .find(|candidate| shareable(candidate));
+                candidates.extend(found);
+            }
+        }
+    }
+    candidates.extend(
+        argv.iter()
+            .skip(1)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute()),
+    );
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for path in candidates {
+        if is_under(&path, masked) && shareable(&path) && !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
 /// The Unix socket of a local X11 display (`:0`, `:0.0`, `unix:1`), or None for a
 /// display reached over TCP (`host:10`, `localhost:10.0`).
 pub fn x11_socket(display: &str) -> Option<PathBuf> {
@@ -297,6 +337,46 @@ mod tests {
         assert_eq!(
             names(scrub_env(vars, &["DISPLAY".into()])),
             ["PATH", "DISPLAY", "HOME"]
+        );
+    }
+
+    #[test]
+    fn paths_on_the_command_line_under_masked_directories() {
+        let masked = masked_dirs(None);
+        let exists = |p: &Path| {
+            [
+                "/tmp/build/prog",
+                "/tmp/data",
+                "/usr/bin/python3",
+                "/tmp/venv/bin/tool",
+                "/run/x",
+            ]
+            .iter()
+            .any(|e| Path::new(e) == p)
+        };
+        let argv = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        let path = Some(OsStr::new("/tmp/venv/bin:/usr/bin"));
+        assert_eq!(
+            named_paths(
+                &argv(&["/tmp/build/prog", "/tmp/data", "/tmp/missing", "-x"]),
+                path,
+                &masked,
+                exists
+            ),
+            [PathBuf::from("/tmp/build/prog"), PathBuf::from("/tmp/data")]
+        );
+        assert_eq!(
+            named_paths(
+                &argv(&["tool", "/usr/bin/python3", "/run/x"]),
+                path,
+                &masked,
+                exists
+            ),
+            [PathBuf::from("/tmp/venv/bin/tool"), PathBuf::from("/run/x")],
+            "found on PATH; /usr is not masked"
+        );
+        assert!(
+            named_paths(&argv(&["python3", "relative/file"]), path, &masked, exists).is_empty()
         );
     }
 
