@@ -95,17 +95,18 @@ enum Control {
     },
 }
 
-/// How tasks wake the driver: which flow has work, and a nudge.
+/// How tasks wake the driver: which flow has work, and a nudge. The set of ready flows
+/// holds each flow once, so it is bounded by the flows open, however often tasks wake.
 #[derive(Clone)]
 struct Wake {
     notify: Rc<Notify>,
-    ready: mpsc::UnboundedSender<FlowId>,
+    ready: Rc<std::cell::RefCell<HashSet<FlowId>>>,
 }
 
 impl Wake {
     /// `flow`'s channels changed: pump it.
     fn flow(&self, flow: FlowId) {
-        let _ = self.ready.send(flow);
+        self.ready.borrow_mut().insert(flow);
         self.notify.notify_one();
     }
 
@@ -178,13 +179,16 @@ pub async fn run(
     let now = || netstack::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     let mut stack = Stack::new(config.stack.clone(), now());
     let notify = Rc::new(Notify::new());
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<FlowId>();
+    let ready = Rc::new(std::cell::RefCell::new(HashSet::new()));
     let wake = Wake {
         notify: Rc::clone(&notify),
-        ready: ready_tx,
+        ready: Rc::clone(&ready),
     };
     let mut work: HashSet<FlowId> = HashSet::new();
     let mut last_full_scan = std::time::Instant::now();
+    // Unbounded in type, bounded in fact: each flow task sends at most three messages
+    // (opened or refused, then a failure from each direction) and each DNS task one, and the tasks themselves
+    // are capped (--max-connections, --max-dns-queries).
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel::<Control>();
     let mut flows: HashMap<FlowId, FlowIo> = HashMap::new();
     let mut summary = Summary::default();
@@ -395,9 +399,7 @@ pub async fn run(
         }
 
         work.extend(stack.take_dirty());
-        while let Ok(flow) = ready_rx.try_recv() {
-            work.insert(flow);
-        }
+        work.extend(ready.borrow_mut().drain());
         if last_full_scan.elapsed() >= FULL_SCAN {
             work.extend(flows.keys().copied());
             last_full_scan = std::time::Instant::now();
