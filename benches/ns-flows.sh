@@ -11,19 +11,6 @@ n=${1:-1000}
 cargo build --release -q -p torsocks -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
-cat > "$work/echo.py" <<'PY'
-import asyncio
-async def handle(r, w):
-    while data := await r.read(65536):
-        w.write(data)
-        await w.drain()
-    w.close()
-async def main():
-    server = await asyncio.start_server(handle, '127.0.0.1', 17777, backlog=4096)
-    async with server:
-        await server.serve_forever()
-asyncio.run(main())
-PY
 cat > "$work/many.py" <<'PY'
 import resource, socket, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
@@ -43,7 +30,7 @@ speed = subprocess.run(['curl', '-s', 'http://bulk.test:18081/file', '-o', '/dev
 print(f"bulk {float(speed) * 8 / 1e6:.0f}", flush=True)
 PY
 head -c $((200 * 1024 * 1024)) /dev/zero > "$work/file"
-python3 "$work/echo.py" & echo_pid=$!
+python3 benches/echo_server.py 17777 & echo_pid=$!
 python3 -m http.server 18081 --bind 127.0.0.1 --directory "$work" >/dev/null 2>&1 & http_pid=$!
 ./target/release/mock-tor 9153 echo.test=127.0.0.1 bulk.test=127.0.0.1 >/dev/null 2>&1 & mock_pid=$!
 cleanup() { kill "$echo_pid" "$http_pid" "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }

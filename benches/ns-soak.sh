@@ -8,22 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
+[ "$n" -gt 1000 ] || { echo "ns-soak.sh: N must be above 1000" >&2; exit 2; }
 cargo build --release -q -p torsocks -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
-cat > "$work/echo.py" <<'PY'
-import asyncio
-async def handle(r, w):
-    while data := await r.read(65536):
-        w.write(data)
-        await w.drain()
-    w.close()
-async def main():
-    server = await asyncio.start_server(handle, '127.0.0.1', 17778, backlog=4096)
-    async with server:
-        await server.serve_forever()
-asyncio.run(main())
-PY
 cat > "$work/soak.py" <<'PY'
 import socket, sys
 n = int(sys.argv[1])
@@ -36,7 +24,7 @@ for i in range(1, n + 1):
         print('at', i, flush=True)
         sys.stdin.readline()
 PY
-python3 "$work/echo.py" & echo_pid=$!
+python3 benches/echo_server.py 17778 & echo_pid=$!
 ./target/release/mock-tor 9156 echo.test=127.0.0.1 > "$work/mock.log" 2>&1 & mock_pid=$!
 mkfifo "$work/go"
 cleanup() { kill "$echo_pid" "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }

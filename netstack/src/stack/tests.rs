@@ -103,6 +103,20 @@ impl World {
         self.program.sockets.get_mut::<tcp::Socket>(h)
     }
 
+    /// A connect the program gives up while the outbound stream is being opened (a
+    /// connect timeout): its socket is gone when the SYN-ACK finally comes, so it
+    /// answers RST. Returns the flow.
+    fn abandon(&mut self, dst: SocketAddr, local_port: u16) -> FlowId {
+        let h = self.connect(dst, local_port);
+        self.pump();
+        let (flow, _, _) = self.expect_connect();
+        self.program_socket(h).abort();
+        self.program.sockets.remove(h);
+        self.stack.accept(flow);
+        self.pump();
+        flow
+    }
+
     fn expect_connect(&mut self) -> (FlowId, SocketAddr, SocketAddr) {
         match self.stack.next_event() {
             Some(Event::Connect { flow, src, dst }) => (flow, src, dst),
@@ -378,15 +392,7 @@ fn arbitrary_packets_never_panic() {
 fn abandoned_connect_is_closed_and_never_takes_another_connection() {
     let mut w = World::new(StackConfig::default());
     let dst = sa("192.0.2.1:80");
-    let first = w.connect(dst, 40010);
-    w.pump();
-    let (abandoned, _, _) = w.expect_connect();
-    // The program gives up while the outbound stream is being opened (a connect
-    // timeout): its socket is gone when the SYN-ACK finally comes, so it answers RST.
-    w.program_socket(first).abort();
-    w.program.sockets.remove(first);
-    w.stack.accept(abandoned);
-    w.pump();
+    let abandoned = w.abandon(dst, 40010);
     assert!(w.stack.is_closed(abandoned), "the abandoned flow is over");
 
     // A new connection to the same destination from another port is a flow of its
@@ -421,13 +427,7 @@ fn a_reset_before_the_syn_ack_frees_the_flow_for_the_limit() {
     };
     let mut w = World::new(config);
     let dst = sa("192.0.2.1:80");
-    let first = w.connect(dst, 40020);
-    w.pump();
-    let (abandoned, _, _) = w.expect_connect();
-    w.program_socket(first).abort();
-    w.program.sockets.remove(first);
-    w.stack.accept(abandoned);
-    w.pump();
+    let abandoned = w.abandon(dst, 40020);
     assert!(w.stack.is_closed(abandoned));
     w.stack.release(abandoned);
     w.stack.poll(w.now);
