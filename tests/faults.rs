@@ -442,3 +442,24 @@ fn a_flood_of_onion_names_cannot_exhaust_the_virtual_addresses() {
         mock.requests().last()
     );
 }
+
+#[test]
+fn garbage_from_tor_is_a_refusal_not_a_hang() {
+    if !tun() {
+        return;
+    }
+    // A SOCKS reply that is not one (wrong version, then the stream closes).
+    let mock = MockTor::builder()
+        .connect(Connect::Raw(b"HTTP/1.0 400 Bad Request\r\n\r\n".to_vec()))
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    let script = "import socket\n\
+                  try: socket.create_connection(('192.0.2.1', 80), timeout=30); print('connected?')\n\
+                  except ConnectionRefusedError: print('refused')\n";
+    let out = ns(&mock, &["--", "python3", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "refused\n", "{}", text(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
