@@ -188,3 +188,67 @@ pub fn describe(e: &DialError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SOCKS port that accepts connections (the kernel's backlog) and never answers.
+    fn silent_tor() -> (std::net::TcpListener, SocketAddr) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    fn deadlines() -> Deadlines {
+        Deadlines {
+            connect: Duration::from_secs(120),
+            resolve: Duration::from_secs(30),
+        }
+    }
+
+    // The clock is simulated (paused, advancing when nothing else can run): the
+    // deadlines below pass in no real time.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_tor_meets_the_lookup_deadline() {
+        let (_listener, addr) = silent_tor();
+        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            tor.resolve("stalled.test").await,
+            Err(LookupError::TryAgain)
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        assert!(tor.resolve_ptr("192.0.2.1".parse().unwrap()).await.is_err());
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_tor_meets_the_connect_deadline() {
+        let (_listener, addr) = silent_tor();
+        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        let started = tokio::time::Instant::now();
+        let err = tor.connect(b"example.test".to_vec(), 80).await.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(120));
+        assert!(
+            describe(&err).contains("no answer from Tor within 120 s"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gone_tor_is_noticed() {
+        let (listener, addr) = silent_tor();
+        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        assert!(tor.is_alive().await);
+        assert!(!tor.down.get());
+        drop(listener);
+        assert!(!tor.is_alive().await);
+        assert!(tor.down.get(), "noted as down (reported once)");
+        assert!(
+            tor.connect(b"x.test".to_vec(), 80).await.is_err(),
+            "refused at once"
+        );
+    }
+}

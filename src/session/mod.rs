@@ -429,3 +429,24 @@ async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_slots_cap_the_queries_in_flight() {
+        let slots = DnsSlots {
+            in_flight: Rc::new(std::cell::Cell::new(0)),
+            cap: 2,
+        };
+        let a = slots.take().expect("first");
+        let b = slots.take().expect("second");
+        assert!(slots.take().is_none(), "over the cap");
+        drop(a);
+        let c = slots.take().expect("a slot given back is taken again");
+        assert_eq!(slots.in_flight.get(), 2);
+        drop((b, c));
+        assert_eq!(slots.in_flight.get(), 0);
+    }
+}
