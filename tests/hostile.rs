@@ -84,31 +84,17 @@ fn assert_nothing_escaped(world: &World, what: &str) {
     assert!(requests.is_empty(), "{what}: Tor was asked: {requests:?}");
 }
 
-/// A scratch directory outside every directory the sandbox masks (under the workspace's
-/// target/), world-writable so that rootless runs could reach what is in it.
+/// A scratch directory outside every directory the sandbox masks (under /var/tmp,
+/// which every user may traverse), world-writable so that rootless runs could reach
+/// what is in it.
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = torsocks_testkit::install::workspace_root()
-        .join("target")
-        .join("hostile")
-        .join(format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
+    let dir = Path::new("/var/tmp").join(format!(
+        "tsrs-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut up = dir.clone();
-    while up.pop() && up != Path::new("/") {
-        let mode = std::fs::metadata(&up).unwrap().permissions();
-        if std::os::unix::fs::PermissionsExt::mode(&mode) & 0o001 == 0 {
-            let _ = std::fs::set_permissions(
-                &up,
-                std::os::unix::fs::PermissionsExt::from_mode(
-                    std::os::unix::fs::PermissionsExt::mode(&mode) | 0o011,
-                ),
-            );
-        }
-    }
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     dir
 }
