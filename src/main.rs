@@ -103,7 +103,8 @@ fn main() -> ExitCode {
         Err(message) => return fail(message),
     };
     // Only now, so that the command keeps the usual limit.
-    stack_config.max_flows = fd_budget(args.max_connections, args.max_dns_queries) as usize;
+    let (max_flows, max_dns_queries) = fd_budget(args.max_connections, args.max_dns_queries);
+    stack_config.max_flows = max_flows as usize;
     if args.debug {
         eprintln!(
             "torsocks-ns: {} host sockets masked in the sandbox",
@@ -126,7 +127,7 @@ fn main() -> ExitCode {
                 resolve: seconds(args.resolve_timeout, config.resolve_timeout, 30),
             },
         ),
-        max_dns_queries: args.max_dns_queries as usize,
+        max_dns_queries: max_dns_queries as usize,
         pool: vpool::VirtualPool::new(range),
         automap: args.automap,
         stack: stack_config,
@@ -292,26 +293,33 @@ fn seconds(option: Option<u64>, directive: Option<u32>, default: u64) -> std::ti
 /// fds the launcher needs besides one per connection and per DNS query in flight.
 const FD_RESERVE: u64 = 64;
 
-/// Raises the soft fd limit to the hard one (each connection holds a Tor stream) and
-/// returns `--max-connections`, lowered with a warning when even that cannot hold it.
-fn fd_budget(max_connections: u32, max_dns_queries: u32) -> u32 {
+/// Raises the soft fd limit to the hard one (each connection holds a Tor stream, each
+/// DNS query in flight one more) and returns `--max-connections` and
+/// `--max-dns-queries`, lowered with a warning when even that limit cannot hold them:
+/// DNS gets at most a quarter of what the limit leaves.
+fn fd_budget(max_connections: u32, max_dns_queries: u32) -> (u32, u32) {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return max_connections;
+        return (max_connections, max_dns_queries);
     };
     let limit = if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
         hard
     } else {
         soft
     };
-    let available = limit.saturating_sub(FD_RESERVE + u64::from(max_dns_queries));
-    if u64::from(max_connections) <= available {
-        return max_connections;
+    let budget = limit.saturating_sub(FD_RESERVE);
+    let wanted = u64::from(max_connections) + u64::from(max_dns_queries);
+    if wanted <= budget {
+        return (max_connections, max_dns_queries);
     }
-    let clamped = available.clamp(1, u64::from(u32::MAX)) as u32;
+    let dns = u64::from(max_dns_queries).min(budget / 4).max(1);
+    let connections = u64::from(max_connections)
+        .min(budget.saturating_sub(dns))
+        .max(1);
     eprintln!(
-        "torsocks-ns: warning: the open-file limit ({limit}) allows {clamped} connections, \
-         not {max_connections}: --max-connections lowered (raise `ulimit -Hn` for more)"
+        "torsocks-ns: warning: the open-file limit ({limit}) allows {connections} connections \
+         and {dns} DNS queries at once, not {max_connections} and {max_dns_queries}: lowered \
+         (raise `ulimit -Hn` for more)"
     );
-    clamped
+    (connections as u32, dns as u32)
 }

@@ -385,7 +385,10 @@ fn the_fd_limit_bounds_connections_with_a_warning() {
     assert!(out.status.success(), "{}", text(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("the open-file limit (400) allows 80 connections, not 4096"),
+        err.contains(
+            "the open-file limit (400) allows 252 connections and 84 DNS queries at once, \
+             not 4096 and 256"
+        ),
         "{err}"
     );
 }
@@ -462,4 +465,52 @@ fn garbage_from_tor_is_a_refusal_not_a_hang() {
         .unwrap();
     assert_eq!(stdout(&out), "refused\n", "{}", text(&out));
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_low_fd_limit_and_a_stalled_tor_leave_the_session_working() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .stall_resolve()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: b"after the stall".to_vec(),
+        })
+        .start()
+        .unwrap();
+    // 400 lookups while Tor answers none, under an fd limit of 300: the caps keep the
+    // launcher within it, and once the lookups have timed out a connection works.
+    let script = "import socket, struct, select\n\
+                  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  for i in range(400):\n\
+                  \x20   s.sendto(struct.pack('!HHHHHH', i, 0x0100, 1, 0, 0, 0) + b'\\x01q\\x04test\\x00' + struct.pack('!HH', 1, 1), ('10.241.0.1', 53))\n\
+                  n = 0\n\
+                  while select.select([s], [], [], 3)[0]: s.recv(512); n += 1\n\
+                  print('answers', n > 300, flush=True)\n\
+                  c = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
+                  print(c.recv(100))\n";
+    let command = format!(
+        "ulimit -n 300 && {} -P {} --resolve-timeout 1 -- python3 -c \"$SCRIPT\"",
+        bin("torsocks-ns").display(),
+        mock.addr().port()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &command])
+        .env("SCRIPT", script)
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "answers True\nb'after the stall'\n",
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("the open-file limit (300)"),
+        "{}",
+        text(&out)
+    );
 }
