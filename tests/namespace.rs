@@ -335,18 +335,29 @@ fn ipv6_destination_goes_to_tor_as_ipv6() {
 
 #[test]
 fn the_command_dies_with_the_launcher() {
+    use std::io::{BufRead, Read};
     let Some(w) = world() else { return };
-    let marker = std::env::temp_dir().join(format!("tsrs-orphan-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
-    let script = format!("sleep 3; touch {}", marker.display());
-    let mut launcher = ns(&w, &["--", "sh", "-c", &script]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // The command and its child hold the test's pipe: it reaches EOF only once both
+    // are gone.
+    let mut launcher = ns(&w, &["--", "sh", "-c", "sleep 600 & echo ready; wait"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(launcher.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n", "the command started");
     assert_eq!(kill(launcher.id(), libc::SIGKILL), 0);
     let _ = launcher.wait();
-    std::thread::sleep(Duration::from_secs(4));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = tx.send(stdout.read_to_end(&mut rest).map(|_| rest));
+    });
+    let ended = rx.recv_timeout(Duration::from_secs(10));
     assert!(
-        !marker.exists(),
-        "the sandboxed command outlived the launcher"
+        matches!(ended, Ok(Ok(ref rest)) if rest.is_empty()),
+        "the sandboxed command outlived the launcher: {ended:?}"
     );
 }
 
