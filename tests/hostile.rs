@@ -371,6 +371,7 @@ fn host_identity_is_hidden() {
                   cat /proc/1/net/route /proc/net/fib_trie /proc/net/arp /proc/net/tcp /proc/net/unix\n\
                   echo host: $(hostname) $(uname -n) $(cat /proc/sys/kernel/hostname)\n\
                   echo pids: $(ls /proc | grep '^[0-9]')\n\
+                  echo ids: $(cat /etc/machine-id /proc/sys/kernel/random/boot_id)\n\
                   cat /proc/1/environ >/dev/null 2>&1 && echo environ-$((6 * 7))\n\
                   env";
     let mut cmd = ns(&w);
@@ -385,6 +386,8 @@ fn host_identity_is_hidden() {
     let s = stdout(&out);
     assert!(out.status.success(), "{}", text(&out));
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let machine_id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let host_if = format!("tsrs{}h", w.host.host_ip().octets()[2]);
     for secret in [
         "hostile-secret",
@@ -395,13 +398,22 @@ fn host_identity_is_hidden() {
         host_if.as_str(),
         &w.host.host_ip().to_string(),
         "environ-42",
-    ] {
+        machine_id.trim(),
+        boot_id.trim(),
+    ]
+    .into_iter()
+    .filter(|secret| !secret.is_empty())
+    {
         assert!(!s.contains(secret), "{secret} is visible inside: {s}");
     }
     if host_name.trim() != "localhost" {
         assert!(!s.contains(host_name.trim()), "the host's name: {s}");
     }
     assert!(s.contains("host: localhost localhost localhost"), "{s}");
+    assert!(
+        s.contains("ids: b08dfa6083e7567a1921a715000001fb 00000000-0000-4000-8000-000000000000"),
+        "generic machine and boot ids: {s}"
+    );
     assert!(s.contains("ifaces: lo tun0 lo tun0"), "{s}");
     assert!(s.contains("KEEP_ME=kept"), "{s}");
     let pids: Vec<u32> = s

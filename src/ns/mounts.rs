@@ -259,7 +259,22 @@ pub fn apply(plan: &MountPlan) -> Result<Masked, String> {
         let staged = stage_file("nsswitch.conf", nsswitch)?;
         install_file(&staged, Path::new("/etc/nsswitch.conf"), &masked)?;
     }
+    for (target, contents) in policy::IDENTITY_FILES {
+        let target = Path::new(target);
+        if std::fs::symlink_metadata(target).is_ok() {
+            let name = target
+                .file_name()
+                .map_or("id".into(), |n| n.to_string_lossy());
+            let staged = stage_file(&format!("{}-{name}", target.iter().count()), contents)?;
+            install_file(&staged, target, &masked)?;
+        }
+    }
     umount2(STAGE, MntFlags::MNT_DETACH).map_err(err("removing the staging tmpfs"))?;
+    for dir in policy::IDENTITY_DIRS.iter().map(Path::new) {
+        if is_real_dir(dir) {
+            tmpfs(dir, 0o755)?;
+        }
+    }
     if is_real_dir(Path::new(STAGE)) {
         tmpfs(Path::new(STAGE), 0o1777)?;
     }

@@ -12,6 +12,24 @@ use std::path::{Path, PathBuf};
 /// `/etc/hosts` on every system, so programs that look up their own name need no DNS.
 pub const HOSTNAME: &str = "localhost";
 
+/// The machine id the command sees (`/etc/machine-id` and D-Bus's copy): one generic
+/// value, the same on every machine, as Whonix does, so that it identifies nobody.
+pub const MACHINE_ID: &str = "b08dfa6083e7567a1921a715000001fb\n";
+
+/// The boot id the command sees (`/proc/sys/kernel/random/boot_id`), as generic.
+pub const BOOT_ID: &str = "00000000-0000-4000-8000-000000000000\n";
+
+/// Files that identify the host, each replaced (when it exists) by a generic one.
+pub const IDENTITY_FILES: &[(&str, &str)] = &[
+    ("/etc/machine-id", MACHINE_ID),
+    ("/var/lib/dbus/machine-id", MACHINE_ID),
+    ("/proc/sys/kernel/random/boot_id", BOOT_ID),
+];
+
+/// Directories that identify the host's hardware (DMI serial numbers and UUIDs, disk
+/// serial numbers in device names), each covered (when it exists) by an empty tmpfs.
+pub const IDENTITY_DIRS: &[&str] = &["/sys/devices/virtual/dmi/id", "/dev/disk"];
+
 /// Directories replaced by an empty tmpfs: where host services keep their sockets
 /// (nscd, systemd-resolved, D-Bus, docker, tor's ControlSocket, X11, tmux, screen).
 pub const MASKED_DIRS: &[&str] = &["/tmp", "/run", "/var/run", "/dev/shm"];
