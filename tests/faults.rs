@@ -262,7 +262,7 @@ fn dns_queries_in_flight_are_capped_and_the_session_recovers() {
                   \x20       if r[3] & 0x0f == 2: servfail += 1\n\
                   for i in range(10000):\n\
                   \x20   s.sendto(query(i), ('10.241.0.1', 53))\n\
-                  \x20   if i % 200 == 199: drain(0)\n\
+                  \x20   if i % 50 == 49: drain(0.005)\n\
                   drain(3.0)\n\
                   print('servfail', servfail, flush=True)\n\
                   c = socket.create_connection(('192.0.2.1', 80), timeout=10)\n\
@@ -301,7 +301,7 @@ fn dns_queries_in_flight_are_capped_and_the_session_recovers() {
     );
     assert_eq!(failed, 16, "{err}");
     assert_eq!(failed + over, queries, "{err}");
-    assert!(queries >= 5_000, "{err}");
+    assert!(queries >= 2_000, "{err}");
     let answered = count(&s, "servfail ");
     assert!(
         answered + 100 >= queries,

@@ -4,31 +4,32 @@
 //! The driver owns the stack. Flow tasks talk to it through bounded channels (so a slow
 //! side slows the other: backpressure) and wake it with a shared `Notify`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use netstack::stack::{Event, FlowId, Stack, StackConfig};
+use netstack::stack::{FlowId, StackConfig};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
-use torsocks_core::socks5::ip_host;
 
 use crate::dns;
 use crate::ns::tun;
 use crate::tor::Tor;
-use crate::vpool::{Lease, VirtualPool};
+use crate::vpool::VirtualPool;
 
 mod dns_tcp;
+mod driver;
 mod flow;
 
-use dns_tcp::{dns_over_tcp, is_stack_address};
-use flow::{flow_task, pump_flows};
+use dns_tcp::dns_over_tcp;
+use driver::{Driver, Spawn};
+use flow::flow_task;
 
 /// Chunks of bytes in flight per direction and flow.
 const CHANNEL_CHUNKS: usize = 8;
@@ -116,24 +117,6 @@ impl Wake {
     }
 }
 
-/// Every flow is pumped at least this often, whatever woke the driver: state changes
-/// that come from the stack's timers rather than from a packet or a task.
-const FULL_SCAN: Duration = Duration::from_millis(50);
-
-#[derive(Default)]
-struct FlowIo {
-    to_tor: Option<mpsc::Sender<Vec<u8>>>,
-    from_tor: Option<mpsc::Receiver<Vec<u8>>>,
-    pending: Option<(Vec<u8>, usize)>,
-    open: bool,
-    /// The flow's task: cancelled when the program gives up before it is open.
-    task: Option<tokio::task::AbortHandle>,
-    /// When the Tor stream broke: the program gets what arrived before, then a reset.
-    failed: Option<std::time::Instant>,
-    /// The hold on the virtual address the program connected to, if any.
-    _lease: Option<Lease>,
-}
-
 /// Counts DNS queries in flight against the cap.
 #[derive(Clone)]
 struct DnsSlots {
@@ -177,21 +160,17 @@ pub async fn run(
     };
     let started = std::time::Instant::now();
     let now = || netstack::time::Instant::from_micros(started.elapsed().as_micros() as i64);
-    let mut stack = Stack::new(config.stack.clone(), now());
+    let mut driver = Driver::new(config.stack.clone(), Rc::clone(&config.pool), now());
     let notify = Rc::new(Notify::new());
     let ready = Rc::new(std::cell::RefCell::new(HashSet::new()));
     let wake = Wake {
         notify: Rc::clone(&notify),
         ready: Rc::clone(&ready),
     };
-    let mut work: HashSet<FlowId> = HashSet::new();
-    let mut last_full_scan = std::time::Instant::now();
     // Unbounded in type, bounded in fact: each flow task sends at most three messages
-    // (opened or refused, then a failure from each direction) and each DNS task one, and the tasks themselves
-    // are capped (--max-connections, --max-dns-queries).
+    // (opened or refused, then a failure from each direction) and each DNS task one,
+    // and the tasks themselves are capped (--max-connections, --max-dns-queries).
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel::<Control>();
-    let mut flows: HashMap<FlowId, FlowIo> = HashMap::new();
-    let mut summary = Summary::default();
     let tor = Rc::new(config.tor);
     let pool = config.pool;
     let dns_slots = DnsSlots {
@@ -240,7 +219,7 @@ pub async fn run(
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let status = loop {
-        let delay = stack
+        let delay = driver
             .poll_delay(now())
             .map(|d| Duration::from_micros(d.total_micros()))
             .unwrap_or(Duration::from_secs(1))
@@ -257,7 +236,7 @@ pub async fn run(
                 if let Ok(mut guard) = guard {
                     loop {
                         match tun::read_packet(guard.get_inner(), &mut buf) {
-                            Ok(n) => stack.receive(&buf[..n], now()),
+                            Ok(n) => driver.receive(&buf[..n], now()),
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                                 guard.clear_ready();
                                 break;
@@ -281,97 +260,37 @@ pub async fn run(
             let _ = kill(child, Signal::SIGKILL);
             break (&mut exit_rx).await.unwrap_or(1);
         }
-
         while let Ok(control) = ctl_rx.try_recv() {
-            match control {
-                Control::Opened {
-                    flow,
-                    to_tor,
-                    from_tor,
-                } => {
-                    // A flow the program gave up on while Tor was dialing is gone:
-                    // dropping its channels ends the flow task and its Tor stream.
-                    if let Some(io) = flows.get_mut(&flow) {
-                        stack.accept(flow);
-                        work.insert(flow);
-                        io.to_tor = Some(to_tor);
-                        io.from_tor = Some(from_tor);
-                        io.open = true;
-                    }
-                }
-                Control::Refused(flow) => {
-                    stack.refuse(flow);
-                    work.insert(flow);
-                }
-                Control::Failed(flow, cause) => {
-                    if let Some(io) = flows.get_mut(&flow) {
-                        io.failed = Some(std::time::Instant::now());
-                    }
-                    work.insert(flow);
-                    *summary.resets.entry(cause).or_default() += 1;
-                }
-                Control::DnsCounted { qtype, outcome } => {
-                    *summary.dns.entry((qtype, outcome)).or_default() += 1;
-                }
-                Control::DnsReply {
-                    src,
-                    dst,
-                    response,
-                    qtype,
-                    outcome,
-                } => {
-                    *summary.dns.entry((qtype, outcome)).or_default() += 1;
-                    if let Some(r) = response {
-                        stack.reply_dns(src, dst, &r);
-                    }
-                }
-            }
+            driver.control(control, now());
         }
-        stack.poll_ingress(now());
-
-        while let Some(event) = stack.next_event() {
-            match event {
-                Event::Connect { flow, dst, .. }
-                    if dst.port() == 53 && is_stack_address(&config.stack, dst) =>
-                {
-                    // DNS over TCP to the sandbox's resolver is answered here, like UDP.
-                    flows.insert(flow, FlowIo::default());
-                    let (tor, pool, ctl) = (Rc::clone(&tor), Rc::clone(&pool), ctl_tx.clone());
+        driver.ready(ready.borrow_mut().drain());
+        for spawn in driver.step(now()) {
+            match spawn {
+                Spawn::DnsTcp { flow } => {
                     tokio::task::spawn_local(dns_over_tcp(
                         flow,
-                        tor,
-                        pool,
+                        Rc::clone(&tor),
+                        Rc::clone(&pool),
                         config.automap,
                         dns_slots.clone(),
-                        ctl,
+                        ctl_tx.clone(),
                         wake.clone(),
                     ));
                 }
-                Event::Connect { flow, dst, .. } => {
-                    let (host, lease) = match pool.lease(dst.ip()) {
-                        Some((name, lease)) => (name.into_bytes(), Some(lease)),
-                        None => (ip_host(dst.ip()).into_bytes(), None),
-                    };
-                    let (tor, ctl) = (Rc::clone(&tor), ctl_tx.clone());
+                Spawn::Flow { flow, host, port } => {
                     let task = tokio::task::spawn_local(flow_task(
                         flow,
                         host,
-                        dst.port(),
-                        tor,
-                        ctl,
+                        port,
+                        Rc::clone(&tor),
+                        ctl_tx.clone(),
                         wake.clone(),
                         config.debug,
                     ));
-                    flows.insert(
-                        flow,
-                        FlowIo {
-                            task: Some(task.abort_handle()),
-                            _lease: lease,
-                            ..FlowIo::default()
-                        },
-                    );
+                    let handle = task.abort_handle();
+                    driver.attach(flow, Box::new(move || handle.abort()));
                 }
-                Event::DnsQuery { src, dst, payload } => {
+                Spawn::DnsUdp { src, dst, payload } => {
                     let (tor, pool, ctl, wake) = (
                         Rc::clone(&tor),
                         Rc::clone(&pool),
@@ -397,23 +316,12 @@ pub async fn run(
                 }
             }
         }
-
-        work.extend(stack.take_dirty());
-        work.extend(ready.borrow_mut().drain());
-        if last_full_scan.elapsed() >= FULL_SCAN {
-            work.extend(flows.keys().copied());
-            last_full_scan = std::time::Instant::now();
-        }
-        pump_flows(&mut stack, &mut flows, work.drain(), &mut buf);
-        stack.poll(now());
-        while let Some(packet) = stack.transmit() {
+        while let Some(packet) = driver.transmit() {
             write_tun(&tun, &packet).await;
-            stack.recycle(packet);
+            driver.recycle(packet);
         }
     };
-    summary.stack = stack.counters().clone();
-    summary.flows_at_exit = stack.flow_count();
-    (status, summary, Some(tun.into_inner()))
+    (status, driver.summary(), Some(tun.into_inner()))
 }
 
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
