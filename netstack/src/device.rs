@@ -50,6 +50,17 @@ impl QueueDevice {
         self.rx.push_back(buf);
     }
 
+    /// Queues `packet` as if it had arrived (for a peer built on this device, as the
+    /// program's side in tests).
+    pub fn deliver(&mut self, packet: &[u8]) {
+        self.push_rx(packet);
+    }
+
+    /// The next packet the device's user sent, if any.
+    pub fn take_sent(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
     /// Takes back a buffer the caller has written out.
     pub fn recycle(&mut self, buf: Vec<u8>) {
         give(&mut self.pool, buf, self.mtu);

@@ -324,14 +324,333 @@ fn pump_flows(
     }
     for flow in finished {
         if let Some(io) = flows.remove(&flow) {
-            if !io.open {
-                // Refused, or given up while Tor was dialing: cancel the dial, so no
-                // Tor stream outlives the program's interest in it.
+            if !io.open || io.from_tor.is_some() {
+                // Refused, given up while Tor was dialing, or abandoned before the
+                // SYN-ACK with Tor's stream still open: cancel the task, so no Tor
+                // stream outlives the program's interest in it.
                 if let Some(cancel) = io.cancel {
                     cancel();
                 }
             }
             stack.release(flow);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver with a simulated program (a second smoltcp interface on the other end
+    //! of the packets), simulated flow tasks (the test holds their channel ends) and a
+    //! simulated clock: the flow lifecycle without root, a TUN or a runtime.
+
+    use std::cell::Cell;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use netstack::device::QueueDevice;
+    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::socket::tcp;
+    use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+    use torsocks_core::onion::OnionRange;
+
+    use super::*;
+    use crate::session::ResetCause;
+
+    const PROGRAM: Ipv4Addr = Ipv4Addr::new(10, 241, 0, 2);
+
+    /// The program's kernel.
+    struct Program {
+        iface: Interface,
+        device: QueueDevice,
+        sockets: SocketSet<'static>,
+    }
+
+    /// A flow task as the test plays it: its ends of the channels.
+    struct Task {
+        from_program: mpsc::Receiver<Vec<u8>>,
+        to_program: mpsc::Sender<Vec<u8>>,
+    }
+
+    struct World {
+        driver: Driver,
+        program: Program,
+        now: Instant,
+        spawned: Vec<Spawn>,
+    }
+
+    impl World {
+        fn new() -> World {
+            let now = Instant::from_millis(1_000);
+            let config = StackConfig::default();
+            let gateway = config.ipv4.0;
+            let pool = VirtualPool::new(OnionRange::new(Ipv4Addr::new(10, 192, 0, 0), 10));
+            let driver = Driver::new(config, pool, now);
+            let mut device = QueueDevice::new(1500);
+            let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
+            iface.update_ip_addrs(|a| {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv4(PROGRAM), 24));
+            });
+            let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+            World {
+                driver,
+                program: Program {
+                    iface,
+                    device,
+                    sockets: SocketSet::new(Vec::new()),
+                },
+                now,
+                spawned: Vec::new(),
+            }
+        }
+
+        /// Moves packets both ways and steps the driver, `ms` simulated milliseconds.
+        fn run(&mut self, ms: u64) {
+            for _ in 0..ms {
+                self.now += Duration::from_millis(1);
+                let p = &mut self.program;
+                p.iface.poll(self.now, &mut p.device, &mut p.sockets);
+                while let Some(packet) = p.device.take_sent() {
+                    self.driver.receive(&packet, self.now);
+                }
+                let spawned = self.driver.step(self.now);
+                self.spawned.extend(spawned);
+                while let Some(packet) = self.driver.transmit() {
+                    p.device.deliver(&packet);
+                    self.driver.recycle(packet);
+                }
+            }
+        }
+
+        fn connect(&mut self, port: u16, local_port: u16) -> SocketHandle {
+            let mut socket = tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+                tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+            );
+            let p = &mut self.program;
+            let dst = IpEndpoint::new(IpAddress::Ipv4(Ipv4Addr::new(192, 0, 2, 1)), port);
+            socket.connect(p.iface.context(), dst, local_port).unwrap();
+            p.sockets.add(socket)
+        }
+
+        fn socket(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
+            self.program.sockets.get_mut::<tcp::Socket>(h)
+        }
+
+        /// The flow the driver asked to dial, with a cancel hook that records its use.
+        fn dialed(&mut self) -> (FlowId, Rc<Cell<bool>>) {
+            let position = self
+                .spawned
+                .iter()
+                .position(|s| matches!(s, Spawn::Flow { .. }))
+                .expect("a dial");
+            let Spawn::Flow { flow, host, port } = self.spawned.remove(position) else {
+                unreachable!()
+            };
+            assert_eq!((host.as_slice(), port), (&b"192.0.2.1"[..], port));
+            let cancelled = Rc::new(Cell::new(false));
+            let flag = Rc::clone(&cancelled);
+            self.driver.attach(flow, Box::new(move || flag.set(true)));
+            (flow, cancelled)
+        }
+
+        /// Tor answered the dial: the flow task's channels.
+        fn open(&mut self, flow: FlowId) -> Task {
+            let (to_tor, from_program) = mpsc::channel(8);
+            let (to_program, from_tor) = mpsc::channel(8);
+            self.driver.control(
+                Control::Opened {
+                    flow,
+                    to_tor,
+                    from_tor,
+                },
+                self.now,
+            );
+            self.driver.ready([flow]);
+            Task {
+                from_program,
+                to_program,
+            }
+        }
+    }
+
+    #[test]
+    fn a_flow_carries_bytes_both_ways_and_ends_with_fin() {
+        let mut w = World::new();
+        let h = w.connect(80, 41000);
+        w.run(5);
+        let (flow, cancelled) = w.dialed();
+        assert_eq!(
+            w.socket(h).state(),
+            tcp::State::SynSent,
+            "held while Tor dials"
+        );
+        let mut task = w.open(flow);
+        w.run(5);
+        assert_eq!(w.socket(h).state(), tcp::State::Established);
+        w.socket(h).send_slice(b"request").unwrap();
+        w.run(5);
+        assert_eq!(task.from_program.try_recv().unwrap(), b"request");
+        task.to_program.try_send(b"response".to_vec()).unwrap();
+        drop(task.to_program); // Tor ended the stream cleanly
+        w.driver.ready([flow]);
+        w.run(5);
+        let mut buf = [0u8; 32];
+        let n = w.socket(h).recv_slice(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"response");
+        assert!(!w.socket(h).may_recv(), "FIN after the data");
+        w.socket(h).close();
+        w.run(100);
+        let summary = w.driver.summary();
+        assert_eq!(summary.flows_at_exit, 0, "released");
+        assert!(!cancelled.get(), "a flow that ended well is not cancelled");
+        assert!(summary.resets.is_empty());
+    }
+
+    #[test]
+    fn a_broken_stream_delivers_its_data_then_resets_on_the_simulated_clock() {
+        let mut w = World::new();
+        let h = w.connect(80, 41001);
+        w.run(5);
+        let (flow, _) = w.dialed();
+        let task = w.open(flow);
+        w.run(5);
+        task.to_program.try_send(b"partial".to_vec()).unwrap();
+        w.driver
+            .control(Control::Failed(flow, ResetCause::StreamFailed), w.now);
+        drop(task);
+        w.driver.ready([flow]);
+        w.run(5);
+        let mut buf = [0u8; 32];
+        let n = w.socket(h).recv_slice(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"partial", "the data before the break");
+        w.run(100); // the program's (delayed) ACK, then the reset
+        assert_eq!(w.socket(h).state(), tcp::State::Closed, "then a reset");
+        let summary = w.driver.summary();
+        assert_eq!(summary.resets.get(&ResetCause::StreamFailed), Some(&1));
+    }
+
+    #[test]
+    fn a_program_that_does_not_read_is_reset_after_the_grace() {
+        let mut w = World::new();
+        let h = w.connect(80, 41002);
+        w.run(5);
+        let (flow, _) = w.dialed();
+        let task = w.open(flow);
+        w.run(5);
+        // More than the program's window: some stays queued in the stack.
+        for _ in 0..8 {
+            let _ = task.to_program.try_send(vec![7u8; 16 * 1024]);
+        }
+        w.driver.ready([flow]);
+        w.run(5);
+        w.driver
+            .control(Control::Failed(flow, ResetCause::TorGone), w.now);
+        drop(task);
+        w.run(1_900);
+        assert_ne!(w.socket(h).state(), tcp::State::Closed, "within the grace");
+        w.run(200);
+        assert_eq!(w.socket(h).state(), tcp::State::Closed, "reset after 2 s");
+    }
+
+    #[test]
+    fn a_connect_given_up_while_dialing_cancels_the_dial() {
+        let mut w = World::new();
+        let h = w.connect(80, 41003);
+        w.run(5);
+        let (flow, cancelled) = w.dialed();
+        // The program gives up; its socket is gone when the SYN-ACK finally comes.
+        w.socket(h).abort();
+        w.program.sockets.remove(h);
+        let _task = w.open(flow);
+        w.run(10);
+        assert!(cancelled.get(), "the dial (and its Tor stream) cancelled");
+        assert_eq!(w.driver.summary().flows_at_exit, 0);
+    }
+
+    #[test]
+    fn a_later_connection_to_the_same_destination_gets_its_own_stream() {
+        let mut w = World::new();
+        let first = w.connect(80, 41006);
+        w.run(5);
+        let (abandoned, cancelled) = w.dialed();
+        w.socket(first).abort();
+        w.program.sockets.remove(first);
+        let mut old = w.open(abandoned);
+        w.run(10);
+        assert!(cancelled.get());
+        let second = w.connect(80, 41007);
+        w.run(5);
+        let (flow, _) = w.dialed();
+        assert_ne!(flow, abandoned, "a dial of its own");
+        let mut task = w.open(flow);
+        w.run(5);
+        w.socket(second).send_slice(b"mine").unwrap();
+        w.run(5);
+        assert_eq!(task.from_program.try_recv().unwrap(), b"mine");
+        assert!(
+            old.from_program.try_recv().is_err(),
+            "nothing on the old stream"
+        );
+    }
+
+    #[test]
+    fn a_program_reset_cancels_the_tor_stream() {
+        let mut w = World::new();
+        let h = w.connect(80, 41004);
+        w.run(5);
+        let (flow, cancelled) = w.dialed();
+        let _task = w.open(flow);
+        w.run(5);
+        w.socket(h).abort();
+        w.run(5);
+        assert!(cancelled.get());
+        assert_eq!(w.driver.summary().flows_at_exit, 0);
+    }
+
+    #[test]
+    fn refused_dials_are_refused_connections() {
+        let mut w = World::new();
+        let h = w.connect(80, 41005);
+        w.run(5);
+        let (flow, cancelled) = w.dialed();
+        w.driver.control(Control::Refused(flow), w.now);
+        w.run(10);
+        assert_eq!(w.socket(h).state(), tcp::State::Closed);
+        assert!(cancelled.get(), "the finished task is cancelled (a no-op)");
+        let summary = w.driver.summary();
+        assert_eq!((summary.stack.flows_refused, summary.flows_at_exit), (1, 0));
+    }
+
+    #[test]
+    fn dns_queries_become_tasks_and_replies_packets() {
+        let mut w = World::new();
+        // A UDP query built by hand: the program side here speaks only TCP.
+        let query = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        let src = SocketAddr::new(IpAddr::V4(PROGRAM), 5353);
+        let dst = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 241, 0, 1)), 53);
+        let packet = netstack::reply::udp(src, dst, &query).unwrap();
+        w.driver.receive(&packet, w.now);
+        let spawned = w.driver.step(w.now);
+        assert!(matches!(
+            spawned.as_slice(),
+            [Spawn::DnsUdp { payload, .. }] if payload == &query
+        ));
+        w.driver.control(
+            Control::DnsReply {
+                src,
+                dst,
+                response: Some(query.to_vec()),
+                qtype: 1,
+                outcome: crate::dns::Outcome::OverLimit,
+            },
+            w.now,
+        );
+        assert!(w.driver.transmit().is_some(), "the answer goes out");
+        let summary = w.driver.summary();
+        assert_eq!(
+            summary.dns.get(&(1, crate::dns::Outcome::OverLimit)),
+            Some(&1)
+        );
     }
 }
