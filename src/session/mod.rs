@@ -1,8 +1,11 @@
 //! A session: the userspace stack on the TUN device, one task per flow dialing Tor,
 //! one task per DNS query, signals forwarded to the command, and its exit status.
 //!
-//! The driver owns the stack. Flow tasks talk to it through bounded channels (so a slow
-//! side slows the other: backpressure) and wake it with a shared `Notify`.
+//! The sans-IO [`driver`] owns the stack and every flow's state; [`run`] is the async
+//! shell around it: it reads the TUN device, starts the tasks the driver asks for, hands
+//! it their messages, and writes what it sends. Flow tasks talk to the driver through
+//! bounded channels (so a slow side slows the other: backpressure) and wake it with a
+//! shared `Notify`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
