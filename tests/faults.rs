@@ -33,6 +33,18 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A mock Tor that never answers a lookup, and answers a CONNECT with `payload`.
+fn stalled_lookups(payload: &[u8]) -> MockTor {
+    MockTor::builder()
+        .stall_resolve()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: payload.to_vec(),
+        })
+        .start()
+        .unwrap()
+}
+
 fn ending(end: StreamEnd) -> MockTor {
     MockTor::builder()
         .connect(Connect::SucceedThen {
@@ -237,14 +249,7 @@ fn dns_queries_in_flight_are_capped_and_the_session_recovers() {
     if !tun() {
         return;
     }
-    let mock = MockTor::builder()
-        .stall_resolve()
-        .connect(Connect::Succeed {
-            atyp: 1,
-            payload: b"still works".to_vec(),
-        })
-        .start()
-        .unwrap();
+    let mock = stalled_lookups(b"still works");
     // 10,000 queries against a Tor that never answers a lookup: at most 16 wait for it
     // (then SERVFAIL at the deadline), the rest get SERVFAIL at once; afterwards a
     // connection works, so no resource ran out.
@@ -472,14 +477,7 @@ fn a_low_fd_limit_and_a_stalled_tor_leave_the_session_working() {
     if !tun() {
         return;
     }
-    let mock = MockTor::builder()
-        .stall_resolve()
-        .connect(Connect::Succeed {
-            atyp: 1,
-            payload: b"after the stall".to_vec(),
-        })
-        .start()
-        .unwrap();
+    let mock = stalled_lookups(b"after the stall");
     // 400 lookups while Tor answers none, under an fd limit of 300: the caps keep the
     // launcher within it, and once the lookups have timed out a connection works.
     let script = "import socket, struct, select\n\
