@@ -51,19 +51,39 @@ pub(super) enum Spawn {
 /// Stops a flow's task (its dial, its Tor stream).
 pub(super) type Cancel = Box<dyn FnOnce()>;
 
-/// The state of one flow: dialing until `open`, then its channels to the flow task.
+/// One flow: where it stands, how to stop its task, its hold on a virtual address.
 #[derive(Default)]
 pub(super) struct FlowIo {
-    to_tor: Option<mpsc::Sender<Vec<u8>>>,
-    from_tor: Option<mpsc::Receiver<Vec<u8>>>,
-    pending: Option<(Vec<u8>, usize)>,
-    open: bool,
+    state: FlowState,
     /// Cancels the flow's task: when the program gives up before it is open, or resets.
     cancel: Option<Cancel>,
-    /// When the Tor stream broke: the program gets what arrived before, then a reset.
-    failed: Option<Instant>,
     /// The hold on the virtual address the program connected to, if any.
     _lease: Option<Lease>,
+}
+
+/// Where a flow stands.
+#[derive(Default)]
+enum FlowState {
+    /// Tor is opening the stream; the program waits for its SYN-ACK.
+    #[default]
+    Dialing,
+    /// The stream is open: bytes move both ways.
+    Open(Streams),
+    /// The stream broke at `since`: what already arrived is delivered, then a reset.
+    Failing {
+        /// The channels, as far as they still carry anything.
+        streams: Streams,
+        /// When the flow task reported the break.
+        since: Instant,
+    },
+}
+
+/// The flow's ends of its task's channels: `None` once that direction has ended.
+struct Streams {
+    to_tor: Option<mpsc::Sender<Vec<u8>>>,
+    from_tor: Option<mpsc::Receiver<Vec<u8>>>,
+    /// A chunk from Tor the stack has only partly taken.
+    pending: Option<(Vec<u8>, usize)>,
 }
 
 /// See the module documentation.
@@ -111,9 +131,11 @@ impl Driver {
                 if let Some(io) = self.flows.get_mut(&flow) {
                     self.stack.accept(flow);
                     self.work.insert(flow);
-                    io.to_tor = Some(to_tor);
-                    io.from_tor = Some(from_tor);
-                    io.open = true;
+                    io.state = FlowState::Open(Streams {
+                        to_tor: Some(to_tor),
+                        from_tor: Some(from_tor),
+                        pending: None,
+                    });
                 }
             }
             Control::Refused(flow) => {
@@ -122,7 +144,13 @@ impl Driver {
             }
             Control::Failed(flow, cause) => {
                 if let Some(io) = self.flows.get_mut(&flow) {
-                    io.failed = Some(now);
+                    io.state = match std::mem::take(&mut io.state) {
+                        FlowState::Open(streams) => FlowState::Failing {
+                            streams,
+                            since: now,
+                        },
+                        other => other,
+                    };
                 }
                 self.work.insert(flow);
                 *self.summary.resets.entry(cause).or_default() += 1;
@@ -245,16 +273,19 @@ fn pump_flows(
         let Some(io) = flows.get_mut(&flow) else {
             continue;
         };
-        if !io.open {
-            if stack.is_closed(flow) {
-                finished.push(flow); // refused, or the program gave up while dialing
+        let (streams, failing_since) = match &mut io.state {
+            FlowState::Dialing => {
+                if stack.is_closed(flow) {
+                    finished.push(flow); // refused, or the program gave up while dialing
+                }
+                continue;
             }
-            continue;
-        }
+            FlowState::Open(streams) => (streams, None),
+            FlowState::Failing { streams, since } => (streams, Some(*since)),
+        };
         // Program → Tor, while the channel has room.
-        let mut program_done = false;
-        let mut program_reset = false;
-        while let Some(tx) = &io.to_tor {
+        let (mut program_done, mut program_reset) = (false, false);
+        while let Some(tx) = &streams.to_tor {
             let Ok(permit) = tx.try_reserve() else { break };
             match stack.recv(flow, &mut buf[..CHUNK]) {
                 Received::Data(n) => permit.send(buf[..n].to_vec()),
@@ -270,7 +301,7 @@ fn pump_flows(
             }
         }
         if program_done {
-            io.to_tor = None; // the flow task shuts down its write side
+            streams.to_tor = None; // the flow task shuts down its write side
         }
         if program_reset {
             // The program reset its connection: so is the Tor stream, at once (what
@@ -283,48 +314,56 @@ fn pump_flows(
         }
         // Tor → program, while the stack takes it.
         loop {
-            if let Some((chunk, offset)) = &mut io.pending {
+            if let Some((chunk, offset)) = &mut streams.pending {
                 *offset += stack.send(flow, &chunk[*offset..]);
                 if *offset < chunk.len() {
                     break;
                 }
-                io.pending = None;
+                streams.pending = None;
             }
-            let Some(rx) = &mut io.from_tor else { break };
+            let Some(rx) = &mut streams.from_tor else {
+                break;
+            };
             match rx.try_recv() {
-                Ok(chunk) => io.pending = Some((chunk, 0)),
+                Ok(chunk) => streams.pending = Some((chunk, 0)),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    io.from_tor = None;
-                    if io.failed.is_none() {
+                    streams.from_tor = None;
+                    if failing_since.is_none() {
                         stack.close(flow); // a clean end: FIN after the data
                     }
                     break;
                 }
             }
         }
-        if let Some(since) = io.failed {
+        if let Some(since) = failing_since {
             // A broken stream: the data that arrived before the break is delivered,
             // then the connection is reset (at the latest after RESET_GRACE, should
             // the program not read).
-            let drained =
-                io.pending.is_none() && io.from_tor.is_none() && stack.all_delivered(flow);
+            let drained = streams.pending.is_none()
+                && streams.from_tor.is_none()
+                && stack.all_delivered(flow);
             if drained || now - since >= RESET_GRACE {
                 stack.abort(flow);
-                io.failed = None;
-                io.from_tor = None;
-                io.pending = None;
+                streams.from_tor = None;
+                streams.pending = None;
             }
         }
         if stack.is_closed(flow) {
-            // Both sides closed, or the program reset the connection: nothing more can
-            // be delivered. Dropping the channels ends the flow task and its Tor stream.
+            // Both sides closed, or the connection was reset: nothing more can be
+            // delivered. Dropping the channels ends the flow task and its Tor stream.
             finished.push(flow);
         }
     }
     for flow in finished {
         if let Some(io) = flows.remove(&flow) {
-            if !io.open || io.from_tor.is_some() {
+            let tor_still_open = match &io.state {
+                FlowState::Dialing => true,
+                FlowState::Open(streams) | FlowState::Failing { streams, .. } => {
+                    streams.from_tor.is_some()
+                }
+            };
+            if tor_still_open {
                 // Refused, given up while Tor was dialing, or abandoned before the
                 // SYN-ACK with Tor's stream still open: cancel the task, so no Tor
                 // stream outlives the program's interest in it.
