@@ -124,10 +124,12 @@ fn main() -> ExitCode {
         tor: tor::Tor::new(
             config.tor_endpoint(),
             auth,
-            tor::Deadlines {
-                connect: seconds(args.connect_timeout, config.connect_timeout, 120),
-                resolve: seconds(args.resolve_timeout, config.resolve_timeout, 30),
-            },
+            tor::Deadlines::default().overridden(
+                args.connect_timeout
+                    .or(config.connect_timeout.map(u64::from)),
+                args.resolve_timeout
+                    .or(config.resolve_timeout.map(u64::from)),
+            ),
         ),
         max_dns_queries: max_dns_queries as usize,
         pool: vpool::VirtualPool::new(range),
@@ -154,9 +156,4 @@ fn main() -> ExitCode {
         eprint!("{}", stats::render(&summary));
     }
     ExitCode::from(status.clamp(0, 255) as u8)
-}
-
-/// The option, else the configuration's directive, else the default.
-fn seconds(option: Option<u64>, directive: Option<u32>, default: u64) -> std::time::Duration {
-    std::time::Duration::from_secs(option.or(directive.map(u64::from)).unwrap_or(default))
 }

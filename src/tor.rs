@@ -42,6 +42,16 @@ impl Default for Deadlines {
     }
 }
 
+impl Deadlines {
+    /// These deadlines with the given ones, in seconds, in place of theirs.
+    pub fn overridden(self, connect: Option<u64>, resolve: Option<u64>) -> Deadlines {
+        Deadlines {
+            connect: connect.map_or(self.connect, Duration::from_secs),
+            resolve: resolve.map_or(self.resolve, Duration::from_secs),
+        }
+    }
+}
+
 /// How long the check that Tor is still there may take.
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
@@ -200,11 +210,13 @@ mod tests {
         (listener, addr)
     }
 
-    fn deadlines() -> Deadlines {
-        Deadlines {
-            connect: Duration::from_secs(120),
-            resolve: Duration::from_secs(30),
-        }
+    #[test]
+    fn options_override_the_default_deadlines() {
+        let d = Deadlines::default().overridden(Some(5), None);
+        assert_eq!(
+            (d.connect, d.resolve),
+            (Duration::from_secs(5), Duration::from_secs(30))
+        );
     }
 
     // The clock is simulated (paused, advancing when nothing else can run): the
@@ -212,7 +224,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_lookup_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
         let started = tokio::time::Instant::now();
         assert_eq!(
             tor.resolve("stalled.test").await,
@@ -227,7 +239,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_connect_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
         let started = tokio::time::Instant::now();
         let err = tor.connect(b"example.test".to_vec(), 80).await.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_secs(120));
@@ -240,7 +252,7 @@ mod tests {
     #[tokio::test]
     async fn a_gone_tor_is_noticed() {
         let (listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, deadlines());
+        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
         assert!(tor.is_alive().await);
         assert!(!tor.down.get());
         drop(listener);
