@@ -85,10 +85,14 @@ pub fn atoi(value: &str) -> i64 {
     }
 }
 
-/// A switch directive: `atoi(value)` must be in `0..=max`.
-fn switch(directive: &'static str, value: &str, max: i64) -> Result<i64, ConfigErrorKind> {
+/// An integer directive: `atoi(value)` must lie in `range`.
+fn integer(
+    directive: &'static str,
+    value: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigErrorKind> {
     let n = atoi(value);
-    if (0..=max).contains(&n) {
+    if range.contains(&n) {
         Ok(n)
     } else {
         Err(ConfigErrorKind::InvalidSwitch {
@@ -98,15 +102,14 @@ fn switch(directive: &'static str, value: &str, max: i64) -> Result<i64, ConfigE
     }
 }
 
+/// A switch directive: `atoi(value)` must be in `0..=max`.
+fn switch(directive: &'static str, value: &str, max: i64) -> Result<i64, ConfigErrorKind> {
+    integer(directive, value, 0..=max)
+}
+
 /// A timeout in whole seconds, 1..=3600 (the integer rule of the switches).
 fn seconds(directive: &'static str, value: &str) -> Result<u32, ConfigErrorKind> {
-    match atoi(value) {
-        n @ 1..=3600 => Ok(n as u32),
-        _ => Err(ConfigErrorKind::InvalidSwitch {
-            directive,
-            value: value.to_string(),
-        }),
-    }
+    integer(directive, value, 1..=3600).map(|n| n as u32)
 }
 
 /// Validates `value` for directive `name` and stores it in `config`.
