@@ -294,6 +294,19 @@ pub async fn run(
                     driver.attach(flow, Box::new(move || handle.abort()));
                 }
                 Spawn::DnsUdp { src, dst, payload } => {
+                    let Some(slot) = dns_slots.take() else {
+                        // Over the cap: SERVFAIL now, no task (a flood stays cheap).
+                        let (response, qtype, outcome) = dns::over_limit(&payload);
+                        let reply = Control::DnsReply {
+                            src,
+                            dst,
+                            response,
+                            qtype,
+                            outcome,
+                        };
+                        driver.control(reply, now());
+                        continue;
+                    };
                     let (tor, pool, ctl, wake) = (
                         Rc::clone(&tor),
                         Rc::clone(&pool),
@@ -301,12 +314,10 @@ pub async fn run(
                         wake.clone(),
                     );
                     let automap = config.automap;
-                    let slot = dns_slots.take();
                     tokio::task::spawn_local(async move {
-                        let (response, qtype, outcome) = match slot {
-                            Some(_slot) => dns::answer(&payload, &tor, &pool, automap).await,
-                            None => dns::over_limit(&payload),
-                        };
+                        let (response, qtype, outcome) =
+                            dns::answer(&payload, &tor, &pool, automap).await;
+                        drop(slot);
                         let _ = ctl.send(Control::DnsReply {
                             src,
                             dst,
