@@ -13,7 +13,8 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use super::harden;
 
-/// Signals passed on to the command (the launcher forwards the same ones to PID 1).
+/// Signals passed on to the command: those the launcher forwards to PID 1 (INT, TERM,
+/// HUP, QUIT, WINCH) and the user signals any process of the sandbox sends it.
 const FORWARDED: &[Signal] = &[
     Signal::SIGINT,
     Signal::SIGTERM,

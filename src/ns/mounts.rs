@@ -259,13 +259,10 @@ pub fn apply(plan: &MountPlan) -> Result<Masked, String> {
         let staged = stage_file("nsswitch.conf", nsswitch)?;
         install_file(&staged, Path::new("/etc/nsswitch.conf"), &masked)?;
     }
-    for (target, contents) in policy::IDENTITY_FILES {
+    for (i, (target, contents)) in policy::IDENTITY_FILES.iter().enumerate() {
         let target = Path::new(target);
         if std::fs::symlink_metadata(target).is_ok() {
-            let name = target
-                .file_name()
-                .map_or("id".into(), |n| n.to_string_lossy());
-            let staged = stage_file(&format!("{}-{name}", target.iter().count()), contents)?;
+            let staged = stage_file(&format!("identity-{i}"), contents)?;
             install_file(&staged, target, &masked)?;
         }
     }
