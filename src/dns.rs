@@ -40,19 +40,20 @@ pub enum Outcome {
 /// SERVFAIL for `query`, unanswered because too many queries are in flight.
 pub fn over_limit(query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
     match dns::parse_query(query) {
-        Ok(q) => (
-            Some(dns::build_response(
-                q.id,
-                q.recursion_desired,
-                RCODE_SERVFAIL,
-                &q.wire,
-                None,
-            )),
-            q.qtype,
-            Outcome::OverLimit,
-        ),
+        Ok(q) => respond(&q, RCODE_SERVFAIL, None, Outcome::OverLimit),
         Err(_) => (None, 0, Outcome::Malformed),
     }
+}
+
+/// The response to `q`, with its type and outcome for the summary.
+fn respond(
+    q: &dns::Question,
+    rcode: u8,
+    answer: Option<&Answer>,
+    outcome: Outcome,
+) -> (Option<Vec<u8>>, u16, Outcome) {
+    let response = dns::build_response(q.id, q.recursion_desired, rcode, &q.wire, answer);
+    (Some(response), q.qtype, outcome)
 }
 
 /// Answers `query`; returns the response (None for garbage), the query type and outcome.
@@ -95,8 +96,7 @@ pub async fn answer(
             },
         ),
     };
-    let response = dns::build_response(q.id, q.recursion_desired, rcode, &q.wire, answer.as_ref());
-    (Some(response), q.qtype, outcome)
+    respond(&q, rcode, answer.as_ref(), outcome)
 }
 
 async fn forward(
