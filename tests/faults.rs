@@ -5,12 +5,12 @@
 //! only ever appear inside SOCKS requests to the mock.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::{Connect, MockTor, StreamEnd};
-use torsocks_testkit::output::text;
+use torsocks_testkit::output::{stderr, stdout, text};
 use torsocks_testkit::require;
 
 fn tun() -> bool {
@@ -23,14 +23,6 @@ fn ns(mock: &MockTor, args: &[&str]) -> Command {
         .args(args)
         .env("TORSOCKS_CONF_FILE", "/dev/null");
     cmd
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A mock Tor that never answers a lookup, and answers a CONNECT with `payload`.
@@ -190,58 +182,40 @@ fn a_stalled_tor_times_out() {
         .stall_resolve()
         .start()
         .unwrap();
-    let started = Instant::now();
     let script = "import socket\n\
                   try: socket.create_connection(('192.0.2.1', 80), timeout=30); print('connected?')\n\
                   except ConnectionRefusedError: print('refused')\n\
                   try: socket.getaddrinfo('stalled.test', 80); print('resolved?')\n\
                   except socket.gaierror as e: print('lookup failed', e.errno == socket.EAI_AGAIN)\n";
-    let out = ns(
-        &mock,
-        &[
-            "--connect-timeout",
-            "1",
-            "--resolve-timeout",
-            "1",
-            "--",
-            "python3",
-            "-c",
-            script,
-        ],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(
-        stdout(&out),
-        "refused\nlookup failed True\n",
-        "{}",
-        text(&out)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "deadlines held"
-    );
-    // The same from torsocks.conf.
+    // The deadlines from the options, then the same from torsocks.conf.
     let dir = std::env::temp_dir().join(format!("tsrs-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("torsocks.conf");
     std::fs::write(&conf, "ConnectTimeout 1\nResolveTimeout 1\n").unwrap();
-    let started = Instant::now();
-    let out = ns(&mock, &["--", "python3", "-c", script])
-        .env("TORSOCKS_CONF_FILE", &conf)
-        .output()
-        .unwrap();
+    let options = ["--connect-timeout", "1", "--resolve-timeout", "1"];
+    for (how, options, conf) in [
+        ("options", &options[..], None),
+        ("file", &[][..], Some(&conf)),
+    ] {
+        let started = Instant::now();
+        let mut cmd = ns(&mock, options);
+        cmd.args(["--", "python3", "-c", script]);
+        if let Some(conf) = conf {
+            cmd.env("TORSOCKS_CONF_FILE", conf);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            stdout(&out),
+            "refused\nlookup failed True\n",
+            "{how}: {}",
+            text(&out)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{how}: deadlines held"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(
-        stdout(&out),
-        "refused\nlookup failed True\n",
-        "{}",
-        text(&out)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "deadlines from the file held"
-    );
 }
 
 #[test]

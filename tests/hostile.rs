@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::bin;
-use torsocks_testkit::output::text;
+use torsocks_testkit::output::{stdout, text};
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::TargetHost;
 use torsocks_testkit::world::World;
@@ -52,10 +52,6 @@ fn ns_as_nobody(world: &World) -> Option<Command> {
         .env("HOME", "/")
         .current_dir("/");
     Some(cmd)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs `script` with python3 in the sandbox that `cmd` starts.
