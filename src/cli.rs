@@ -20,7 +20,8 @@ pub struct Args {
     #[arg(short = 'P', long = "port", value_name = "PORT")]
     pub tor_port: Option<String>,
 
-    /// SOCKS5 username (overrides SOCKS5Username); implies --no-isolate.
+    /// SOCKS5 username (overrides SOCKS5Username): every request carries these
+    /// credentials as they are, so --isolate has no effect.
     #[arg(short = 'u', long = "socks-user", value_name = "NAME")]
     pub username: Option<String>,
 
@@ -63,9 +64,15 @@ pub struct Args {
     #[arg(long = "keep-env", value_name = "VAR")]
     pub keep_env: Vec<OsString>,
 
-    /// Share circuits with other runs (by default each run gets its own credentials,
-    /// so Tor gives it its own circuits).
-    #[arg(long)]
+    /// Which connections may share Tor circuits: `session` (the default) keeps this
+    /// run's apart from everything else, `destination` gives each destination host and
+    /// port circuits of its own, `connection` each connection, `none` shares circuits
+    /// with every other client of Tor.
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub isolate: Option<crate::isolation::Mode>,
+
+    /// The same as --isolate none.
+    #[arg(long, conflicts_with = "isolate")]
     pub no_isolate: bool,
 
     /// Give every name a virtual address, so that connections carry the name to Tor
@@ -126,13 +133,21 @@ pub struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required_unless_present = "shell"
     )]
     pub command: Vec<OsString>,
 }
 
 impl Args {
+    /// The isolation mode the options ask for (None when they name none).
+    pub fn isolation_mode(&self) -> Option<crate::isolation::Mode> {
+        if self.no_isolate {
+            Some(crate::isolation::Mode::None)
+        } else {
+            self.isolate
+        }
+    }
+
     /// argv of what to run.
     pub fn argv(&self) -> Vec<OsString> {
         if self.shell {

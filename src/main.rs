@@ -12,12 +12,14 @@
 //! * [`session`] — the userspace stack (crate `netstack`) on the TUN device, a task per
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
+//! * [`isolation`] — which SOCKS credentials (and so which circuits) each request gets.
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 
 mod cli;
 mod dns;
+mod isolation;
 mod limits;
 mod ns;
 mod session;
@@ -67,13 +69,25 @@ fn main() -> ExitCode {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let auth = match config.socks_auth(pid, now) {
-        Auth::NoAuth if !args.no_isolate => Auth::UserPass {
-            username: format!("torsocks-ns-{pid}:{now}").into_bytes(),
-            password: b"0".to_vec(),
-        },
-        auth => auth,
+    // The user's own credentials are sent as they are (as in preload mode); otherwise
+    // the mode decides (IsolatePID asks for what `session` does anyway).
+    let configured = match config.socks_auth(pid, now) {
+        auth @ Auth::UserPass { .. } if !config.isolate_pid => Some(auth),
+        _ => None,
     };
+    let mode = match (args.isolation_mode(), &configured) {
+        (Some(mode), Some(_)) if mode != isolation::Mode::None => {
+            return fail(format!(
+                "--isolate {}: SOCKS5Username/-u credentials are sent as they are; \
+                 drop them to isolate",
+                clap::ValueEnum::to_possible_value(&mode)
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ))
+        }
+        (mode, _) => mode.unwrap_or(isolation::Mode::Session),
+    };
+    let isolation = isolation::Isolation::new(mode, configured, format!("torsocks-ns-{pid}:{now}"));
 
     let buffer = args.buffer_kib as usize * 1024;
     let mut stack_config = StackConfig {
@@ -123,7 +137,7 @@ fn main() -> ExitCode {
     let session = session::SessionConfig {
         tor: tor::Tor::new(
             config.tor_endpoint(),
-            auth,
+            isolation,
             tor::Deadlines::default().overridden(
                 args.connect_timeout
                     .or(config.connect_timeout.map(u64::from)),

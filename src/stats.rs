@@ -41,6 +41,7 @@ pub fn render(s: &Summary) -> String {
         "  bytes: {} sent by the program, {} received",
         c.bytes_from_programs, c.bytes_to_programs
     );
+    let _ = writeln!(out, "  new identities: {}", s.new_identities);
     let _ = writeln!(out, "  DNS queries: {}", c.dns_queries);
     for ((qtype, outcome), n) in &s.dns {
         let _ = writeln!(out, "    {} {:?}: {n}", type_name(*qtype), outcome);

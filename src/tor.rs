@@ -3,7 +3,7 @@
 //! torsocks-core's SOCKS5 codec on tokio. (tokio-socks was the first choice, but its
 //! RESOLVE and RESOLVE_PTR cannot carry the credentials that isolate each run.)
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -14,11 +14,14 @@ use torsocks_core::resolve::LookupError;
 use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
 
+use crate::isolation::{Isolation, Purpose};
+
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
 pub struct Tor {
     endpoint: SocketAddr,
-    auth: Auth,
+    /// Which credentials each request carries.
+    isolation: RefCell<Isolation>,
     deadlines: Deadlines,
     /// Whether the SOCKS port refused the last attempt (reported once per outage).
     down: Cell<bool>,
@@ -66,23 +69,59 @@ impl fmt::Display for DialError {
 }
 
 impl Tor {
-    /// Tor at `endpoint`, authenticating with `auth` (stream isolation).
-    pub fn new(endpoint: SocketAddr, auth: Auth, deadlines: Deadlines) -> Tor {
+    /// Tor at `endpoint`, with credentials chosen by `isolation`.
+    pub fn new(endpoint: SocketAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {
         Tor {
             endpoint,
-            auth,
+            isolation: RefCell::new(isolation),
             deadlines,
             down: Cell::new(false),
         }
     }
 
+    /// New credentials for every request from now on: Tor builds new circuits.
+    /// Returns how many new identities there have been.
+    pub fn new_identity(&self) -> u64 {
+        let mut isolation = self.isolation.borrow_mut();
+        isolation.new_identity();
+        isolation.generation()
+    }
+
     /// A stream to `host:port` (a name, or an address's text).
     pub async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
+        self.connect_as(host, port, None).await
+    }
+
+    /// A stream to `host:port` for a client of the sandbox's SOCKS port that sent
+    /// credentials of its own (kept apart from other clients').
+    pub async fn connect_as(
+        &self,
+        host: Vec<u8>,
+        port: u16,
+        client: Option<&Auth>,
+    ) -> Result<TcpStream, DialError> {
+        let auth = self.isolation.borrow_mut().credentials(Purpose {
+            host: &host,
+            port,
+            client,
+        });
         let (stream, _) = self
-            .exchange(Request::Connect { host, port }, self.deadlines.connect)
+            .exchange(
+                Request::Connect { host, port },
+                auth,
+                self.deadlines.connect,
+            )
             .await
             .map_err(DialError)?;
         Ok(stream)
+    }
+
+    fn lookup_credentials(&self, host: &[u8], client: Option<&Auth>) -> Auth {
+        self.isolation.borrow_mut().credentials(Purpose {
+            host,
+            port: 0,
+            client,
+        })
     }
 
     /// Whether Tor's SOCKS port still accepts connections: tells a Tor that closed a
@@ -117,10 +156,20 @@ impl Tor {
 
     /// The address of `name` (Tor's RESOLVE).
     pub async fn resolve(&self, name: &str) -> Result<IpAddr, LookupError> {
+        self.resolve_as(name, None).await
+    }
+
+    /// [`Tor::resolve`] for a client of the sandbox's SOCKS port.
+    pub async fn resolve_as(
+        &self,
+        name: &str,
+        client: Option<&Auth>,
+    ) -> Result<IpAddr, LookupError> {
+        let auth = self.lookup_credentials(name.as_bytes(), client);
         let request = Request::Resolve {
             name: name.as_bytes().to_vec(),
         };
-        match self.exchange(request, self.deadlines.resolve).await {
+        match self.exchange(request, auth, self.deadlines.resolve).await {
             Ok((_, Reply::Resolved(ip))) => Ok(ip),
             Ok(_) => Err(LookupError::NoRecovery),
             Err(e) => Err(e.lookup_error()),
@@ -129,8 +178,18 @@ impl Tor {
 
     /// The name of `addr` (Tor's RESOLVE_PTR).
     pub async fn resolve_ptr(&self, addr: IpAddr) -> Result<String, LookupError> {
+        self.resolve_ptr_as(addr, None).await
+    }
+
+    /// [`Tor::resolve_ptr`] for a client of the sandbox's SOCKS port.
+    pub async fn resolve_ptr_as(
+        &self,
+        addr: IpAddr,
+        client: Option<&Auth>,
+    ) -> Result<String, LookupError> {
+        let auth = self.lookup_credentials(torsocks_core::socks5::ip_host(addr).as_bytes(), client);
         match self
-            .exchange(Request::ResolvePtr { addr }, self.deadlines.resolve)
+            .exchange(Request::ResolvePtr { addr }, auth, self.deadlines.resolve)
             .await
         {
             Ok((_, Reply::ResolvedName(name))) => Ok(String::from_utf8_lossy(&name).into_owned()),
@@ -143,9 +202,12 @@ impl Tor {
     async fn exchange(
         &self,
         request: Request,
+        auth: Auth,
         deadline: Duration,
     ) -> Result<(TcpStream, Reply), ExchangeError> {
-        let handshake = Handshake::new(self.auth.clone(), request)?;
+        // Offering "no authentication" too serves SOCKS servers without it; Tor picks
+        // the credentials, so isolation holds.
+        let handshake = Handshake::offering_no_auth_too(auth, request)?;
         let attempt = async {
             let dialed = TcpStream::connect(self.endpoint).await;
             self.note(dialed.is_ok());
@@ -210,6 +272,10 @@ mod tests {
         (listener, addr)
     }
 
+    fn no_isolation() -> Isolation {
+        Isolation::new(crate::isolation::Mode::None, None, "t".into())
+    }
+
     #[test]
     fn options_override_the_default_deadlines() {
         let d = Deadlines::default().overridden(Some(5), None);
@@ -224,7 +290,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_lookup_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
+        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
         let started = tokio::time::Instant::now();
         assert_eq!(
             tor.resolve("stalled.test").await,
@@ -239,7 +305,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_connect_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
+        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
         let started = tokio::time::Instant::now();
         let err = tor.connect(b"example.test".to_vec(), 80).await.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_secs(120));
@@ -252,7 +318,7 @@ mod tests {
     #[tokio::test]
     async fn a_gone_tor_is_noticed() {
         let (listener, addr) = silent_tor();
-        let tor = Tor::new(addr, Auth::NoAuth, Deadlines::default());
+        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
         assert!(tor.is_alive().await);
         assert!(!tor.down.get());
         drop(listener);

@@ -75,6 +75,8 @@ pub struct Summary {
     pub flows_at_exit: usize,
     /// Connections reset, by cause.
     pub resets: BTreeMap<ResetCause, u64>,
+    /// New identities asked for (SIGUSR1).
+    pub new_identities: u64,
 }
 
 enum Control {
@@ -207,6 +209,9 @@ pub async fn run(
             signals.push((kind, s));
         }
     }
+    // SIGUSR1 is the launcher's own: a new identity, not a signal for the command.
+    let mut new_identity = signal(SignalKind::user_defined1()).ok();
+    let mut new_identities = 0;
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<i32>();
     for (kind, mut s) in signals {
         let tx = sig_tx.clone();
@@ -234,6 +239,12 @@ pub async fn run(
                 if let Ok(sig) = Signal::try_from(sig) {
                     let _ = kill(child, sig);
                 }
+            }
+            Some(()) = async { new_identity.as_mut()?.recv().await } => {
+                new_identities = tor.new_identity();
+                eprintln!(
+                    "torsocks-ns: new identity ({new_identities}): new connections get new circuits"
+                );
             }
             guard = tun.readable() => {
                 if let Ok(mut guard) = guard {
@@ -335,7 +346,9 @@ pub async fn run(
             driver.recycle(packet);
         }
     };
-    (status, driver.summary(), Some(tun.into_inner()))
+    let mut summary = driver.summary();
+    summary.new_identities = new_identities;
+    (status, summary, Some(tun.into_inner()))
 }
 
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {

@@ -47,15 +47,25 @@ fn need<T>(have: usize, want: usize) -> Option<Decoded<T>> {
 
 /// The method reply `VV SS` (S-6): VV must be 5 and SS the offered method.
 pub fn method_reply(buf: &[u8], offered: u8) -> Result<Decoded<()>, Socks5Error> {
+    Ok(method_choice(buf, &[offered])?.map(|_| ()))
+}
+
+/// The method reply to a greeting that offered `offered` (the last one named in
+/// errors): the method the server selected, which must be one of them.
+pub fn method_choice(buf: &[u8], offered: &[u8]) -> Result<Decoded<u8>, Socks5Error> {
     if let Some(more) = need(buf.len(), 2) {
         return Ok(more);
     }
     match (buf[0], buf[1]) {
-        (wire::VERSION, selected) if selected == offered => {
-            Ok(Decoded::Complete { value: (), len: 2 })
-        }
+        (wire::VERSION, selected) if offered.contains(&selected) => Ok(Decoded::Complete {
+            value: selected,
+            len: 2,
+        }),
         (wire::VERSION, wire::METHOD_NONE_ACCEPTABLE) => Err(Socks5Error::NoAcceptableMethod),
-        (wire::VERSION, selected) => Err(Socks5Error::MethodMismatch { offered, selected }),
+        (wire::VERSION, selected) => Err(Socks5Error::MethodMismatch {
+            offered: offered.last().copied().unwrap_or(wire::METHOD_NO_AUTH),
+            selected,
+        }),
         (version, _) => Err(Socks5Error::GreetingVersion(version)),
     }
 }

@@ -9,6 +9,15 @@ pub fn greeting(auth: &Auth) -> [u8; 3] {
     [wire::VERSION, 1, auth.method()]
 }
 
+/// The greeting `05 02 00 MM`: no authentication and `auth`'s method, for
+/// [`super::Handshake::offering_no_auth_too`] (never preload mode's S-5 greeting).
+pub fn greeting_with_no_auth(auth: &Auth) -> Vec<u8> {
+    match auth {
+        Auth::NoAuth => greeting(auth).to_vec(),
+        Auth::UserPass { .. } => vec![wire::VERSION, 2, wire::METHOD_NO_AUTH, auth.method()],
+    }
+}
+
 /// The RFC 1929 message `01 UL user PL pass` (S-7).
 pub fn user_pass(username: &[u8], password: &[u8]) -> Result<Vec<u8>, Socks5Error> {
     if username.len() > wire::MAX_LEN || password.len() > wire::MAX_LEN {

@@ -1,7 +1,7 @@
 //! The client state machine: greeting → (authentication) → request → reply.
 
 use super::decode::{self, Decoded};
-use super::{encode, Auth, Reply, Request, Socks5Error};
+use super::{encode, wire, Auth, Reply, Request, Socks5Error};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub struct Handshake {
     state: State,
     /// Bytes received for the reply being decoded.
     received: Vec<u8>,
+    /// Also offer "no authentication" besides username/password.
+    offer_no_auth: bool,
 }
 
 impl Handshake {
@@ -55,7 +57,19 @@ impl Handshake {
             request,
             state: State::Start,
             received: Vec::new(),
+            offer_no_auth: false,
         })
+    }
+
+    /// Like [`Handshake::new`], but with credentials the greeting offers both
+    /// username/password and no authentication (`05 02 00 02`), so a SOCKS server
+    /// without authentication is served too. Tor picks username/password whenever it is
+    /// offered (its `PreferSOCKSNoAuth` flag aside), so stream isolation by credentials
+    /// holds. Preload mode never uses this: spec S-5 offers exactly one method.
+    pub fn offering_no_auth_too(auth: Auth, request: Request) -> Result<Self, Socks5Error> {
+        let mut handshake = Handshake::new(auth, request)?;
+        handshake.offer_no_auth = matches!(handshake.auth, Auth::UserPass { .. });
+        Ok(handshake)
     }
 
     /// Advances with `input`, the bytes received since the last call (empty after a
@@ -65,13 +79,17 @@ impl Handshake {
         match self.state {
             State::Start => {
                 self.state = State::AwaitMethod;
+                if self.offer_no_auth {
+                    return Ok(Action::Send(encode::greeting_with_no_auth(&self.auth)));
+                }
                 Ok(Action::Send(encode::greeting(&self.auth).to_vec()))
             }
-            State::AwaitMethod => match decode::method_reply(&self.received, self.auth.method())? {
+            State::AwaitMethod => match decode::method_choice(&self.received, &self.offered())? {
                 Decoded::Incomplete { needed } => Ok(Action::Recv(needed)),
-                Decoded::Complete { len, .. } => {
+                Decoded::Complete { len, value } => {
                     self.received.drain(..len);
                     match &self.auth {
+                        _ if value == wire::METHOD_NO_AUTH => Ok(self.send_request()),
                         Auth::NoAuth => Ok(self.send_request()),
                         Auth::UserPass { username, password } => {
                             self.state = State::AwaitAuth;
@@ -116,6 +134,15 @@ impl Handshake {
     /// After a RESOLVE or RESOLVE_PTR this may hold the reply's port.
     pub fn take_unconsumed(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.received)
+    }
+
+    /// The methods the greeting offered.
+    fn offered(&self) -> Vec<u8> {
+        if self.offer_no_auth {
+            vec![wire::METHOD_NO_AUTH, self.auth.method()]
+        } else {
+            vec![self.auth.method()]
+        }
     }
 
     fn send_request(&mut self) -> Action {

@@ -498,3 +498,35 @@ fn decoders_never_panic_on_arbitrary_input() {
         sane(decode::resolve_ptr_reply(&buf).map(|d| d.map(drop)));
     }
 }
+
+// Offering no authentication too: a server that picks username/password gets the
+// credentials, one that picks "no authentication" gets the request straight away.
+#[test]
+fn exchange_offering_no_auth_too() {
+    let connect = || Request::connect_ip(sa("192.0.2.1:80"));
+    let request = b"\x05\x01\x00\x03\x09192.0.2.1\x00\x50";
+    let mut s = scripted(&[5, 2, 1, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0], 64);
+    let hs = Handshake::offering_no_auth_too(user_pass("u", "pw"), connect()).unwrap();
+    exchange(hs, &mut s).unwrap();
+    let mut expected = b"\x05\x02\x00\x02\x01\x01u\x02pw".to_vec();
+    expected.extend_from_slice(request);
+    assert_eq!(s.written, expected);
+
+    let mut s = scripted(&[5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0], 64);
+    let hs = Handshake::offering_no_auth_too(user_pass("u", "pw"), connect()).unwrap();
+    exchange(hs, &mut s).unwrap();
+    let mut expected = b"\x05\x02\x00\x02".to_vec();
+    expected.extend_from_slice(request);
+    assert_eq!(s.written, expected);
+
+    // A method neither offered is still an error, and without credentials the
+    // greeting is the usual one.
+    let hs = Handshake::offering_no_auth_too(user_pass("u", "pw"), connect()).unwrap();
+    let err = exchange(hs, &mut scripted(&[5, 1], 64)).unwrap_err();
+    assert!(matches!(
+        err,
+        ExchangeError::Protocol(Socks5Error::MethodMismatch { selected: 1, .. })
+    ));
+    let mut hs = Handshake::offering_no_auth_too(Auth::NoAuth, connect()).unwrap();
+    assert_eq!(hs.step(&[]).unwrap(), Action::Send(vec![5, 1, 0]));
+}

@@ -112,6 +112,7 @@ pub enum StreamEnd {
 #[derive(Debug, Clone)]
 struct Behaviour {
     require_auth: bool,
+    no_auth_only: bool,
     accepted_credentials: Option<(Vec<u8>, Vec<u8>)>,
     auth_status: Option<u8>,
     greeting: Greeting,
@@ -127,6 +128,7 @@ impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             require_auth: false,
+            no_auth_only: false,
             accepted_credentials: None,
             auth_status: None,
             greeting: Greeting::Normal,
@@ -157,6 +159,13 @@ impl MockTorBuilder {
     /// Refuse method `00`: only username/password is accepted.
     pub fn require_auth(mut self) -> Self {
         self.behaviour.require_auth = true;
+        self
+    }
+
+    /// Speak no username/password at all (as a SOCKS server without authentication):
+    /// method `00` is chosen when offered, whatever else is.
+    pub fn no_auth_only(mut self) -> Self {
+        self.behaviour.no_auth_only = true;
         self
     }
 
@@ -425,7 +434,13 @@ fn serve(mut stream: TcpStream, shared: &Shared, rec: &mut Recorded) -> io::Resu
             bytes.get(1).copied().unwrap_or(0xff)
         }
         Greeting::Normal => {
-            let chosen = if rec.methods.contains(&2) {
+            let chosen = if b.no_auth_only {
+                if rec.methods.contains(&0) {
+                    0
+                } else {
+                    0xff
+                }
+            } else if rec.methods.contains(&2) {
                 2
             } else if rec.methods.contains(&0) && !b.require_auth {
                 0
