@@ -75,6 +75,20 @@ pub struct Args {
     #[arg(long, conflicts_with = "isolate")]
     pub no_isolate: bool,
 
+    /// The port of the sandbox's own SOCKS5 server, on 127.0.0.1 and ::1 inside the
+    /// sandbox (for programs that speak SOCKS: `curl --socks5-hostname`, socks5h://).
+    #[arg(long, value_name = "PORT", default_value_t = 9050, value_parser = clap::value_parser!(u16).range(1..))]
+    pub socks_port: u16,
+
+    /// No SOCKS port inside the sandbox.
+    #[arg(long)]
+    pub no_socks_port: bool,
+
+    /// Point programs at the sandbox's SOCKS port: ALL_PROXY and all_proxy are
+    /// socks5h://127.0.0.1:PORT, NO_PROXY and no_proxy localhost,127.0.0.0/8,::1.
+    #[arg(long, conflicts_with = "no_socks_port")]
+    pub proxy_env: bool,
+
     /// Give every name a virtual address, so that connections carry the name to Tor
     /// (as .onion names always do).
     #[arg(long)]

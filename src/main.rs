@@ -14,6 +14,8 @@
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
 //! * [`isolation`] — which SOCKS credentials (and so which circuits) each request gets.
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
+//! * [`socks_port`] — the sandbox's own SOCKS port, for Tor-aware programs.
+//! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 
@@ -24,6 +26,8 @@ mod limits;
 mod ns;
 mod session;
 mod settings;
+mod slots;
+mod socks_port;
 mod spec;
 mod stats;
 mod tor;
@@ -113,7 +117,7 @@ fn main() -> ExitCode {
         Ok(spec) => spec,
         Err(message) => return fail(message),
     };
-    let sandbox = match ns::spawn(&spec) {
+    let mut sandbox = match ns::spawn(&spec) {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
@@ -146,6 +150,9 @@ fn main() -> ExitCode {
             ),
         ),
         max_dns_queries: max_dns_queries as usize,
+        socks_listeners: std::mem::take(&mut sandbox.socks_listeners),
+        // Each client holds two fds (its own and its Tor stream).
+        max_socks_clients: (max_flows as usize / 2).max(1),
         pool: vpool::VirtualPool::new(range),
         automap: args.automap,
         stack: stack_config,

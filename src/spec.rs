@@ -31,6 +31,10 @@ pub fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result
         }
     }
     let mut env = policy::scrub_env(std::env::vars_os(), &shares.keep_env);
+    let socks_port = (!args.no_socks_port).then_some(args.socks_port);
+    if let (true, Some(port)) = (args.proxy_env, socks_port) {
+        policy::point_at_socks_port(&mut env, port);
+    }
     let run_as = match &args.run_as {
         None => None,
         Some(name) => {
@@ -87,6 +91,7 @@ pub fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result
         mounts,
         run_as,
         new_session: args.new_session || !on_a_terminal,
+        socks_port,
     })
 }
 

@@ -68,6 +68,18 @@ impl fmt::Display for DialError {
     }
 }
 
+impl DialError {
+    /// The SOCKS reply code to give a client of the sandbox's SOCKS port: Tor's own
+    /// when it refused, TTL expired when it did not answer in time.
+    pub fn reply_code(&self) -> Option<u8> {
+        match &self.0 {
+            ExchangeError::Protocol(Socks5Error::Rejected { code, .. }) => Some(*code),
+            ExchangeError::Recv(e) if e.kind() == std::io::ErrorKind::TimedOut => Some(6),
+            _ => None,
+        }
+    }
+}
+
 impl Tor {
     /// Tor at `endpoint`, with credentials chosen by `isolation`.
     pub fn new(endpoint: SocketAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {

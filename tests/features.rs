@@ -52,8 +52,23 @@ fn connect_each(targets: &[(&str, u16)]) -> String {
     )
 }
 
+/// The requests (CONNECT, RESOLVE, RESOLVE_PTR) the mock has seen once there are `n`
+/// of them (or ten seconds passed); the launcher's own probes of the port are left out.
+fn requests(mock: &MockTor, n: usize) -> Vec<Recorded> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = 0;
+    loop {
+        let recs = mock.wait_for_requests(seen + 1, Duration::from_millis(200));
+        seen = recs.len();
+        let asked: Vec<Recorded> = recs.into_iter().filter(|r| r.command.is_some()).collect();
+        if asked.len() >= n || std::time::Instant::now() > deadline {
+            return asked;
+        }
+    }
+}
+
 fn connects(mock: &MockTor, n: usize) -> Vec<Recorded> {
-    let recs = mock.wait_for_requests(n, Duration::from_secs(10));
+    let recs = requests(mock, n);
     recs.into_iter().filter(|r| r.command == Some(1)).collect()
 }
 
@@ -209,4 +224,219 @@ fn options_are_parsed_strictly_before_the_command() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+// ---- The sandbox's SOCKS port ----
+
+use torsocks_testkit::target_host::http_files;
+use torsocks_testkit::world::{World, TARGET_NAME};
+
+/// A well-formed v3 onion address (the Tor Project's); only ever sent to the mock Tor.
+const ONION: &str = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion";
+
+fn world() -> Option<World> {
+    if !tun() {
+        return None;
+    }
+    World::start()
+}
+
+#[test]
+fn curl_hands_names_to_the_sandboxs_socks_port() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{TARGET_NAME}/hello.txt");
+    for proxy in ["127.0.0.1:9050", "[::1]:9050"] {
+        let out = ns(
+            &w.mock,
+            &[
+                "--",
+                "curl",
+                "-sS",
+                "--max-time",
+                "20",
+                "--socks5-hostname",
+                proxy,
+                &url,
+            ],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(
+            out.stdout,
+            http_files()["/hello.txt"],
+            "{proxy}: {}",
+            text(&out)
+        );
+    }
+    // The name travelled to Tor in the CONNECT; nothing was resolved first.
+    let recs = requests(&w.mock, 2);
+    assert!(recs.iter().all(|r| r.command == Some(1)), "{recs:?}");
+    assert!(recs.iter().all(|r| r.host.as_deref() == Some(TARGET_NAME)));
+    assert!(
+        recs.iter().all(|r| r.username.is_some()),
+        "isolated: {recs:?}"
+    );
+    assert_eq!(
+        w.host.http_requests().len(),
+        2,
+        "both reached the target host"
+    );
+
+    // A .onion name reaches Tor as it is (curl 8.1 and later refuse it over DNS).
+    let out = ns(
+        &w.mock,
+        &[
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "--socks5-hostname",
+            "127.0.0.1:9050",
+            &format!("http://{ONION}/"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        !out.status.success(),
+        "the mock knows no onion: {}",
+        text(&out)
+    );
+    assert!(
+        requests(&w.mock, 3)
+            .iter()
+            .any(|r| r.command == Some(1) && r.host.as_deref() == Some(ONION)),
+        "the mock saw the onion name"
+    );
+}
+
+#[test]
+fn proxy_env_points_programs_at_the_socks_port() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{TARGET_NAME}/hello.txt");
+    let out = ns(
+        &w.mock,
+        &["--proxy-env", "--", "curl", "-sS", "--max-time", "20", &url],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    let recs = requests(&w.mock, 1);
+    assert_eq!(
+        (recs[0].command, recs[0].host.as_deref()),
+        (Some(1), Some(TARGET_NAME)),
+        "by name through the SOCKS port, not a DNS lookup first: {recs:?}"
+    );
+    // Without the option the sandbox leaves the variable as the caller set it.
+    let out = ns(&w.mock, &["--", "sh", "-c", "echo ${ALL_PROXY:-unset}"])
+        .env("ALL_PROXY", "socks5h://192.0.2.50:1080")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "socks5h://192.0.2.50:1080\n",
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn tor_resolve_asks_the_socks_port() {
+    let Some(w) = world() else { return };
+    if require::program("tor-resolve").is_none() {
+        return;
+    }
+    let ip = w.host.ip().to_string();
+    let out = ns(
+        &w.mock,
+        &["--", "tor-resolve", TARGET_NAME, "127.0.0.1:9050"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out).trim(), ip, "{}", text(&out));
+    let out = ns(
+        &w.mock,
+        &["--", "tor-resolve", "no-such.test", "127.0.0.1:9050"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    let recs = requests(&w.mock, 2);
+    assert!(recs
+        .iter()
+        .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some(TARGET_NAME)));
+}
+
+#[test]
+fn the_socks_port_can_be_moved_or_removed() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{TARGET_NAME}/hello.txt");
+    let curl = |extra: &[&str], proxy: &str| {
+        let mut args = extra.to_vec();
+        args.extend([
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "--socks5-hostname",
+            proxy,
+        ]);
+        args.push(&url);
+        ns(&w.mock, &args).output().unwrap()
+    };
+    let out = curl(&["--socks-port", "1080"], "127.0.0.1:1080");
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    let out = curl(&["--no-socks-port"], "127.0.0.1:9050");
+    assert_eq!(out.status.code(), Some(7), "refused: {}", text(&out));
+    assert_eq!(w.host.http_requests().len(), 1);
+}
+
+#[test]
+fn idle_socks_clients_cannot_starve_the_port() {
+    let Some(w) = world() else { return };
+    // --max-connections 20 allows 10 SOCKS clients at once. Ten clients that never
+    // finish their greeting hold every slot: the eleventh is reset at once, and once the
+    // idle ones leave, a real request is served.
+    let script = format!(
+        "import socket, urllib.request\n\
+         idle = [socket.create_connection(('127.0.0.1', 9050)) for _ in range(10)]\n\
+         for s in idle: s.send(b'\\x05')\n\
+         extra = socket.create_connection(('127.0.0.1', 9050))\n\
+         extra.settimeout(10)\n\
+         extra.send(b'\\x05\\x01\\x00')\n\
+         try:\n\
+         \x20   print('eleventh:', extra.recv(2) or b'closed')\n\
+         except ConnectionResetError:\n\
+         \x20   print('eleventh: reset')\n\
+         for s in idle: s.close()\n\
+         import time\n\
+         for attempt in range(50):\n\
+         \x20   s = socket.create_connection(('127.0.0.1', 9050))\n\
+         \x20   s.send(b'\\x05\\x01\\x00')\n\
+         \x20   try:\n\
+         \x20       if s.recv(2) == b'\\x05\\x00': break\n\
+         \x20   except ConnectionResetError: pass\n\
+         \x20   time.sleep(0.05)\n\
+         name = b'{TARGET_NAME}'\n\
+         s.send(b'\\x05\\x01\\x00\\x03' + bytes([len(name)]) + name + b'\\x00\\x50')\n\
+         assert s.recv(10)[:2] == b'\\x05\\x00'\n\
+         s.send(b'GET /hello.txt HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n\
+         print('served:', b'200' in s.recv(100))\n"
+    );
+    let out = ns(
+        &w.mock,
+        &["--max-connections", "20", "--", "python3", "-c", &script],
+    )
+    .output()
+    .unwrap();
+    let s = stdout(&out);
+    assert!(
+        s.contains("eleventh: reset") || s.contains("eleventh: b'closed'"),
+        "{}",
+        text(&out)
+    );
+    assert!(s.contains("served: True"), "{}", text(&out));
+    assert_eq!(w.host.http_requests().len(), 1);
 }

@@ -38,7 +38,8 @@ pub const TUN_NAME: &str = "tun0";
 
 /// The launcher–sandbox protocol on the control socket: one message each way.
 mod msg {
-    /// Sandbox → launcher: ready; carries the TUN fd and the number of masked sockets.
+    /// Sandbox → launcher: ready; carries the TUN fd (then the SOCKS port's listening
+    /// sockets) and the number of masked sockets.
     pub const TUN: u8 = b'T';
     /// Sandbox → launcher: setup failed; the rest of the message says why.
     pub const ERROR: u8 = b'E';
@@ -68,6 +69,8 @@ pub struct Spec {
     pub run_as: Option<RunAs>,
     /// Run in a session of its own ([`init::Command::new_session`]).
     pub new_session: bool,
+    /// The port of the sandbox's own SOCKS port, if it has one.
+    pub socks_port: Option<u16>,
 }
 
 /// A running sandbox: its PID 1, and the TUN device's fd.
@@ -78,6 +81,8 @@ pub struct Sandbox {
     pub tun: OwnedFd,
     /// How many host sockets the mounts masked.
     pub masked_sockets: usize,
+    /// The listening sockets of the sandbox's SOCKS port.
+    pub socks_listeners: Vec<OwnedFd>,
     control: UnixStream,
 }
 
@@ -181,21 +186,22 @@ pub fn spawn(spec: &Spec) -> Result<Sandbox, String> {
         let _ = nix::sys::wait::waitpid(child, None);
         return Err(format!("mapping the sandbox's user ids: {message}"));
     }
-    let (tun, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
+    let (tun, socks_listeners, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(child, None);
     })?;
     Ok(Sandbox {
         child,
         tun,
         masked_sockets,
+        socks_listeners,
         control: parent_end,
     })
 }
 
-/// Receives the TUN fd, or the sandbox's error message.
-fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, usize), String> {
+/// Receives the TUN fd and the SOCKS port's listeners, or the sandbox's error message.
+fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), String> {
     let mut buf = [0u8; 1024];
-    let mut cmsg = nix::cmsg_space!(RawFd);
+    let mut cmsg = nix::cmsg_space!([RawFd; 3]);
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<()>(
         control.as_raw_fd(),
@@ -204,22 +210,26 @@ fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, usize), String> {
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .map_err(|e| format!("receiving the TUN device: {e}"))?;
-    let mut fd = None;
+    let mut fds = Vec::new();
     for c in msg.cmsgs().map_err(|e| e.to_string())? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            fd = fds.first().copied();
+        if let ControlMessageOwned::ScmRights(received) = c {
+            // SAFETY: the kernel installed these fds for us; nobody else owns them.
+            fds.extend(
+                received
+                    .into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
         }
     }
     let n = msg.bytes;
-    match fd {
-        Some(fd) => {
-            // SAFETY: the kernel installed this fd for us; nobody else owns it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut fds = fds.into_iter();
+    match fds.next() {
+        Some(tun) => {
             let masked = std::str::from_utf8(&buf[1..n.max(1)])
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            Ok((fd, masked))
+            Ok((tun, fds.collect(), masked))
         }
         None if n > 1 && buf[0] == msg::ERROR => {
             Err(String::from_utf8_lossy(&buf[1..n]).into_owned())
@@ -243,7 +253,7 @@ impl Setup<'_> {
         if control.read_exact(&mut mapped).is_err() || mapped[0] != msg::MAPPED {
             return 1;
         }
-        let (tun, masked) = match self.prepare() {
+        let (tun, listeners, masked) = match self.prepare() {
             Ok(ready) => ready,
             Err(message) => {
                 let mut reply = vec![msg::ERROR];
@@ -254,7 +264,9 @@ impl Setup<'_> {
         };
         let mut ready = vec![msg::TUN];
         ready.extend_from_slice(masked.to_string().as_bytes());
-        let fds = [tun.as_raw_fd()];
+        let fds: Vec<RawFd> = std::iter::once(tun.as_raw_fd())
+            .chain(listeners.iter().map(|l| l.as_raw_fd()))
+            .collect();
         let sent = sendmsg::<()>(
             control.as_raw_fd(),
             &[IoSlice::new(&ready)],
@@ -262,7 +274,7 @@ impl Setup<'_> {
             MsgFlags::empty(),
             None,
         );
-        drop(tun);
+        drop((tun, listeners));
         if sent.is_err() {
             return 1;
         }
@@ -283,7 +295,7 @@ impl Setup<'_> {
     }
 
     /// Ids, hostname, network, mounts, privileges: everything before the command.
-    fn prepare(&self) -> Result<(OwnedFd, mounts::Masked), String> {
+    fn prepare(&self) -> Result<(OwnedFd, Vec<OwnedFd>, mounts::Masked), String> {
         init::hide_command_line();
         nix::unistd::sethostname(policy::HOSTNAME).map_err(|e| format!("hostname: {e}"))?;
         // SAFETY: the pointer and length describe a valid byte string.
@@ -304,9 +316,14 @@ impl Setup<'_> {
             .map_err(|e| format!("runtime: {e}"))?;
         runtime.block_on(netconf::configure(TUN_NAME, &self.spec.net))?;
         drop(runtime);
+        // Before the privileges go, so that a port below 1024 can be bound too.
+        let listeners = match self.spec.socks_port {
+            Some(port) => netconf::socks_listeners(port)?,
+            None => Vec::new(),
+        };
         let masked = mounts::apply(&self.spec.mounts)?;
         harden::drop_privileges(self.spec.run_as.as_ref(), self.filters)?;
-        Ok((tun, masked))
+        Ok((tun, listeners, masked))
     }
 }
 

@@ -93,3 +93,16 @@ pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The sandbox's SOCKS port: listening sockets on `127.0.0.1:port` and, where the
+/// sandbox has IPv6, `[::1]:port`, created inside the sandbox's network namespace (so
+/// only the sandbox reaches them) for the launcher to serve.
+pub fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, String> {
+    let v4 = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("the sandbox's SOCKS port 127.0.0.1:{port}: {e}"))?;
+    let mut listeners = vec![v4.into()];
+    if let Ok(v6) = std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)) {
+        listeners.push(v6.into());
+    }
+    Ok(listeners)
+}

@@ -57,6 +57,18 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "TORSOCKS_PASSWORD",
 ];
 
+/// The variables `--proxy-env` sets, pointing programs at the sandbox's SOCKS port
+/// (`socks5h`: names travel to Tor) and keeping loopback direct.
+pub fn point_at_socks_port(env: &mut Vec<(OsString, OsString)>, port: u16) {
+    const NAMES: [&str; 4] = ["ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
+    env.retain(|(k, _)| !NAMES.iter().any(|n| k == *n));
+    let proxy = format!("socks5h://127.0.0.1:{port}");
+    let direct = "localhost,127.0.0.0/8,::1";
+    for (name, value) in NAMES.iter().zip([&proxy[..], &proxy, direct, direct]) {
+        env.push((name.into(), value.into()));
+    }
+}
+
 /// What the user asked to let through.
 #[derive(Debug, Default, Clone)]
 pub struct OptIns {

@@ -7,7 +7,7 @@ use netstack::stack::{FlowId, StackConfig};
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
-use super::{Control, DnsSlots, Wake, CHANNEL_CHUNKS};
+use super::{Control, Slots, Wake, CHANNEL_CHUNKS};
 use crate::dns;
 use crate::tor::Tor;
 use crate::vpool::VirtualPool;
@@ -23,7 +23,7 @@ pub(super) async fn dns_over_tcp(
     tor: Rc<Tor>,
     pool: Rc<VirtualPool>,
     automap: bool,
-    slots: DnsSlots,
+    slots: Slots,
     ctl: mpsc::UnboundedSender<Control>,
     wake: Wake,
 ) {

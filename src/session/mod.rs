@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::dns;
 use crate::ns::tun;
+use crate::slots::Slots;
+use crate::socks_port;
 use crate::tor::Tor;
 use crate::vpool::VirtualPool;
 
@@ -53,6 +55,10 @@ pub struct SessionConfig {
     pub debug: bool,
     /// DNS queries answered at once; more get SERVFAIL.
     pub max_dns_queries: usize,
+    /// The sandbox's SOCKS port's listening sockets (none with --no-socks-port).
+    pub socks_listeners: Vec<OwnedFd>,
+    /// Clients of the SOCKS port served at once.
+    pub max_socks_clients: usize,
 }
 
 /// Why a connection of the program was reset.
@@ -122,32 +128,6 @@ impl Wake {
     }
 }
 
-/// Counts DNS queries in flight against the cap.
-#[derive(Clone)]
-struct DnsSlots {
-    in_flight: Rc<std::cell::Cell<usize>>,
-    cap: usize,
-}
-
-impl DnsSlots {
-    /// A slot, or None at the cap; the slot is given back when dropped.
-    fn take(&self) -> Option<DnsSlot> {
-        let n = self.in_flight.get();
-        (n < self.cap).then(|| {
-            self.in_flight.set(n + 1);
-            DnsSlot(Rc::clone(&self.in_flight))
-        })
-    }
-}
-
-struct DnsSlot(Rc<std::cell::Cell<usize>>);
-
-impl Drop for DnsSlot {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
-    }
-}
-
 /// Runs until the command exits; returns its shell-style status, the summary, and the
 /// TUN device (for [`tun::release_later`]).
 pub async fn run(
@@ -178,11 +158,26 @@ pub async fn run(
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel::<Control>();
     let tor = Rc::new(config.tor);
     let pool = config.pool;
-    let dns_slots = DnsSlots {
-        in_flight: Rc::new(std::cell::Cell::new(0)),
-        cap: config.max_dns_queries,
-    };
+    let dns_slots = Slots::new(config.max_dns_queries);
     let mut tun_failed = None;
+    let socks = socks_port::Context {
+        tor: Rc::clone(&tor),
+        pool: Rc::clone(&pool),
+        slots: Slots::new(config.max_socks_clients),
+        debug: config.debug,
+    };
+    for fd in config.socks_listeners {
+        let listener = std::net::TcpListener::from(fd);
+        match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(listener) => {
+                tokio::task::spawn_local(socks_port::serve(listener, socks.clone()));
+            }
+            Err(e) => eprintln!("torsocks-ns: the sandbox's SOCKS port: {e}"),
+        }
+    }
 
     let (exit_tx, mut exit_rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -362,26 +357,5 @@ async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
             }
             Err(_) => return, // the sandbox is gone, or the packet was refused
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dns_slots_cap_the_queries_in_flight() {
-        let slots = DnsSlots {
-            in_flight: Rc::new(std::cell::Cell::new(0)),
-            cap: 2,
-        };
-        let a = slots.take().expect("first");
-        let b = slots.take().expect("second");
-        assert!(slots.take().is_none(), "over the cap");
-        drop(a);
-        let c = slots.take().expect("a slot given back is taken again");
-        assert_eq!(slots.in_flight.get(), 2);
-        drop((b, c));
-        assert_eq!(slots.in_flight.get(), 0);
     }
 }

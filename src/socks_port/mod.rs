@@ -1,0 +1,214 @@
+//! The sandbox's own SOCKS port: `127.0.0.1:9050` and `[::1]:9050` inside the sandbox
+//! answer SOCKS5 (CONNECT by name or address, RESOLVE, RESOLVE_PTR, with or without
+//! credentials), so Tor-aware programs can hand names to Tor themselves (curl's
+//! `socks5h://`, which .onion names need with curl 8.1 and later).
+//!
+//! The listening sockets are created by the sandbox's PID 1 inside its network
+//! namespace and handed to the launcher ([`crate::ns`]); the program cannot close or
+//! replace them. Each client is served here, in the launcher: the exchange by the
+//! sans-IO [`proto`], the request through [`Tor`] with the run's isolation (a client's
+//! own credentials keep it apart from other clients), then bytes both ways. Clients
+//! are capped (`--max-connections`), and an exchange that does not complete within
+//! [`HANDSHAKE_DEADLINE`] is dropped.
+
+pub mod proto;
+
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use torsocks_core::resolve::LookupError;
+
+use crate::slots::Slots;
+use crate::tor::{self, Tor};
+use crate::vpool::VirtualPool;
+use proto::{rep, Ask, Outcome, Server, Step};
+
+/// How long a client may take to send its greeting and request.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What serving needs.
+#[derive(Clone)]
+pub struct Context {
+    /// Tor.
+    pub tor: Rc<Tor>,
+    /// The virtual addresses the sandbox's DNS gave out (a client may CONNECT to one).
+    pub pool: Rc<VirtualPool>,
+    /// Clients served at once.
+    pub slots: Slots,
+    /// Report refusals on stderr.
+    pub debug: bool,
+}
+
+/// Accepts clients on `listener` until the session ends.
+pub async fn serve(listener: TcpListener, context: Context) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // EMFILE and the like: let the fds come back rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Some(slot) = context.slots.take() else {
+            reset(&stream); // over the cap
+            continue;
+        };
+        let context = context.clone();
+        tokio::task::spawn_local(async move {
+            client(stream, &context).await;
+            drop(slot);
+        });
+    }
+}
+
+/// One client: the exchange, the request, then the relay.
+async fn client(mut stream: TcpStream, context: &Context) {
+    let _ = stream.set_nodelay(true);
+    let mut server = Server::new();
+    let ask =
+        match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange(&mut stream, &mut server)).await {
+            Ok(Some(ask)) => ask,
+            _ => return,
+        };
+    let client_auth = server.client_auth().cloned();
+    let tor = &context.tor;
+    match ask {
+        Ask::Connect { host, port } => {
+            let host = match std::str::from_utf8(&host)
+                .ok()
+                .and_then(|h| h.parse::<IpAddr>().ok())
+                .and_then(|ip| context.pool.name_of(ip))
+            {
+                Some(name) => name.into_bytes(),
+                None => host,
+            };
+            match tor
+                .connect_as(host.clone(), port, client_auth.as_ref())
+                .await
+            {
+                Ok(upstream) => {
+                    if stream
+                        .write_all(&proto::reply(&Outcome::Connected))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    relay(stream, upstream, server.take_rest(), tor).await;
+                }
+                Err(e) => {
+                    if context.debug {
+                        eprintln!(
+                            "torsocks-ns: SOCKS port: connection to {}:{port} refused: {}",
+                            String::from_utf8_lossy(&host),
+                            tor::describe(&e)
+                        );
+                    }
+                    let code = e.reply_code().unwrap_or(rep::GENERAL_FAILURE);
+                    let _ = stream
+                        .write_all(&proto::reply(&Outcome::Failed(code)))
+                        .await;
+                }
+            }
+        }
+        Ask::Resolve(name) => {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            let outcome = match name.parse::<IpAddr>() {
+                Ok(ip) => Outcome::Resolved(ip),
+                Err(_) => match tor.resolve_as(&name, client_auth.as_ref()).await {
+                    Ok(ip) => Outcome::Resolved(ip),
+                    Err(e) => lookup_failed(e),
+                },
+            };
+            let _ = stream.write_all(&proto::reply(&outcome)).await;
+        }
+        Ask::ResolvePtr(ip) => {
+            let outcome = match context.pool.name_of(ip) {
+                Some(name) => Outcome::Named(name.into_bytes()),
+                None => match tor.resolve_ptr_as(ip, client_auth.as_ref()).await {
+                    Ok(name) => Outcome::Named(name.into_bytes()),
+                    Err(e) => lookup_failed(e),
+                },
+            };
+            let _ = stream.write_all(&proto::reply(&outcome)).await;
+        }
+    }
+}
+
+/// The reply code for a failed lookup (as Tor's own SOCKS port answers).
+fn lookup_failed(e: LookupError) -> Outcome {
+    Outcome::Failed(match e {
+        LookupError::NotFound | LookupError::NoData => rep::HOST_UNREACHABLE,
+        LookupError::TryAgain => rep::TTL_EXPIRED,
+        _ => rep::GENERAL_FAILURE,
+    })
+}
+
+/// Reads until the request is complete; None when the client left or broke the
+/// protocol (after sending it whatever refusal the protocol has).
+async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
+    let mut buf = [0u8; proto::MAX_MESSAGE];
+    let mut step = server.input(&[]);
+    loop {
+        match step {
+            Step::NeedMore => {
+                let n = stream.read(&mut buf).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                step = server.input(&buf[..n]);
+            }
+            Step::Send(bytes) => {
+                stream.write_all(&bytes).await.ok()?;
+                step = server.input(&[]);
+            }
+            Step::Refuse(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+                return None;
+            }
+            Step::Request(ask) => return Some(ask),
+        }
+    }
+}
+
+/// Bytes both ways until both ends are done. A Tor stream that breaks (or a Tor that
+/// dies) resets the client: a truncated transfer must never look complete.
+async fn relay(client: TcpStream, upstream: TcpStream, early: Vec<u8>, tor: &Tor) {
+    let _ = upstream.set_nodelay(true);
+    let (mut client_r, mut client_w) = client.into_split();
+    let (mut tor_r, mut tor_w) = upstream.into_split();
+    let up = async {
+        if !early.is_empty() && tor_w.write_all(&early).await.is_err() {
+            return false;
+        }
+        let ok = tokio::io::copy(&mut client_r, &mut tor_w).await.is_ok();
+        let _ = tor_w.shutdown().await;
+        ok
+    };
+    let down = async {
+        let ok = match tokio::io::copy(&mut tor_r, &mut client_w).await {
+            Ok(_) => tor.is_alive().await,
+            Err(_) => false,
+        };
+        if ok {
+            let _ = client_w.shutdown().await;
+        }
+        ok
+    };
+    let (_, down_ok) = tokio::join!(up, down);
+    if !down_ok {
+        if let Ok(client) = client_r.reunite(client_w) {
+            reset(&client);
+        }
+    }
+}
+
+/// Closes with a reset (RST), not an end of stream, once the stream is dropped.
+fn reset(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let _ = nix::sys::socket::setsockopt(stream, nix::sys::socket::sockopt::Linger, &linger);
+}
