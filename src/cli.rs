@@ -76,7 +76,7 @@ pub struct Args {
     pub no_isolate: bool,
 
     /// The port of the sandbox's own SOCKS5 server, on 127.0.0.1 and ::1 inside the
-    /// sandbox (for programs that speak SOCKS: `curl --socks5-hostname`, socks5h://).
+    /// sandbox, for programs that speak SOCKS (curl with a socks5h:// proxy).
     #[arg(long, value_name = "PORT", default_value_t = 9050, value_parser = clap::value_parser!(u16).range(1..))]
     pub socks_port: u16,
 
