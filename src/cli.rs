@@ -89,6 +89,16 @@ pub struct Args {
     #[arg(long, conflicts_with = "no_socks_port")]
     pub proxy_env: bool,
 
+    /// Make a server inside the sandbox reachable from the host:
+    /// [HOST_ADDR:]HOST_PORT:SANDBOX_PORT (HOST_ADDR 127.0.0.1 unless given; IPv6 in
+    /// brackets). Repeatable.
+    #[arg(long, value_name = "[ADDR:]PORT:PORT")]
+    pub publish: Vec<String>,
+
+    /// Let --publish listen on addresses other than loopback.
+    #[arg(long)]
+    pub publish_any: bool,
+
     /// Give every name a virtual address, so that connections carry the name to Tor
     /// (as .onion names always do).
     #[arg(long)]

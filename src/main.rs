@@ -13,6 +13,7 @@
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
 //! * [`isolation`] — which SOCKS credentials (and so which circuits) each request gets.
+//! * [`publish`] — published ports: host connections relayed into the sandbox.
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
 //! * [`socks_port`] — the sandbox's own SOCKS port, for Tor-aware programs.
 //! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
@@ -24,6 +25,7 @@ mod dns;
 mod isolation;
 mod limits;
 mod ns;
+mod publish;
 mod session;
 mod settings;
 mod slots;
@@ -64,6 +66,15 @@ fn main() -> ExitCode {
     let range = match onion_range(&args.virtual_range) {
         Ok(range) => range,
         Err(e) => return fail(format!("--virtual-range: {e}")),
+    };
+    let publishes: Vec<publish::Publish> = match args
+        .publish
+        .iter()
+        .map(|p| publish::parse(p, args.publish_any))
+        .collect()
+    {
+        Ok(p) => p,
+        Err(message) => return fail(message),
     };
     if let Err(message) = tor_check::socks_port_answers(config.tor_endpoint()) {
         return fail(message);
@@ -121,6 +132,14 @@ fn main() -> ExitCode {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
+    // Bound once the sandbox exists, so that its PID 1 never holds them.
+    let mut published = Vec::new();
+    for p in &publishes {
+        match std::net::TcpListener::bind(p.host) {
+            Ok(listener) => published.push((listener, p.sandbox_port)),
+            Err(e) => return fail(format!("--publish: cannot listen on {}: {e}", p.host)),
+        }
+    }
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
         limits::fd_budget(args.max_connections, args.max_dns_queries);
@@ -151,6 +170,7 @@ fn main() -> ExitCode {
         ),
         max_dns_queries: max_dns_queries as usize,
         socks_listeners: std::mem::take(&mut sandbox.socks_listeners),
+        published,
         // Each client holds two fds (its own and its Tor stream).
         max_socks_clients: (max_flows as usize / 2).max(1),
         pool: vpool::VirtualPool::new(range),
@@ -161,7 +181,7 @@ fn main() -> ExitCode {
     let local = tokio::task::LocalSet::new();
     let (status, summary, tun) = local.block_on(&runtime, async move {
         match sandbox.go() {
-            Ok((child, tun)) => session::run(tun, session, child).await,
+            Ok((child, tun, connector)) => session::run(tun, session, child, connector).await,
             Err(e) => {
                 eprintln!("torsocks-ns: starting the command: {e}");
                 (1, session::Summary::default(), None)

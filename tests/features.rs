@@ -440,3 +440,132 @@ fn idle_socks_clients_cannot_starve_the_port() {
     assert!(s.contains("served: True"), "{}", text(&out));
     assert_eq!(w.host.http_requests().len(), 1);
 }
+
+// ---- Published ports ----
+
+/// A free port on the host's loopback (bound and released: the test's own choice).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// python3 serving `greeting + peer address` on 127.0.0.1:8000 and [::1]:8001 inside
+/// the sandbox; prints "ready" once listening and ends when its stdin closes.
+const SERVERS: &str = "import socket, sys, threading\n\
+    def serve(family, addr, port):\n\
+    \x20   s = socket.socket(family)\n\
+    \x20   s.bind((addr, port)); s.listen()\n\
+    \x20   return s\n\
+    def loop(s):\n\
+    \x20   while True:\n\
+    \x20       c, peer = s.accept()\n\
+    \x20       c.sendall(('inside %d from %s\\n' % (s.getsockname()[1], peer[0])).encode())\n\
+    \x20       c.close()\n\
+    socks = [serve(socket.AF_INET, '127.0.0.1', 8000), serve(socket.AF_INET6, '::1', 8001)]\n\
+    for s in socks: threading.Thread(target=loop, args=(s,), daemon=True).start()\n\
+    print('ready', flush=True)\n\
+    sys.stdin.read()\n";
+
+fn fetch(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = String::new();
+    match std::io::Read::read_to_string(&mut s, &mut got) {
+        Ok(_) => got,
+        Err(e) => format!("error: {:?}", e.kind()),
+    }
+}
+
+#[test]
+fn published_ports_reach_servers_inside() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let (p4, p6, none) = (free_port(), free_port(), free_port());
+    let mut child = ns(
+        &mock,
+        &[
+            "--publish",
+            &format!("{p4}:8000"),
+            "--publish",
+            &format!("[::1]:{p6}:8001"),
+            "--publish",
+            &format!("{none}:8002"),
+            "--",
+            "python3",
+            "-c",
+            SERVERS,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    // Servers that listen on the sandbox's loopback only are reached, by IPv4 and IPv6.
+    assert_eq!(
+        fetch(&format!("127.0.0.1:{p4}")),
+        "inside 8000 from 127.0.0.1\n"
+    );
+    assert_eq!(fetch(&format!("[::1]:{p6}")), "inside 8001 from ::1\n");
+    assert_eq!(
+        fetch(&format!("127.0.0.1:{p4}")),
+        "inside 8000 from 127.0.0.1\n"
+    );
+    // Nothing listening inside: the host's client sees a reset, not an empty answer.
+    assert_eq!(
+        fetch(&format!("127.0.0.1:{none}")),
+        "error: ConnectionReset"
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(mock.connections(), 1, "only the start-up probe reached Tor");
+}
+
+#[test]
+fn publishing_beyond_loopback_must_be_asked_for() {
+    let mock = answering();
+    for (spec, why) in [
+        ("0.0.0.0:18090:80", "--publish-any"),
+        ("192.0.2.1:18090:80", "not a loopback address"),
+        ("18090", "expected [HOST_ADDR:]HOST_PORT:SANDBOX_PORT"),
+    ] {
+        let out = ns(&mock, &["--publish", spec, "true"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", text(&out));
+        assert!(stderr(&out).contains(why), "{spec}: {}", text(&out));
+    }
+    if !tun() {
+        return;
+    }
+    // With --publish-any the port listens on every address (reached here on loopback).
+    let port = free_port();
+    let mut child = ns(
+        &mock,
+        &[
+            "--publish-any",
+            "--publish",
+            &format!("0.0.0.0:{port}:8000"),
+            "--",
+            "python3",
+            "-c",
+            SERVERS,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    assert_eq!(
+        fetch(&format!("127.0.0.1:{port}")),
+        "inside 8000 from 127.0.0.1\n"
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}

@@ -7,7 +7,9 @@
 
 use std::ffi::CString;
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
@@ -38,8 +40,45 @@ pub struct Command<'a> {
     pub new_session: bool,
 }
 
-/// Runs the command and returns its shell-style status (128+N when killed by N).
-pub fn run(command: &Command) -> i32 {
+/// Waits for a signal or a request from the launcher (connections into the sandbox,
+/// [`super::inward`]).
+fn next_event(
+    signals: &SignalFd,
+    control: &mut Option<std::os::unix::net::UnixStream>,
+) -> Option<Signal> {
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(c) = control.as_ref() {
+            fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let request = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        let signal = fds[0].revents().is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if request {
+            if let Some(c) = control.as_mut() {
+                if !super::inward::serve_one(c) {
+                    *control = None; // the launcher is gone (PID 1 follows it)
+                }
+            }
+        }
+        if signal {
+            if let Ok(Some(info)) = signals.read_signal() {
+                return Signal::try_from(info.ssi_signo as i32).ok();
+            }
+        }
+    }
+}
+
+/// Runs the command and returns its shell-style status (128+N when killed by N),
+/// answering the launcher's requests on `control` meanwhile.
+pub fn run(command: &Command, mut control: Option<std::os::unix::net::UnixStream>) -> i32 {
     let mut waited = SigSet::empty();
     for &sig in FORWARDED {
         waited.add(sig);
@@ -69,8 +108,14 @@ pub fn run(command: &Command) -> i32 {
             return 1;
         }
     };
+    let Ok(signals) = SignalFd::with_flags(&waited, SfdFlags::SFD_CLOEXEC) else {
+        let _ = kill(child, Signal::SIGKILL);
+        return 1;
+    };
     loop {
-        let Ok(sig) = waited.wait() else { continue };
+        let Some(sig) = next_event(&signals, &mut control) else {
+            continue;
+        };
         if sig != Signal::SIGCHLD {
             let _ = kill(child, sig);
             continue;

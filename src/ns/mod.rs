@@ -14,6 +14,7 @@
 
 pub mod harden;
 pub mod init;
+pub mod inward;
 pub mod mounts;
 pub mod netconf;
 pub mod policy;
@@ -87,10 +88,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Lets the sandbox start the command; returns PID 1's pid and the TUN device.
-    pub fn go(mut self) -> std::io::Result<(Pid, OwnedFd)> {
+    /// Lets the sandbox start the command; returns PID 1's pid, the TUN device, and
+    /// the way to open connections into the sandbox.
+    pub fn go(mut self) -> std::io::Result<(Pid, OwnedFd, inward::Connector)> {
         self.control.write_all(&[msg::GO])?;
-        Ok((self.child, self.tun))
+        Ok((self.child, self.tun, inward::Connector::new(self.control)))
     }
 }
 
@@ -285,13 +287,15 @@ impl Setup<'_> {
         if control.read_exact(&mut go).is_err() || go[0] != msg::GO {
             return 1;
         }
-        drop(control);
-        init::run(&init::Command {
-            argv: self.argv,
-            env: self.env,
-            keep_fds: &self.spec.keep_fds,
-            new_session: self.spec.new_session,
-        })
+        init::run(
+            &init::Command {
+                argv: self.argv,
+                env: self.env,
+                keep_fds: &self.spec.keep_fds,
+                new_session: self.spec.new_session,
+            },
+            Some(control),
+        )
     }
 
     /// Ids, hostname, network, mounts, privileges: everything before the command.

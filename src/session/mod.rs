@@ -22,7 +22,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 
 use crate::dns;
+use crate::ns::inward::Connector;
 use crate::ns::tun;
+use crate::publish;
 use crate::slots::Slots;
 use crate::socks_port;
 use crate::tor::Tor;
@@ -57,8 +59,10 @@ pub struct SessionConfig {
     pub max_dns_queries: usize,
     /// The sandbox's SOCKS port's listening sockets (none with --no-socks-port).
     pub socks_listeners: Vec<OwnedFd>,
-    /// Clients of the SOCKS port served at once.
+    /// Clients of the SOCKS port served at once (and, as many, of published ports).
     pub max_socks_clients: usize,
+    /// Published ports: the host's listening socket, and the port inside.
+    pub published: Vec<(std::net::TcpListener, u16)>,
 }
 
 /// Why a connection of the program was reset.
@@ -134,6 +138,7 @@ pub async fn run(
     tun_fd: OwnedFd,
     config: SessionConfig,
     child: Pid,
+    connector: Connector,
 ) -> (i32, Summary, Option<OwnedFd>) {
     let tun = match tun::register(tun_fd) {
         Ok(t) => t,
@@ -166,6 +171,24 @@ pub async fn run(
         slots: Slots::new(config.max_socks_clients),
         debug: config.debug,
     };
+    let connector = Rc::new(std::cell::RefCell::new(connector));
+    let published_slots = Slots::new(config.max_socks_clients);
+    for (listener, port) in config.published {
+        match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(listener) => {
+                tokio::task::spawn_local(publish::serve(
+                    listener,
+                    port,
+                    Rc::clone(&connector),
+                    published_slots.clone(),
+                ));
+            }
+            Err(e) => eprintln!("torsocks-ns: a published port: {e}"),
+        }
+    }
     for fd in config.socks_listeners {
         let listener = std::net::TcpListener::from(fd);
         match listener
