@@ -99,6 +99,36 @@ pub struct Args {
     #[arg(long)]
     pub publish_any: bool,
 
+    /// Publish a server of the sandbox as an onion service: [VIRTPORT:]SANDBOX_PORT
+    /// (repeatable: one service with every port). Needs Tor's ControlPort (--control).
+    #[arg(long, value_name = "[VIRTPORT:]PORT")]
+    pub onion_service: Vec<String>,
+
+    /// Keep the onion service's key in FILE (created 0600 on the first run), so its
+    /// address stays the same across runs. Without it the service is new each run.
+    #[arg(long, value_name = "FILE", requires = "onion_service")]
+    pub onion_key: Option<std::path::PathBuf>,
+
+    /// Also write the onion service's address into FILE.
+    #[arg(long, value_name = "FILE", requires = "onion_service")]
+    pub onion_address_file: Option<std::path::PathBuf>,
+
+    /// Tor's ControlPort, ADDR:PORT or PORT (overrides TorControlPort).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub control: Option<String>,
+
+    /// The ControlPort's password (overrides TorControlPassword).
+    #[arg(long, value_name = "PASS")]
+    pub control_password: Option<String>,
+
+    /// Tor's control auth cookie (overrides TorControlCookie).
+    #[arg(long, value_name = "FILE", conflicts_with = "control_password")]
+    pub control_cookie: Option<std::path::PathBuf>,
+
+    /// With a ControlPort: how long to wait for Tor to bootstrap, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub bootstrap_timeout: u64,
+
     /// Give every name a virtual address, so that connections carry the name to Tor
     /// (as .onion names always do).
     #[arg(long)]

@@ -5,6 +5,8 @@
 //! * [`cli`] — the command line (clap) and how options override `torsocks.conf`.
 //! * [`settings`] — the configuration shared with preload mode (torsocks-core).
 //! * [`tor_check`] — makes sure Tor's SOCKS port answers before anything starts.
+//! * [`control`] — Tor's ControlPort, when configured: [`bootstrap`] progress, onion
+//!   services ([`onion_service`]), NEWNYM.
 //! * [`spec`] — what the sandbox is made of, decided from the options and the host.
 //! * [`ns`] — the sandbox: its PID 1 in new user, network, mount, PID, UTS and IPC
 //!   namespaces, `tun0`, the mounts, every privilege dropped, the TUN fd passed back.
@@ -20,11 +22,14 @@
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 
+mod bootstrap;
 mod cli;
+mod control;
 mod dns;
 mod isolation;
 mod limits;
 mod ns;
+mod onion_service;
 mod publish;
 mod session;
 mod settings;
@@ -50,6 +55,33 @@ const EXIT_SETUP_FAILED: u8 = 1;
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("torsocks-ns: {message}");
     ExitCode::from(EXIT_SETUP_FAILED)
+}
+
+/// The ControlPort connection, when one is configured (options over torsocks.conf).
+fn control_port(
+    args: &cli::Args,
+    config: &torsocks_core::config::Config,
+) -> Result<Option<control::Control>, String> {
+    let addr = match &args.control {
+        Some(text) => Some(
+            torsocks_core::config::value::control_port(text)
+                .map_err(|_| format!("--control {text}: expected ADDR:PORT or PORT"))?,
+        ),
+        None => config.control_port,
+    };
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let credentials = match (&args.control_password, &args.control_cookie) {
+        (Some(p), _) => control::Credentials::Password(p.clone().into_bytes()),
+        (None, Some(c)) => control::Credentials::Cookie(c.clone()),
+        (None, None) => match (&config.control_password, &config.control_cookie) {
+            (Some(p), _) => control::Credentials::Password(p.clone()),
+            (None, Some(c)) => control::Credentials::Cookie(c.clone()),
+            (None, None) => control::Credentials::Auto,
+        },
+    };
+    control::Control::connect(addr, &credentials).map(Some)
 }
 
 fn main() -> ExitCode {
@@ -78,6 +110,32 @@ fn main() -> ExitCode {
     };
     if let Err(message) = tor_check::socks_port_answers(config.tor_endpoint()) {
         return fail(message);
+    }
+    let mappings: Vec<(u16, u16)> = match args
+        .onion_service
+        .iter()
+        .map(|m| onion_service::parse_mapping(m))
+        .collect()
+    {
+        Ok(m) => m,
+        Err(message) => return fail(message),
+    };
+    let mut control = match control_port(&args, &config) {
+        Ok(control) => control,
+        Err(message) => return fail(message),
+    };
+    if control.is_none() && !mappings.is_empty() {
+        return fail(
+            "--onion-service needs Tor's ControlPort: give --control ADDR:PORT (or \
+             TorControlPort in torsocks.conf), and its password or cookie",
+        );
+    }
+    if let Some(control) = control.as_mut() {
+        use std::io::IsTerminal;
+        let limit = std::time::Duration::from_secs(args.bootstrap_timeout);
+        if let Err(message) = bootstrap::wait(control, limit, std::io::stderr().is_terminal()) {
+            return fail(message);
+        }
     }
     let pid = std::process::id();
     let now = std::time::SystemTime::now()
@@ -140,6 +198,28 @@ fn main() -> ExitCode {
             Err(e) => return fail(format!("--publish: cannot listen on {}: {e}", p.host)),
         }
     }
+    let mut onion_id = None;
+    if let (Some(control), false) = (control.as_mut(), mappings.is_empty()) {
+        match onion_service::publish(control, &mappings, args.onion_key.as_deref()) {
+            Ok(service) => {
+                let address = format!("{}.onion", service.id);
+                for (&(virt, port), _) in mappings.iter().zip(&service.listeners) {
+                    eprintln!(
+                        "torsocks-ns: onion service {address}: port {virt} is the sandbox's port {port}"
+                    );
+                }
+                if let Some(path) = &args.onion_address_file {
+                    if let Err(e) = std::fs::write(path, format!("{address}\n")) {
+                        return fail(format!("--onion-address-file {}: {e}", path.display()));
+                    }
+                }
+                published.extend(service.listeners);
+                onion_id = Some(service.id);
+            }
+            Err(message) => return fail(message),
+        }
+    }
+    let control = control.map(|c| std::rc::Rc::new(std::cell::RefCell::new(c)));
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
         limits::fd_budget(args.max_connections, args.max_dns_queries);
@@ -171,6 +251,7 @@ fn main() -> ExitCode {
         max_dns_queries: max_dns_queries as usize,
         socks_listeners: std::mem::take(&mut sandbox.socks_listeners),
         published,
+        control: control.clone(),
         // Each client holds two fds (its own and its Tor stream).
         max_socks_clients: (max_flows as usize / 2).max(1),
         pool: vpool::VirtualPool::new(range),
@@ -190,6 +271,11 @@ fn main() -> ExitCode {
     });
     drop(local);
     drop(runtime);
+    if let (Some(control), Some(id)) = (&control, &onion_id) {
+        if let Err(message) = control.borrow_mut().del_onion(id) {
+            eprintln!("torsocks-ns: {message}");
+        }
+    }
     if let Some(tun) = tun {
         ns::tun::release_later(tun);
     }

@@ -569,3 +569,276 @@ fn publishing_beyond_loopback_must_be_asked_for() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 }
+
+// ---- Tor's ControlPort: onion services, NEWNYM, bootstrap ----
+
+use torsocks_testkit::mock_control::{ControlAuth, MockControl, SERVICE_ID};
+
+/// The loopback target Tor was told to reach for virtual port `virt`.
+fn onion_target(control: &MockControl, virt: u16) -> String {
+    let add = control
+        .commands()
+        .into_iter()
+        .find(|c| c.starts_with("ADD_ONION"))
+        .expect("ADD_ONION sent");
+    let prefix = format!("Port={virt},");
+    add.split(' ')
+        .find_map(|w| w.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{add}"))
+        .to_string()
+}
+
+#[test]
+fn an_onion_service_for_a_server_inside() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let control = MockControl::start(ControlAuth::SafeCookie, vec![100]).unwrap();
+    let dir = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("onion-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let address_file = dir.join("address");
+    let mut child = ns(
+        &mock,
+        &[
+            "--control",
+            &control.addr().to_string(),
+            "--control-cookie",
+            control.cookie_file().unwrap().to_str().unwrap(),
+            "--onion-service",
+            "80:8000",
+            "--onion-address-file",
+            address_file.to_str().unwrap(),
+            "--",
+            "python3",
+            "-c",
+            SERVERS,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let address = format!("{SERVICE_ID}.onion");
+    assert_eq!(
+        std::fs::read_to_string(&address_file).unwrap(),
+        format!("{address}\n")
+    );
+    // Authenticated by SAFECOOKIE (the cookie itself never sent), an ephemeral key.
+    let commands = control.commands();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("AUTHCHALLENGE SAFECOOKIE ")),
+        "{commands:?}"
+    );
+    let add = commands
+        .iter()
+        .find(|c| c.starts_with("ADD_ONION"))
+        .unwrap();
+    assert!(
+        add.starts_with("ADD_ONION NEW:ED25519-V3 Flags=DiscardPK Port=80,127.0.0.1:"),
+        "{add}"
+    );
+    // Where Tor would connect, the sandbox's server answers.
+    assert_eq!(
+        fetch(&onion_target(&control, 80)),
+        "inside 8000 from 127.0.0.1\n"
+    );
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "onion service {address}: port 80 is the sandbox's port 8000"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        control
+            .commands()
+            .contains(&format!("DEL_ONION {SERVICE_ID}")),
+        "removed at exit"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_onion_key_keeps_the_address_across_runs() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let dir = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("onion-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key");
+    let mut adds = Vec::new();
+    for _ in 0..2 {
+        let control =
+            MockControl::start(ControlAuth::Password("s3cret".into()), vec![100]).unwrap();
+        let out = ns(
+            &mock,
+            &[
+                "--control",
+                &control.addr().to_string(),
+                "--control-password",
+                "s3cret",
+                "--onion-service",
+                "8000",
+                "--onion-key",
+                key.to_str().unwrap(),
+                "true",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        adds.extend(
+            control
+                .commands()
+                .into_iter()
+                .filter(|c| c.starts_with("ADD_ONION")),
+        );
+    }
+    assert!(
+        adds[0].starts_with("ADD_ONION NEW:ED25519-V3 Port=8000,"),
+        "{adds:?}"
+    );
+    assert!(
+        adds[1].starts_with("ADD_ONION ED25519-V3:bW9jayBrZXk= Port=8000,"),
+        "{adds:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn control_port_errors_name_what_is_missing() {
+    let mock = answering();
+    let out = ns(&mock, &["--onion-service", "80", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--onion-service needs Tor's ControlPort: give --control"),
+        "{}",
+        text(&out)
+    );
+    let control = MockControl::start(ControlAuth::Password("right".into()), vec![100]).unwrap();
+    let addr = control.addr().to_string();
+    let out = ns(&mock, &["--control", &addr, "true"]).output().unwrap();
+    assert!(stderr(&out).contains("needs a password"), "{}", text(&out));
+    let out = ns(
+        &mock,
+        &["--control", &addr, "--control-password", "wrong", "true"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        stderr(&out).contains("refused the authentication"),
+        "{}",
+        text(&out)
+    );
+    let closed = free_port();
+    let out = ns(
+        &mock,
+        &["--control", &format!("127.0.0.1:{closed}"), "true"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        stderr(&out).contains("cannot reach Tor's ControlPort"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bootstrap_progress_is_shown_and_bounded() {
+    let mock = answering();
+    if tun() {
+        let control = MockControl::start(ControlAuth::None, vec![10, 10, 50, 100]).unwrap();
+        let out = ns(&mock, &["--control", &control.addr().to_string(), "true"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let e = stderr(&out);
+        let phases: Vec<&str> = e
+            .lines()
+            .filter(|l| l.contains("waiting for Tor to bootstrap"))
+            .collect();
+        assert_eq!(phases.len(), 2, "one line per phase: {e}");
+        assert!(
+            phases[0].ends_with("10% Phase 10") && phases[1].ends_with("50% Phase 50"),
+            "{e}"
+        );
+    }
+    let stuck = MockControl::start(ControlAuth::None, vec![10]).unwrap();
+    let out = ns(
+        &mock,
+        &[
+            "--control",
+            &stuck.addr().to_string(),
+            "--bootstrap-timeout",
+            "1",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("has not bootstrapped within 1 s: it stopped at 10%"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_new_identity_sends_newnym_with_a_control_port() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let control = MockControl::start(ControlAuth::None, vec![100]).unwrap();
+    let mut child = ns(
+        &mock,
+        &[
+            "--control",
+            &control.addr().to_string(),
+            "--",
+            "sh",
+            "-c",
+            "echo ready; read x; exit 0",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    errors.read_line(&mut line).unwrap();
+    assert!(line.contains("Tor was sent NEWNYM"), "{line}");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert!(control.commands().contains(&"SIGNAL NEWNYM".to_string()));
+}

@@ -63,6 +63,8 @@ pub struct SessionConfig {
     pub max_socks_clients: usize,
     /// Published ports: the host's listening socket, and the port inside.
     pub published: Vec<(std::net::TcpListener, u16)>,
+    /// Tor's ControlPort, when configured (SIGNAL NEWNYM with a new identity).
+    pub control: Option<Rc<std::cell::RefCell<crate::control::Control>>>,
 }
 
 /// Why a connection of the program was reset.
@@ -260,8 +262,15 @@ pub async fn run(
             }
             Some(()) = async { new_identity.as_mut()?.recv().await } => {
                 new_identities = tor.new_identity();
+                let newnym = match &config.control {
+                    Some(control) => match control.borrow_mut().newnym() {
+                        Ok(()) => "; Tor was sent NEWNYM".to_string(),
+                        Err(e) => format!("; NEWNYM failed: {e}"),
+                    },
+                    None => String::new(),
+                };
                 eprintln!(
-                    "torsocks-ns: new identity ({new_identities}): new connections get new circuits"
+                    "torsocks-ns: new identity ({new_identities}): new connections get new circuits{newnym}"
                 );
             }
             guard = tun.readable() => {

@@ -50,9 +50,15 @@ pub mod directive {
     pub const CONNECT_TIMEOUT: &str = "ConnectTimeout";
     /// `ResolveTimeout` (namespace mode)
     pub const RESOLVE_TIMEOUT: &str = "ResolveTimeout";
+    /// `TorControlPort` (namespace mode): Tor's ControlPort, `ADDR:PORT` or `PORT`.
+    pub const TOR_CONTROL_PORT: &str = "TorControlPort";
+    /// `TorControlPassword` (namespace mode)
+    pub const TOR_CONTROL_PASSWORD: &str = "TorControlPassword";
+    /// `TorControlCookie` (namespace mode): the control auth cookie file.
+    pub const TOR_CONTROL_COOKIE: &str = "TorControlCookie";
 
     /// Every directive, in the order of spec §2.3.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 14] = [
         TOR_ADDRESS,
         TOR_PORT,
         ONION_ADDR_RANGE,
@@ -64,6 +70,9 @@ pub mod directive {
         ENABLE_IPV6,
         CONNECT_TIMEOUT,
         RESOLVE_TIMEOUT,
+        TOR_CONTROL_PORT,
+        TOR_CONTROL_PASSWORD,
+        TOR_CONTROL_COOKIE,
     ];
 
     /// The static name of a known directive; `None` for anything else (case-sensitive).
@@ -109,6 +118,12 @@ pub struct Config {
     pub connect_timeout: Option<u32>,
     /// `ResolveTimeout`: seconds a RESOLVE through Tor may take (namespace mode).
     pub resolve_timeout: Option<u32>,
+    /// `TorControlPort`: Tor's ControlPort (namespace mode).
+    pub control_port: Option<SocketAddr>,
+    /// `TorControlPassword`. Never logged.
+    pub control_password: Option<Vec<u8>>,
+    /// `TorControlCookie`: the path of Tor's control auth cookie.
+    pub control_cookie: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -125,6 +140,9 @@ impl Default for Config {
             enable_ipv6: false,
             connect_timeout: None,
             resolve_timeout: None,
+            control_port: None,
+            control_password: None,
+            control_cookie: None,
         }
     }
 }

@@ -150,9 +150,38 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
         directive::RESOLVE_TIMEOUT => {
             config.resolve_timeout = Some(seconds(directive::RESOLVE_TIMEOUT, &text)?)
         }
+        directive::TOR_CONTROL_PORT => config.control_port = Some(control_port(&text)?),
+        directive::TOR_CONTROL_PASSWORD => {
+            config.control_password = Some(credential(directive::TOR_CONTROL_PASSWORD, value)?)
+        }
+        directive::TOR_CONTROL_COOKIE => {
+            use std::os::unix::ffi::OsStrExt;
+            config.control_cookie =
+                Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(value)))
+        }
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// `TorControlPort`: `ADDR:PORT` (IPv6 in brackets) or a port on 127.0.0.1.
+pub fn control_port(text: &str) -> Result<std::net::SocketAddr, ConfigErrorKind> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        if addr.port() != 0 {
+            return Ok(addr);
+        }
+    }
+    match text.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            port,
+        ))),
+        _ => Err(ConfigErrorKind::InvalidSwitch {
+            directive: directive::TOR_CONTROL_PORT,
+            value: text.to_string(),
+        }),
+    }
 }
 
 /// The blanks of C's `isspace` in the "C" locale.
@@ -163,6 +192,17 @@ fn is_c_space(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_port_forms() {
+        assert_eq!(control_port("9051").unwrap().to_string(), "127.0.0.1:9051");
+        assert_eq!(
+            control_port("[::1]:9051").unwrap().to_string(),
+            "[::1]:9051"
+        );
+        assert!(control_port("0").is_err());
+        assert!(control_port("localhost:9051").is_err());
+    }
 
     // spec §2.3 TorPort, C-67
     #[test]

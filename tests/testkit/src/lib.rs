@@ -4,6 +4,8 @@
 //!
 //! * [`mock_tor`] — a mock of Tor's SOCKS port that records every request (command,
 //!   address type, host, port, credentials, raw bytes) and misbehaves on demand.
+//! * [`mock_control`] — a mock of Tor's ControlPort (authentication, bootstrap status,
+//!   NEWNYM, ADD_ONION) that records every command.
 //! * [`target_host`] — a private host in a network namespace the test creates (veth
 //!   pair, 10.77.N.2), serving HTTP, TCP echo and a UDP sink that records datagrams.
 //! * [`tornet`] — a private Tor network of real `tor` processes on loopback: three
@@ -21,6 +23,7 @@
 
 pub mod http;
 pub mod install;
+pub mod mock_control;
 pub mod mock_tor;
 pub mod net;
 pub mod output;

@@ -1,0 +1,225 @@
+//! A mock of Tor's ControlPort that records every command: PROTOCOLINFO,
+//! AUTHENTICATE (no authentication, a password, or SAFECOOKIE with a cookie file it
+//! writes), GETINFO status/bootstrap-phase (progress scripted by the test), SIGNAL
+//! NEWNYM, ADD_ONION and DEL_ONION. It publishes nothing anywhere: ADD_ONION only
+//! answers with a fixed service id, and records the targets it was given.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// The service id every ADD_ONION gets.
+pub const SERVICE_ID: &str = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid";
+
+/// How clients must authenticate.
+#[derive(Debug, Clone)]
+pub enum ControlAuth {
+    /// Method NULL.
+    None,
+    /// HASHEDPASSWORD with this password.
+    Password(String),
+    /// SAFECOOKIE (and COOKIE) with a cookie file the mock writes.
+    SafeCookie,
+}
+
+#[derive(Debug)]
+struct Shared {
+    commands: Vec<String>,
+    /// Progress values GETINFO reports, one per query; the last repeats.
+    bootstrap: Vec<u8>,
+}
+
+/// A running mock ControlPort; stops accepting when dropped.
+pub struct MockControl {
+    addr: SocketAddr,
+    cookie: Option<PathBuf>,
+    shared: Arc<Mutex<Shared>>,
+    _dir: Option<PathBuf>,
+}
+
+impl MockControl {
+    /// Starts on 127.0.0.1 with an ephemeral port; `bootstrap` is the progress each
+    /// status query reports in turn (the last one repeats).
+    pub fn start(auth: ControlAuth, bootstrap: Vec<u8>) -> std::io::Result<MockControl> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let mut cookie = None;
+        let mut cookie_bytes = Vec::new();
+        if let ControlAuth::SafeCookie = auth {
+            let dir = std::env::current_dir()?.join("target").join(format!(
+                "mock-control-{}-{}",
+                std::process::id(),
+                addr.port()
+            ));
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join("control.authcookie");
+            cookie_bytes = (0..32u8)
+                .map(|i| i.wrapping_mul(37).wrapping_add(addr.port() as u8))
+                .collect();
+            std::fs::write(&path, &cookie_bytes)?;
+            cookie = Some(path);
+        }
+        let shared = Arc::new(Mutex::new(Shared {
+            commands: Vec::new(),
+            bootstrap: if bootstrap.is_empty() {
+                vec![100]
+            } else {
+                bootstrap
+            },
+        }));
+        let (s, c, a) = (Arc::clone(&shared), cookie.clone(), auth.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(64) {
+                let Ok(stream) = stream else { continue };
+                let (s, c, a, k) = (Arc::clone(&s), c.clone(), a.clone(), cookie_bytes.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &s, &a, c, &k);
+                });
+            }
+        });
+        Ok(MockControl {
+            addr,
+            _dir: cookie.as_ref().and_then(|p| p.parent().map(PathBuf::from)),
+            cookie,
+            shared,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The cookie file (SafeCookie only).
+    pub fn cookie_file(&self) -> Option<&PathBuf> {
+        self.cookie.as_ref()
+    }
+
+    /// Every command line received, in order.
+    pub fn commands(&self) -> Vec<String> {
+        self.shared.lock().unwrap().commands.clone()
+    }
+}
+
+impl Drop for MockControl {
+    fn drop(&mut self) {
+        if let Some(dir) = &self._dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+fn serve(
+    stream: TcpStream,
+    shared: &Mutex<Shared>,
+    auth: &ControlAuth,
+    cookie_file: Option<PathBuf>,
+    cookie: &[u8],
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(600)))?;
+    let mut out = stream.try_clone()?;
+    let mut authed = false;
+    let mut nonces: Option<(Vec<u8>, Vec<u8>)> = None;
+    for line in BufReader::new(stream).lines() {
+        let line = line?;
+        shared.lock().unwrap().commands.push(line.clone());
+        let (verb, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        let reply = match verb {
+            "PROTOCOLINFO" => {
+                let methods = match auth {
+                    ControlAuth::None => "NULL".to_string(),
+                    ControlAuth::Password(_) => "HASHEDPASSWORD".to_string(),
+                    ControlAuth::SafeCookie => format!(
+                        "COOKIE,SAFECOOKIE COOKIEFILE=\"{}\"",
+                        cookie_file.as_ref().unwrap().display()
+                    ),
+                };
+                format!("250-PROTOCOLINFO 1\r\n250-AUTH METHODS={methods}\r\n250-VERSION Tor=\"0.4.8.0-mock\"\r\n250 OK\r\n")
+            }
+            "AUTHCHALLENGE" => {
+                let client_nonce = unhex(rest.trim_start_matches("SAFECOOKIE "));
+                let server_nonce: Vec<u8> = (0..32u8).collect();
+                let hash = hmac(
+                    b"Tor safe cookie authentication server-to-controller hash",
+                    &[cookie, &client_nonce, &server_nonce],
+                );
+                let r = format!(
+                    "250 AUTHCHALLENGE SERVERHASH={} SERVERNONCE={}\r\n",
+                    hex(&hash),
+                    hex(&server_nonce)
+                );
+                nonces = Some((client_nonce, server_nonce));
+                r
+            }
+            "AUTHENTICATE" => {
+                authed = match auth {
+                    ControlAuth::None => true,
+                    ControlAuth::Password(p) => rest == format!("\"{p}\""),
+                    ControlAuth::SafeCookie => nonces.as_ref().is_some_and(|(c, s)| {
+                        unhex(rest)
+                            == hmac(
+                                b"Tor safe cookie authentication controller-to-server hash",
+                                &[cookie, c, s],
+                            )
+                    }),
+                };
+                if authed {
+                    "250 OK\r\n".into()
+                } else {
+                    out.write_all(b"515 Authentication failed: Password did not match\r\n")?;
+                    return Ok(());
+                }
+            }
+            _ if !authed => {
+                out.write_all(b"514 Authentication required.\r\n")?;
+                return Ok(());
+            }
+            "GETINFO" if rest == "status/bootstrap-phase" => {
+                let mut s = shared.lock().unwrap();
+                let progress = if s.bootstrap.len() > 1 {
+                    s.bootstrap.remove(0)
+                } else {
+                    s.bootstrap[0]
+                };
+                format!(
+                    "250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS={progress} TAG=t SUMMARY=\"Phase {progress}\"\r\n250 OK\r\n"
+                )
+            }
+            "SIGNAL" if rest == "NEWNYM" => "250 OK\r\n".into(),
+            "ADD_ONION" => {
+                let mut r = format!("250-ServiceID={SERVICE_ID}\r\n");
+                if rest.starts_with("NEW:") && !rest.contains("DiscardPK") {
+                    r.push_str("250-PrivateKey=ED25519-V3:bW9jayBrZXk=\r\n");
+                }
+                r + "250 OK\r\n"
+            }
+            "DEL_ONION" => "250 OK\r\n".into(),
+            _ => "510 Unrecognized command\r\n".into(),
+        };
+        out.write_all(reply.as_bytes())?;
+    }
+    Ok(())
+}
