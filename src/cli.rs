@@ -175,6 +175,15 @@ pub struct Args {
     #[arg(short = 'd', long)]
     pub debug: bool,
 
+    /// Check that Tor, the kernel and the sandbox are ready and hold: one line per
+    /// check, ✓ or ✗; exit status 0 only when all pass.
+    #[arg(long, conflicts_with_all = ["command", "shell"])]
+    pub check: bool,
+
+    /// Internal: the checks a test sandbox makes of itself.
+    #[arg(long, value_name = "FD", hide = true, exclusive = true)]
+    pub check_inside: Option<String>,
+
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", hide = true, exclusive = true)]
     pub completions: Option<clap_complete::Shell>,
@@ -187,7 +196,7 @@ pub struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        required_unless_present = "shell"
+        required_unless_present_any = ["shell", "check", "check_inside", "completions"]
     )]
     pub command: Vec<OsString>,
 }

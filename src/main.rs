@@ -21,8 +21,10 @@
 //! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
+//! * [`check`] — `--check`: is the machine ready, does the sandbox hold.
 
 mod bootstrap;
+mod check;
 mod cli;
 mod control;
 mod dns;
@@ -91,10 +93,31 @@ fn main() -> ExitCode {
         clap_complete::generate(shell, &mut command, "torsocks-ns", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    if let Some(leaked) = &args.check_inside {
+        return check::inside::run(leaked);
+    }
     let config = match settings::load(&args) {
         Ok(config) => config,
         Err(message) => return fail(message),
     };
+    if args.check {
+        let endpoint = config.tor_endpoint();
+        let tor_args: Vec<std::ffi::OsString> = vec![
+            "-a".into(),
+            endpoint.ip().to_string().into(),
+            "-P".into(),
+            endpoint.port().to_string().into(),
+        ];
+        let version = match control_port(&args, &config) {
+            Ok(Some(control)) => control.version.clone(),
+            Ok(None) => None,
+            Err(message) => {
+                println!("✗ {message}");
+                return ExitCode::from(1);
+            }
+        };
+        return check::run(endpoint, &tor_args, version);
+    }
     let range = match onion_range(&args.virtual_range) {
         Ok(range) => range,
         Err(e) => return fail(format!("--virtual-range: {e}")),

@@ -1,10 +1,12 @@
-//! Is Tor's SOCKS port there? A TCP connect and a SOCKS5 greeting, with a timeout.
+//! Is Tor's SOCKS port there, and is it Tor? A TCP connect and a SOCKS5 greeting,
+//! with a timeout; for `--check`, Tor's own ways of telling itself apart.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use torsocks_core::socks5::{decode, encode, Auth};
+use torsocks_core::socks5::blocking::exchange;
+use torsocks_core::socks5::{decode, wire, Auth, Handshake, Reply, Request};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -23,15 +25,54 @@ pub fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(|e| e.to_string())?;
+    // Both methods, as every later request offers them: a server that only takes
+    // username/password is a SOCKS5 server too.
+    let offered = [wire::METHOD_NO_AUTH, wire::METHOD_USER_PASS];
     stream
-        .write_all(&encode::greeting(&Auth::NoAuth))
+        .write_all(&[wire::VERSION, 2, offered[0], offered[1]])
         .map_err(|e| not_socks(e.to_string()))?;
     let mut reply = [0u8; 2];
     stream
         .read_exact(&mut reply)
         .map_err(|e| not_socks(e.to_string()))?;
-    match decode::method_reply(&reply, Auth::NoAuth.method()) {
+    match decode::method_choice(&reply, &offered) {
         Ok(_) => Ok(()),
         Err(e) => Err(not_socks(e.to_string())),
+    }
+}
+
+/// Whether the SOCKS server at `endpoint` is Tor, and how that shows: Tor answers an
+/// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
+/// server that answers Tor's RESOLVE extension (for an address literal, which Tor
+/// answers without the network) behaves as Tor does.
+pub fn is_tor(endpoint: SocketAddr) -> Result<&'static str, String> {
+    let http = || -> std::io::Result<String> {
+        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
+        s.set_read_timeout(Some(TIMEOUT))?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+        let mut reply = Vec::new();
+        let _ = s.take(4096).read_to_end(&mut reply);
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    };
+    if http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy")) {
+        return Ok("it answers HTTP with \"Tor is not an HTTP Proxy\"");
+    }
+    let resolve = || -> Result<Reply, String> {
+        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let request = Request::Resolve {
+            name: b"127.0.0.1".to_vec(),
+        };
+        let handshake = Handshake::new(Auth::NoAuth, request).map_err(|e| e.to_string())?;
+        exchange(handshake, &mut s).map_err(|e| e.to_string())
+    };
+    match resolve() {
+        Ok(Reply::Resolved(_)) => Ok("it answers Tor's RESOLVE (not the HTTP answer Tor gives)"),
+        Ok(_) => Err("neither Tor's HTTP answer nor its RESOLVE".into()),
+        Err(e) => Err(format!(
+            "no \"Tor is not an HTTP Proxy\" answer to HTTP, and RESOLVE failed ({e}): a \
+             SOCKS server that is not Tor sends traffic out in the clear"
+        )),
     }
 }
