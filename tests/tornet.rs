@@ -145,6 +145,8 @@ fn curl_through_private_tor_network() {
         assert_eq!(out.stdout, body, "torsocks-ns {program:?} {url}");
     }
 
+    sandbox_features_end_to_end(&net);
+
     let peers = net.peers().expect("ss");
     // Seven tor processes talk to each other: the check must have seen them.
     assert!(
@@ -157,4 +159,86 @@ fn curl_through_private_tor_network() {
         "tor talked beyond loopback and the target host: {:#?}",
         peers.foreign
     );
+}
+
+/// `--check`, an onion service of a server inside the sandbox fetched from outside, and
+/// NEWNYM through the ControlPort, against the real tor processes.
+fn sandbox_features_end_to_end(net: &TorNet) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let ns = || {
+        let mut cmd = Command::new(torsocks_testkit::install::bin("torsocks-ns"));
+        cmd.args(["-P", &net.socks_addr().port().to_string()])
+            .args(["--control", &net.control_addr().to_string()])
+            .env("TORSOCKS_CONF_FILE", "/dev/null");
+        cmd
+    };
+    let out = Command::new(torsocks_testkit::install::bin("torsocks"))
+        .args(["-P", &net.socks_addr().port().to_string(), "--check"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .expect("torsocks --check");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "torsocks --check against real Tor:\n{report}"
+    );
+    let out = ns().arg("--check").output().expect("torsocks-ns --check");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "--check against real Tor:\n{report}");
+    assert!(report.contains("✓ it is Tor: it answers HTTP"), "{report}");
+    assert!(!report.contains('✗'), "{report}");
+
+    let server = "import socket, sys\n\
+        s = socket.socket(); s.bind(('127.0.0.1', 8000)); s.listen()\n\
+        print('ready', flush=True)\n\
+        while True:\n\
+        \x20   c, _ = s.accept(); c.recv(1000)\n\
+        \x20   c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nserved from the sandbox\\n'); c.close()\n";
+    let mut child = ns()
+        .args(["--onion-service", "80:8000", "--", "python3", "-c", server])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("torsocks-ns --onion-service");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    errors.read_line(&mut line).unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|w| w.ends_with(".onion:"))
+        .map(|w| w.trim_end_matches(':').to_string())
+        .unwrap_or_else(|| panic!("no onion address in {line:?}"));
+    // Publishing takes a while in any Tor network: retry until the descriptor is out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let body = loop {
+        match torsocks_testkit::tornet::socks_http_get(net.socks_addr(), &address, 80, "/") {
+            Ok(body) => break body,
+            Err(e) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!(
+                    "{address} never answered: {e}\nonion log:\n{}",
+                    net.log_of("client")
+                );
+            }
+            Err(_) => {
+                let _ = net.newnym();
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+    };
+    assert!(body.ends_with(b"served from the sandbox\n"), "{body:?}");
+    // A new identity also asks Tor for new circuits.
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    line.clear();
+    errors.read_line(&mut line).unwrap();
+    assert!(line.contains("Tor was sent NEWNYM"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::io::stdout().flush();
 }

@@ -423,3 +423,41 @@ fn bash_completions() {
         );
     }
 }
+
+// torsocks --check: the library loads, Tor's SOCKS port answers; the mock is not Tor.
+#[test]
+fn check_reports_each_line() {
+    let mock = torsocks_testkit::mock_tor::MockTor::start().unwrap();
+    let port = mock.addr().port().to_string();
+    let out = Command::new(bin("torsocks"))
+        .args(["-P", &port, "--check"])
+        .env_remove("LD_PRELOAD")
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    for line in [
+        "✓ the library ",
+        "✓ a dynamically linked program (/bin/sh) loads it",
+        "✓ the configuration is valid",
+        "✓ Tor's SOCKS port at 127.0.0.1:",
+        "✗ it is not Tor",
+        "some checks failed",
+    ] {
+        assert!(s.lines().any(|l| l.starts_with(line)), "{line}: {s}");
+    }
+    drop(mock);
+    let out = Command::new(bin("torsocks"))
+        .args(["-P", &port, "--check"])
+        .env_remove("LD_PRELOAD")
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("✗ cannot reach Tor's SOCKS port"),
+        "{}",
+        stdout(&out)
+    );
+}

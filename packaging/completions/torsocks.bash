@@ -23,7 +23,7 @@ _torsocks() {
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "-u --user -p --pass -a --address -P --port -i --isolate
-            -6 --ipv6 -d --debug -q --quiet --ns --shell --version -h --help --" -- "$cur"))
+            -6 --ipv6 -d --debug -q --quiet --check --ns --shell --version -h --help --" -- "$cur"))
     else
         COMPREPLY=($(compgen -c -W "on off show" -- "$cur"))
     fi

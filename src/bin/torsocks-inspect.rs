@@ -7,6 +7,13 @@
 //! * `other`   — not an ELF file (a script, for example), or unreadable.
 //!
 //! Always exits 0 for a readable argument: the wrapper decides what to say.
+//!
+//! `torsocks-inspect --check-tor` is `torsocks --check`'s Tor side: with the
+//! configuration preload mode reads (torsocks.conf, `TORSOCKS_*`), whether Tor's SOCKS
+//! port answers and whether it is Tor, one ✓/✗ line each; exits 1 when one fails.
+
+#[path = "../tor_check.rs"]
+mod tor_check;
 
 use std::process::ExitCode;
 
@@ -68,7 +75,42 @@ fn classify(data: &[u8]) -> Kind {
     }
 }
 
+/// `--check-tor`.
+fn check_tor() -> ExitCode {
+    use torsocks_core::config::{self, LoadOptions, ProcessEnvironment};
+    let loaded = match config::load(&ProcessEnvironment::new(), &LoadOptions::default()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            println!("✗ the configuration: {}", e.detailed());
+            return ExitCode::from(1);
+        }
+    };
+    println!("✓ the configuration is valid");
+    let endpoint = loaded.config.tor_endpoint();
+    if let Err(message) = tor_check::socks_port_answers(endpoint) {
+        println!("✗ {message}");
+        return ExitCode::from(1);
+    }
+    println!("✓ Tor's SOCKS port at {endpoint} answers SOCKS5");
+    match tor_check::is_tor(endpoint) {
+        Ok(how) => {
+            println!("✓ it is Tor: {how}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            println!("✗ it is not Tor, or not one we recognise: {why}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "--check-tor")
+    {
+        return check_tor();
+    }
     let mut args = std::env::args_os().skip(1);
     let (Some(path), None) = (args.next(), args.next()) else {
         eprintln!("usage: torsocks-inspect PATH");
