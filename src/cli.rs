@@ -89,9 +89,9 @@ pub struct Args {
     #[arg(long, conflicts_with = "no_socks_port")]
     pub proxy_env: bool,
 
-    /// Make a server inside the sandbox reachable from the host:
-    /// [HOST_ADDR:]HOST_PORT:SANDBOX_PORT (HOST_ADDR 127.0.0.1 unless given; IPv6 in
-    /// brackets). Repeatable.
+    /// Make a server inside the sandbox reachable from the host: HOST_PORT:SANDBOX_PORT
+    /// (on 127.0.0.1) or HOST_ADDR:HOST_PORT:SANDBOX_PORT (IPv6 in brackets).
+    /// Repeatable.
     #[arg(long, value_name = "[ADDR:]PORT:PORT")]
     pub publish: Vec<String>,
 
@@ -99,8 +99,9 @@ pub struct Args {
     #[arg(long)]
     pub publish_any: bool,
 
-    /// Publish a server of the sandbox as an onion service: [VIRTPORT:]SANDBOX_PORT
-    /// (repeatable: one service with every port). Needs Tor's ControlPort (--control).
+    /// Publish a server of the sandbox as an onion service: VIRTPORT:SANDBOX_PORT, or
+    /// SANDBOX_PORT for the same port (repeatable: one service with every port). Needs
+    /// Tor's ControlPort (--control).
     #[arg(long, value_name = "[VIRTPORT:]PORT")]
     pub onion_service: Vec<String>,
 

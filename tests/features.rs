@@ -405,19 +405,19 @@ fn idle_socks_clients_cannot_starve_the_port() {
          for s in idle: s.send(b'\\x05')\n\
          extra = socket.create_connection(('127.0.0.1', 9050))\n\
          extra.settimeout(10)\n\
-         extra.send(b'\\x05\\x01\\x00')\n\
          try:\n\
+         \x20   extra.send(b'\\x05\\x01\\x00')\n\
          \x20   print('eleventh:', extra.recv(2) or b'closed')\n\
-         except ConnectionResetError:\n\
+         except (ConnectionResetError, BrokenPipeError):\n\
          \x20   print('eleventh: reset')\n\
          for s in idle: s.close()\n\
          import time\n\
          for attempt in range(50):\n\
          \x20   s = socket.create_connection(('127.0.0.1', 9050))\n\
-         \x20   s.send(b'\\x05\\x01\\x00')\n\
          \x20   try:\n\
+         \x20       s.send(b'\\x05\\x01\\x00')\n\
          \x20       if s.recv(2) == b'\\x05\\x00': break\n\
-         \x20   except ConnectionResetError: pass\n\
+         \x20   except (ConnectionResetError, BrokenPipeError): pass\n\
          \x20   time.sleep(0.05)\n\
          name = b'{TARGET_NAME}'\n\
          s.send(b'\\x05\\x01\\x00\\x03' + bytes([len(name)]) + name + b'\\x00\\x50')\n\
@@ -926,4 +926,56 @@ fn check_names_the_fix_when_namespaces_or_tun_are_missing() {
         text(&out)
     );
     assert!(stdout(&out).contains("modprobe tun"), "{}", text(&out));
+}
+
+#[test]
+fn socks_clients_own_credentials_keep_them_apart() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{TARGET_NAME}/hello.txt");
+    let mut args = vec!["--"];
+    let script = format!(
+        "for u in alice:x bob:x alice:x; do curl -sS --max-time 20 --socks5-hostname \
+         127.0.0.1:9050 --proxy-user $u {url} || exit 1; done; curl -sS --max-time 20 \
+         --socks5-hostname 127.0.0.1:9050 {url}"
+    );
+    args.extend(["sh", "-c", &script]);
+    let out = ns(&w.mock, &args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let c = connects(&w.mock, 4);
+    assert_eq!(c.len(), 4, "{c:?}");
+    let pw: Vec<_> = c.iter().map(|r| r.password.clone()).collect();
+    assert_eq!(pw[0], pw[2], "alice twice: the same circuits");
+    assert!(pw[0] != pw[1] && pw[1] != pw[3] && pw[0] != pw[3], "{c:?}");
+    // All of them within this run's isolation, none of them the client's own pair.
+    assert!(c.iter().all(|r| r.username == c[0].username));
+    assert!(c
+        .iter()
+        .all(|r| r.username.as_deref() != Some(&b"alice"[..])));
+}
+
+#[test]
+fn preload_mode_inside_the_sandbox_finds_tor_at_the_usual_port() {
+    let Some(w) = world() else { return };
+    let url = format!("http://{TARGET_NAME}/hello.txt");
+    let torsocks = bin("torsocks");
+    let out = ns(
+        &w.mock,
+        &[
+            "--",
+            torsocks.to_str().unwrap(),
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            &url,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, http_files()["/hello.txt"], "{}", text(&out));
+    // The library asked the sandbox's SOCKS port to resolve the name, which the
+    // launcher passed on to Tor.
+    assert!(requests(&w.mock, 2)
+        .iter()
+        .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some(TARGET_NAME)));
 }
