@@ -8,21 +8,17 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use torsocks_testkit::install::bin;
+use torsocks_testkit::install::{bin, torsocks_ns};
 use torsocks_testkit::mock_tor::{Connect, MockTor, StreamEnd};
 use torsocks_testkit::output::{stderr, stdout, text};
 use torsocks_testkit::require;
 
 fn tun() -> bool {
-    std::path::Path::new("/dev/net/tun").exists() || require::skip("needs /dev/net/tun")
+    require::tun()
 }
 
 fn ns(mock: &MockTor, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("torsocks-ns"));
-    cmd.args(["-P", &mock.addr().port().to_string()])
-        .args(args)
-        .env("TORSOCKS_CONF_FILE", "/dev/null");
-    cmd
+    torsocks_ns(mock.addr(), args)
 }
 
 /// A mock Tor that never answers a lookup, and answers a CONNECT with `payload`.

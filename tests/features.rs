@@ -7,21 +7,17 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use torsocks_testkit::install::bin;
+use torsocks_testkit::install::{bin, torsocks_ns};
 use torsocks_testkit::mock_tor::{Connect, MockTor, Recorded};
 use torsocks_testkit::output::{stderr, stdout, text};
 use torsocks_testkit::require;
 
 fn tun() -> bool {
-    std::path::Path::new("/dev/net/tun").exists() || require::skip("needs /dev/net/tun")
+    require::tun()
 }
 
 fn ns(mock: &MockTor, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("torsocks-ns"));
-    cmd.args(["-P", &mock.addr().port().to_string()])
-        .args(args)
-        .env("TORSOCKS_CONF_FILE", "/dev/null");
-    cmd
+    torsocks_ns(mock.addr(), args)
 }
 
 /// A mock that answers every CONNECT itself (nothing is relayed anywhere).
@@ -469,6 +465,25 @@ const SERVERS: &str = "import socket, sys, threading\n\
     print('ready', flush=True)\n\
     sys.stdin.read()\n";
 
+/// torsocks-ns with `options` running [`SERVERS`]; returns once they listen. The
+/// servers end when the child's stdin is closed.
+fn with_servers(mock: &MockTor, options: &[&str]) -> std::process::Child {
+    let mut args = options.to_vec();
+    args.extend(["--", "python3", "-c", SERVERS]);
+    let mut child = ns(mock, &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    child
+}
+
 fn fetch(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -486,7 +501,7 @@ fn published_ports_reach_servers_inside() {
     }
     let mock = answering();
     let (p4, p6, none) = (free_port(), free_port(), free_port());
-    let mut child = ns(
+    let mut child = with_servers(
         &mock,
         &[
             "--publish",
@@ -495,18 +510,8 @@ fn published_ports_reach_servers_inside() {
             &format!("[::1]:{p6}:8001"),
             "--publish",
             &format!("{none}:8002"),
-            "--",
-            "python3",
-            "-c",
-            SERVERS,
         ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    );
     // Servers that listen on the sandbox's loopback only are reached, by IPv4 and IPv6.
     assert_eq!(
         fetch(&format!("127.0.0.1:{p4}")),
@@ -544,24 +549,14 @@ fn publishing_beyond_loopback_must_be_asked_for() {
     }
     // With --publish-any the port listens on every address (reached here on loopback).
     let port = free_port();
-    let mut child = ns(
+    let mut child = with_servers(
         &mock,
         &[
             "--publish-any",
             "--publish",
             &format!("0.0.0.0:{port}:8000"),
-            "--",
-            "python3",
-            "-c",
-            SERVERS,
         ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    );
     assert_eq!(
         fetch(&format!("127.0.0.1:{port}")),
         "inside 8000 from 127.0.0.1\n"
@@ -601,7 +596,7 @@ fn an_onion_service_for_a_server_inside() {
         .join(format!("onion-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let address_file = dir.join("address");
-    let mut child = ns(
+    let mut child = with_servers(
         &mock,
         &[
             "--control",
@@ -612,19 +607,8 @@ fn an_onion_service_for_a_server_inside() {
             "80:8000",
             "--onion-address-file",
             address_file.to_str().unwrap(),
-            "--",
-            "python3",
-            "-c",
-            SERVERS,
         ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    );
     let address = format!("{SERVICE_ID}.onion");
     assert_eq!(
         std::fs::read_to_string(&address_file).unwrap(),

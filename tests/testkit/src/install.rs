@@ -65,3 +65,13 @@ pub fn preloaded(program: impl AsRef<std::ffi::OsStr>, tor: std::net::SocketAddr
         .env("TORSOCKS_TOR_PORT", tor.port().to_string());
     cmd
 }
+
+/// The installed `torsocks-ns` with `args`, pointed at the SOCKS port `socks` and
+/// reading no configuration file (so the machine's torsocks.conf cannot interfere).
+pub fn torsocks_ns(socks: std::net::SocketAddr, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin("torsocks-ns"));
+    cmd.args(["-P", &socks.port().to_string()])
+        .args(args)
+        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    cmd
+}

@@ -45,3 +45,8 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
+
+/// True when /dev/net/tun exists (namespace mode needs it); otherwise skips.
+pub fn tun() -> bool {
+    std::path::Path::new("/dev/net/tun").exists() || skip("needs /dev/net/tun")
+}
