@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds torsocks-rs and installs it under a prefix.
 #
-#   packaging/install.sh [--prefix P] [--debug] [--no-build]
+#   packaging/install.sh [--prefix P] [--libdir L] [--sysconfdir E] [--debug] [--no-build]
 #
-# Installs (under $DESTDIR$P, for distribution packaging):
+# Installs (under $DESTDIR, for distribution packaging; L defaults to P/lib, E to P/etc):
 #   P/bin/torsocks-ns                  namespace mode
 #   P/bin/torsocks                     the preload wrapper (sourceable POSIX sh)
-#   P/lib/torsocks/libtorsocks.so      preload mode
-#   P/lib/torsocks/torsocks-inspect    the wrapper's static-binary check
-#   P/etc/torsocks.conf                default configuration (an existing one is kept)
+#   L/torsocks/libtorsocks.so          preload mode
+#   L/torsocks/torsocks-inspect        the wrapper's static-binary check
+#   E/torsocks.conf                    default configuration (an existing one is kept)
 #   P/share/man/...                    man pages
 #   P/share/{bash-completion,zsh,fish}/...  shell completions
 #
@@ -19,12 +19,18 @@ set -euo pipefail
 prefix=/usr/local
 profile=release
 build=1
+libdir=
+sysconfdir=
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }
                   prefix=$2; shift 2 ;;
         --prefix=*) prefix=${1#--prefix=}; shift ;;
+        --libdir) [ $# -ge 2 ] || { echo "install.sh: --libdir needs a directory" >&2; exit 2; }
+                  libdir=$2; shift 2 ;;
+        --sysconfdir) [ $# -ge 2 ] || { echo "install.sh: --sysconfdir needs a directory" >&2; exit 2; }
+                  sysconfdir=$2; shift 2 ;;
         --debug) profile=debug; shift ;;
         --no-build) build=0; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -35,6 +41,9 @@ case "$prefix" in
     /*) ;;
     *) prefix="$(pwd)/$prefix" ;;
 esac
+
+libdir=${libdir:-$prefix/lib}
+sysconfdir=${sysconfdir:-$prefix/etc}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -52,22 +61,24 @@ for f in "$out/torsocks-ns" "$out/torsocks-inspect" "$out/libtorsocks.so"; do
 done
 
 dest="${DESTDIR:-}$prefix"
-install -d "$dest/bin" "$dest/lib/torsocks" "$dest/etc"
+lib="${DESTDIR:-}$libdir/torsocks"
+etc="${DESTDIR:-}$sysconfdir"
+install -d "$dest/bin" "$lib" "$etc"
 install -m 0755 "$out/torsocks-ns" "$dest/bin/torsocks-ns"
-install -m 0644 "$out/libtorsocks.so" "$dest/lib/torsocks/libtorsocks.so"
-install -m 0755 "$out/torsocks-inspect" "$dest/lib/torsocks/torsocks-inspect"
+install -m 0644 "$out/libtorsocks.so" "$lib/libtorsocks.so"
+install -m 0755 "$out/torsocks-inspect" "$lib/torsocks-inspect"
 # The wrapper names the installed paths (without DESTDIR): when sourced, a script
 # cannot find its own location in every shell.
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-sed -e "s|@LIBRARY@|$prefix/lib/torsocks/libtorsocks.so|" \
-    -e "s|@INSPECT@|$prefix/lib/torsocks/torsocks-inspect|" \
+sed -e "s|@LIBRARY@|$libdir/torsocks/libtorsocks.so|" \
+    -e "s|@INSPECT@|$libdir/torsocks/torsocks-inspect|" \
     -e "s|@VERSION@|$version|" packaging/torsocks.in > "$dest/bin/torsocks.tmp"
 chmod 0755 "$dest/bin/torsocks.tmp"
 mv "$dest/bin/torsocks.tmp" "$dest/bin/torsocks"
-if [ -e "$dest/etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$dest/etc/torsocks.conf"; then
-    echo "install.sh: keeping the existing $dest/etc/torsocks.conf" >&2
+if [ -e "$etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$etc/torsocks.conf"; then
+    echo "install.sh: keeping the existing $etc/torsocks.conf" >&2
 else
-    install -m 0644 torsocks.conf "$dest/etc/torsocks.conf"
+    install -m 0644 torsocks.conf "$etc/torsocks.conf"
 fi
 # Shell completions: the wrapper's is written by hand; torsocks-ns generates its own.
 install -d "$dest/share/bash-completion/completions" "$dest/share/zsh/site-functions" \

@@ -136,8 +136,9 @@ fn userns() -> Line {
     }
     if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
         fixes.push(
-            "install an AppArmor profile for torsocks-ns with `userns,` (Ubuntu 24.04), or \
-             sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+            "load the AppArmor profile that allows it (Ubuntu 24.04 and later): sudo \
+             apparmor_parser -r /etc/apparmor.d/torsocks-ns (shipped by the package, and in \
+             packaging/apparmor/), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
                 .to_string(),
         );
     }

@@ -4,10 +4,18 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
+/// `--version`: the project's version and what it is built with.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nsmoltcp ",
+    env!("TORSOCKS_NS_SMOLTCP_VERSION"),
+    "\nembedded Tor client: not built in (Tor's SOCKS port is used)"
+);
+
 /// Run a program, or a shell, with all of its network traffic forced through Tor:
 /// it lives in its own network namespace whose only way out is Tor.
 #[derive(Debug, Parser)]
-#[command(name = "torsocks-ns", version = env!("CARGO_PKG_VERSION"))]
+#[command(name = "torsocks-ns", version = env!("CARGO_PKG_VERSION"), long_version = LONG_VERSION)]
 #[command(
     override_usage = "torsocks-ns [OPTIONS] [--] <COMMAND> [ARGS]...\n       torsocks-ns [OPTIONS] --shell"
 )]

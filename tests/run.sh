@@ -6,7 +6,8 @@
 # Installs the Debian packages the tests need (keeping Debian's tor service from
 # starting: the tests start their own private Tor network), checks formatting and
 # lints, then runs every tier: unit, integration (real programs against the mock Tor
-# server and a target host in a network namespace) and end-to-end (real tor).
+# server and a target host in a network namespace) and end-to-end (real tor), and
+# the Debian package's install, use, removal and purge (packaging/test-deb.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
 fi
-packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd libcap2-bin zsh python3 git)
+packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd libcap2-bin zsh python3 git
+    debhelper lintian man-db)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +43,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
+# The Debian package: built, installed over the C torsocks, used, removed, purged,
+# and the machine's own torsocks put back.
+packaging/test-deb.sh target/debug/mock-tor
 echo "tests/run.sh: all tiers passed in $(( $(date +%s) - start )) s"
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 }

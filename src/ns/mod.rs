@@ -337,8 +337,10 @@ fn userns_error(e: nix::errno::Errno) -> String {
         message.push_str(
             ". Unprivileged user namespaces are disabled: check `sysctl user.max_user_namespaces` \
              (must be > 0), `kernel.unprivileged_userns_clone` (Debian: 1) and \
-             `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu: 0, or an AppArmor profile \
-             allowing userns for torsocks-ns)",
+             `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu 24.04 and later: the \
+             AppArmor profile that allows torsocks-ns user namespaces must be loaded: \
+             `sudo apparmor_parser -r /etc/apparmor.d/torsocks-ns`, shipped by the package and \
+             in packaging/apparmor/; or set the sysctl to 0)",
         );
     }
     message
