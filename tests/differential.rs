@@ -6,7 +6,9 @@
 //!
 //! Only scenarios that are safe under the C original are run: every destination is
 //! either refused locally or answered by the mock, never relayed. Scenarios where the
-//! C original leaks (DNS through the system resolver, UDP datagrams) are not run.
+//! C original leaks are run only where the leak is caught on loopback: a lookup through
+//! the system resolver, in a mount namespace whose resolv.conf names a loopback
+//! address the test listens on.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -410,4 +412,159 @@ fn c_original_and_torsocks_rs_side_by_side() {
     ));
     println!("{}", table.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs `probe args` with `lib` preloaded, in a mount namespace of its own whose
+/// /etc/resolv.conf names only `nameserver` (a loopback address the test listens on)
+/// and whose nsswitch.conf has only files and DNS, so a lookup that bypasses Tor is
+/// caught on loopback and goes nowhere else.
+fn run_caught(
+    lib: &std::path::Path,
+    probe_name: &str,
+    args: &[&str],
+    nameserver: std::net::Ipv4Addr,
+    vars: &[(&str, String)],
+) -> std::process::Output {
+    let conf = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("diff-resolv-{}.conf", std::process::id()));
+    std::fs::write(
+        &conf,
+        format!("nameserver {nameserver}\noptions attempts:1 timeout:1\n"),
+    )
+    .unwrap();
+    // Only files and DNS: no nss module (resolve, mdns) may pass the name elsewhere.
+    let nsswitch = conf.with_extension("nsswitch");
+    std::fs::write(&nsswitch, "hosts: files dns\n").unwrap();
+    Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount --bind \"$0\" /etc/resolv.conf && mount --bind \"$TS_NSS\" /etc/nsswitch.conf \
+             && exec env LD_PRELOAD=\"$TS_LIB\" \"$@\"",
+        )
+        .arg(&conf)
+        .arg(probe::build(probe_name))
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        // Preloaded into the probe only, not into unshare and mount.
+        .env("TS_LIB", lib)
+        .env("TS_NSS", &nsswitch)
+        .env("TORSOCKS_CONF_FILE", comment_only_conf())
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run probe")
+}
+
+// torsocks 2.5.0 changed two behaviours that spec §8 lists as fixed (D-9, D-18): with
+// NULL hints getaddrinfo now resolves through Tor, and a TorAddress of no recognised
+// address type is rejected, from TORSOCKS_TOR_ADDRESS (and so --address) too. Debian 12
+// ships only 2.4.0: it is run here and must show the old behaviour; 2.5.0's expected
+// result is the one torsocks-rs must give, and does.
+#[test]
+fn what_torsocks_2_5_0_changed() {
+    let Some(c_lib) = c_library() else {
+        require::skip("needs Debian's torsocks package (the C original)");
+        return;
+    };
+    if !require::root("bind a loopback DNS catcher on port 53 and mount over resolv.conf") {
+        return;
+    }
+    let ours = library();
+    let nameserver = std::net::Ipv4Addr::new(127, 0, 0, 77);
+    let catcher =
+        std::net::UdpSocket::bind((nameserver, 53)).expect("a DNS catcher on 127.0.0.77:53");
+    catcher.set_nonblocking(true).unwrap();
+    let caught = || {
+        let mut names = Vec::new();
+        let mut buf = [0u8; 512];
+        while let Ok((n, _)) = catcher.recv_from(&mut buf) {
+            names.push(String::from_utf8_lossy(&buf[12..n]).into_owned());
+        }
+        names
+    };
+    // D-9: getaddrinfo("www.example.com", "80", NULL hints).
+    let mut rows = Vec::new();
+    for (who, lib) in [("C 2.4.0", &c_lib), ("torsocks-rs", &ours)] {
+        let mock = names().start().unwrap();
+        let tor = mock.addr();
+        let out = run_caught(
+            lib,
+            "resolve",
+            &["gai", "www.example.com", "80", "nullhints"],
+            nameserver,
+            &[
+                ("TORSOCKS_TOR_ADDRESS", tor.ip().to_string()),
+                ("TORSOCKS_TOR_PORT", tor.port().to_string()),
+            ],
+        );
+        let to_tor = mock
+            .requests()
+            .iter()
+            .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some("www.example.com"));
+        let to_dns = caught().iter().any(|q| q.contains("example"));
+        rows.push((
+            who,
+            to_tor,
+            to_dns,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ));
+    }
+    println!("| D-9 getaddrinfo, NULL hints | through Tor | system resolver |");
+    for (who, to_tor, to_dns, out) in &rows {
+        println!(
+            "| {who} | {to_tor} | {to_dns} | {}",
+            out.trim().replace('\n', "; ")
+        );
+    }
+    println!("| 2.5.0 (expected) | true | false |");
+    assert_eq!(
+        (rows[0].1, rows[0].2),
+        (false, true),
+        "2.4.0 leaks to the system resolver"
+    );
+    assert_eq!(
+        (rows[1].1, rows[1].2),
+        (true, false),
+        "torsocks-rs asks Tor only (as 2.5.0)"
+    );
+
+    // D-18: TORSOCKS_TOR_ADDRESS of no recognised type.
+    let mock = plain().start().unwrap();
+    let vars = [
+        ("TORSOCKS_TOR_ADDRESS", "localhost".to_string()),
+        ("TORSOCKS_TOR_PORT", mock.addr().port().to_string()),
+    ];
+    let c = run_caught(
+        &c_lib,
+        "sock",
+        &["socket", "inet", "stream"],
+        nameserver,
+        &vars,
+    );
+    let rs = run_caught(
+        &ours,
+        "sock",
+        &["socket", "inet", "stream"],
+        nameserver,
+        &vars,
+    );
+    println!(
+        "| D-18 TORSOCKS_TOR_ADDRESS=localhost | C 2.4.0: status {:?} (ignored) | torsocks-rs: status {:?} | 2.5.0 (expected): rejected |",
+        c.status.code(),
+        rs.status.code()
+    );
+    assert_eq!(
+        c.status.code(),
+        Some(0),
+        "2.4.0 ignores it: {}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    assert_eq!(
+        rs.status.code(),
+        Some(1),
+        "torsocks-rs rejects it (as 2.5.0)"
+    );
+    assert!(String::from_utf8_lossy(&rs.stderr).contains("unknown tor address"));
 }
