@@ -80,10 +80,12 @@ if [ -e "$etc/torsocks.conf" ] && ! cmp -s torsocks.conf "$etc/torsocks.conf"; t
 else
     install -m 0644 torsocks.conf "$etc/torsocks.conf"
 fi
-# Shell completions: the wrapper's is written by hand; torsocks-ns generates its own.
+# Shell completions: the wrapper's are written by hand; torsocks-ns generates its own.
 install -d "$dest/share/bash-completion/completions" "$dest/share/zsh/site-functions" \
     "$dest/share/fish/vendor_completions.d"
 install -m 0644 packaging/completions/torsocks.bash "$dest/share/bash-completion/completions/torsocks"
+install -m 0644 packaging/completions/_torsocks "$dest/share/zsh/site-functions/_torsocks"
+install -m 0644 packaging/completions/torsocks.fish "$dest/share/fish/vendor_completions.d/torsocks.fish"
 "$out/torsocks-ns" --completions bash > "$dest/share/bash-completion/completions/torsocks-ns"
 "$out/torsocks-ns" --completions zsh > "$dest/share/zsh/site-functions/_torsocks-ns"
 "$out/torsocks-ns" --completions fish > "$dest/share/fish/vendor_completions.d/torsocks-ns.fish"

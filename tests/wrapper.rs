@@ -415,12 +415,16 @@ fn bash_completions() {
     assert_eq!(words.trim(), "--stats");
     for file in [
         "share/zsh/site-functions/_torsocks-ns",
+        "share/zsh/site-functions/_torsocks",
         "share/fish/vendor_completions.d/torsocks-ns.fish",
+        "share/fish/vendor_completions.d/torsocks.fish",
     ] {
-        assert!(
-            torsocks_testkit::install::prefix().join(file).exists(),
-            "{file}"
-        );
+        let path = torsocks_testkit::install::prefix().join(file);
+        assert!(path.exists(), "{file}");
+        if file.contains("/zsh/") && torsocks_testkit::require::find_program("zsh").is_some() {
+            let parsed = Command::new("zsh").arg("-n").arg(&path).status().unwrap();
+            assert!(parsed.success(), "zsh cannot parse {file}");
+        }
     }
 }
 
