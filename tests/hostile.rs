@@ -957,3 +957,64 @@ fn the_callers_job_cannot_be_signalled() {
     assert!(stdout(&out).contains("status=143"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// The sandbox's own SOCKS port cannot be turned back on the host: a CONNECT naming this
+// machine (loopback by address or name, the unspecified address) is refused there with
+// REP 02, as Tor refuses it; the world's mock Tor, which would relay it to the host's
+// loopback, never sees it, and the host service is never reached.
+#[test]
+fn the_socks_port_cannot_reach_the_hosts_own_services() {
+    let Some(w) = world() else { return };
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    service.set_nonblocking(true).unwrap();
+    let port = service.local_addr().unwrap().port();
+    // The attack works without the sandbox's refusal: straight to the mock, it relays.
+    let direct = std::net::TcpStream::connect(w.mock.addr()).and_then(|mut s| {
+        s.write_all(&[5, 1, 0])?;
+        let mut r = [0u8; 2];
+        s.read_exact(&mut r)?;
+        let mut req = vec![5, 1, 0, 1, 127, 0, 0, 1];
+        req.extend_from_slice(&port.to_be_bytes());
+        s.write_all(&req)?;
+        let mut reply = [0u8; 10];
+        s.read_exact(&mut reply)?;
+        Ok(reply[1])
+    });
+    assert_eq!(direct.unwrap(), 0, "the mock relays to loopback");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while service.accept().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the positive control reached nothing"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = w.mock.requests().len();
+    let script = format!(
+        "import socket, struct\n\
+         def ask(atyp, addr):\n\
+         \x20   s = socket.create_connection(('127.0.0.1', 9050), timeout=10)\n\
+         \x20   s.sendall(b'\\x05\\x01\\x00'); assert s.recv(2) == b'\\x05\\x00'\n\
+         \x20   s.sendall(b'\\x05\\x01\\x00' + bytes([atyp]) + addr + struct.pack('>H', {port}))\n\
+         \x20   return s.recv(10)[1]\n\
+         name = lambda n: bytes([len(n)]) + n\n\
+         print([ask(1, bytes([127, 0, 0, 1])), ask(1, bytes([127, 1, 2, 3])), ask(1, bytes(4)),\n\
+         \x20      ask(4, bytes(15) + b'\\x01'), ask(3, name(b'localhost')),\n\
+         \x20      ask(3, name(b'LocalHost.')), ask(3, name(b'x.localhost')),\n\
+         \x20      ask(3, name(b'127.0.0.1'))])\n"
+    );
+    let out = python(ns(&w), &script);
+    assert_eq!(
+        stdout(&out).trim(),
+        "[2, 2, 2, 2, 2, 2, 2, 2]",
+        "{}",
+        text(&out)
+    );
+    assert!(service.accept().is_err(), "a host service was reached");
+    let asked: Vec<_> = w.mock.requests()[before..]
+        .iter()
+        .filter(|r| r.command == Some(1))
+        .cloned()
+        .collect();
+    assert!(asked.is_empty(), "refused before Tor: {asked:?}");
+}

@@ -74,6 +74,16 @@ async fn client(mut stream: TcpStream, context: &Context) {
     let client_auth = server.client_auth().cloned();
     let tor = &context.tor;
     match ask {
+        Ask::Connect { host, port } if proto::names_this_machine(&host) => {
+            if context.debug {
+                eprintln!(
+                    "torsocks-ns: SOCKS port: connection to {}:{port} refused: it names this machine",
+                    String::from_utf8_lossy(&host)
+                );
+            }
+            let refusal = proto::reply(&Outcome::Failed(rep::NOT_ALLOWED));
+            let _ = stream.write_all(&refusal).await;
+        }
         Ask::Connect { host, port } => {
             let host = match std::str::from_utf8(&host)
                 .ok()

@@ -12,6 +12,8 @@ pub mod rep {
     pub const OK: u8 = 0x00;
     /// General SOCKS server failure.
     pub const GENERAL_FAILURE: u8 = 0x01;
+    /// Connection not allowed by ruleset.
+    pub const NOT_ALLOWED: u8 = 0x02;
     /// Host unreachable (Tor's answer to a failed lookup).
     pub const HOST_UNREACHABLE: u8 = 0x04;
     /// TTL expired (Tor's answer to a timeout).
@@ -228,6 +230,27 @@ impl Server {
     }
 }
 
+/// Whether `host` names this machine: a loopback or unspecified address, or
+/// `localhost` and its subdomains (RFC 6761 §6.3). Such a CONNECT is refused here, as
+/// Tor itself refuses it (ClientRejectInternalAddresses): through Tor it could only
+/// reach the exit relay's own services, and a SOCKS server that is not Tor would take it
+/// to the host's.
+pub fn names_this_machine(host: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(host).to_ascii_lowercase();
+    let text = text.trim_end_matches('.');
+    if text == "localhost" || text.ends_with(".localhost") {
+        return true;
+    }
+    match text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(ip) => torsocks_core::addr::is_localhost(ip) || ip.is_unspecified(),
+        Err(_) => false,
+    }
+}
+
 /// How a request ended, for [`reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -369,6 +392,32 @@ mod tests {
             reply(&Outcome::Named(b"x.test".to_vec())),
             b"\x05\x00\x00\x03\x06x.test\x00\x00"
         );
+    }
+
+    #[test]
+    fn this_machine_by_any_name() {
+        for host in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+            "::",
+            "localhost",
+            "LOCALHOST.",
+            "db.localhost",
+        ] {
+            assert!(names_this_machine(host.as_bytes()), "{host}");
+        }
+        for host in [
+            "192.0.2.1",
+            "10.0.0.1",
+            "example.org",
+            "localhost.example",
+            "notlocalhost",
+        ] {
+            assert!(!names_this_machine(host.as_bytes()), "{host}");
+        }
     }
 
     #[test]
