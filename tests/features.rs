@@ -278,6 +278,44 @@ fn curl_hands_names_to_the_sandboxs_socks_port() {
         "both reached the target host"
     );
 
+    // SOCKS4a carries the name too; SOCKS4 the address the sandbox's DNS gave.
+    let connects_to = |h: &str| {
+        requests(&w.mock, 0)
+            .iter()
+            .filter(|r| r.command == Some(1) && r.host.as_deref() == Some(h))
+            .count()
+    };
+    let ip = w.host.ip().to_string();
+    for (flag, host) in [("--socks4a", TARGET_NAME), ("--socks4", &ip[..])] {
+        let before = connects_to(host);
+        let out = ns(
+            &w.mock,
+            &[
+                "--",
+                "curl",
+                "-sS",
+                "--max-time",
+                "20",
+                flag,
+                "127.0.0.1:9050",
+                &url,
+            ],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(
+            out.stdout,
+            http_files()["/hello.txt"],
+            "{flag}: {}",
+            text(&out)
+        );
+        assert_eq!(
+            connects_to(host),
+            before + 1,
+            "{flag} reached Tor as {host}"
+        );
+    }
+
     // A .onion name reaches Tor as it is (curl 8.1 and later refuse it over DNS).
     let out = ns(
         &w.mock,

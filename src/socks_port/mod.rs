@@ -81,7 +81,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
                     String::from_utf8_lossy(&host)
                 );
             }
-            let refusal = proto::reply(&Outcome::Failed(rep::NOT_ALLOWED));
+            let refusal = server.reply(&Outcome::Failed(rep::NOT_ALLOWED));
             let _ = stream.write_all(&refusal).await;
         }
         Ask::Connect { host, port } => {
@@ -99,7 +99,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
             {
                 Ok(upstream) => {
                     if stream
-                        .write_all(&proto::reply(&Outcome::Connected))
+                        .write_all(&server.reply(&Outcome::Connected))
                         .await
                         .is_err()
                     {
@@ -117,7 +117,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
                     }
                     let code = e.reply_code().unwrap_or(rep::GENERAL_FAILURE);
                     let _ = stream
-                        .write_all(&proto::reply(&Outcome::Failed(code)))
+                        .write_all(&server.reply(&Outcome::Failed(code)))
                         .await;
                 }
             }
@@ -131,7 +131,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
                     Err(e) => lookup_failed(e),
                 },
             };
-            let _ = stream.write_all(&proto::reply(&outcome)).await;
+            let _ = stream.write_all(&server.reply(&outcome)).await;
         }
         Ask::ResolvePtr(ip) => {
             let outcome = match context.pool.name_of(ip) {
@@ -141,7 +141,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
                     Err(e) => lookup_failed(e),
                 },
             };
-            let _ = stream.write_all(&proto::reply(&outcome)).await;
+            let _ = stream.write_all(&server.reply(&outcome)).await;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The server side of SOCKS5 (RFC 1928, RFC 1929) with Tor's RESOLVE (`F0`) and
-//! RESOLVE_PTR (`F1`), sans-IO: feed it the client's bytes, get what to send and, once
-//! the request is complete, what the client asked for.
+//! RESOLVE_PTR (`F1`), and of SOCKS4 and SOCKS4a CONNECT (as Tor's SocksPort serves
+//! them), sans-IO: feed it the client's bytes, get what to send and, once the request
+//! is complete, what the client asked for.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -54,6 +55,18 @@ pub enum Step {
     Refuse(Vec<u8>),
 }
 
+/// SOCKS4's version byte, and its reply codes.
+mod v4 {
+    pub const VERSION: u8 = 0x04;
+    pub const CMD_CONNECT: u8 = 0x01;
+    /// Reply version: 0.
+    pub const REPLY: u8 = 0x00;
+    pub const GRANTED: u8 = 0x5a;
+    pub const REJECTED: u8 = 0x5b;
+    /// The longest user id or name accepted (Tor's own limit is similar).
+    pub const MAX_FIELD: usize = 255;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Greeting,
@@ -68,6 +81,8 @@ pub struct Server {
     state: State,
     buf: Vec<u8>,
     auth: Option<Auth>,
+    /// The client speaks SOCKS4 (replies are SOCKS4's 8 bytes).
+    socks4: bool,
 }
 
 impl Default for Server {
@@ -86,7 +101,20 @@ impl Server {
             state: State::Greeting,
             buf: Vec::new(),
             auth: None,
+            socks4: false,
         }
+    }
+
+    /// The reply to send for `outcome`, in the client's version of the protocol.
+    pub fn reply(&self, outcome: &Outcome) -> Vec<u8> {
+        if self.socks4 {
+            let code = match outcome {
+                Outcome::Connected => v4::GRANTED,
+                _ => v4::REJECTED,
+            };
+            return vec![v4::REPLY, code, 0, 0, 0, 0, 0, 0];
+        }
+        reply(outcome)
     }
 
     /// The credentials the client sent (RFC 1929), if it chose that method.
@@ -116,6 +144,9 @@ impl Server {
         if b.is_empty() {
             return Step::NeedMore;
         }
+        if b[0] == v4::VERSION {
+            return self.socks4_request();
+        }
         if b[0] != wire::VERSION {
             return Step::Refuse(Vec::new());
         }
@@ -142,6 +173,52 @@ impl Server {
             State::Request
         };
         Step::Send(vec![wire::VERSION, chosen])
+    }
+
+    /// `04 CD PORT IP USERID 00 [HOST 00]` (SOCKS4; SOCKS4a when IP is 0.0.0.x, x ≠ 0).
+    fn socks4_request(&mut self) -> Step {
+        self.socks4 = true;
+        let refuse = Step::Refuse(vec![v4::REPLY, v4::REJECTED, 0, 0, 0, 0, 0, 0]);
+        let b = &self.buf;
+        if b.len() < 9 {
+            return Step::NeedMore;
+        }
+        let Some(user_end) = b[8..].iter().position(|&c| c == 0).map(|p| 8 + p) else {
+            return if b.len() > 8 + v4::MAX_FIELD {
+                refuse
+            } else {
+                Step::NeedMore
+            };
+        };
+        let port = u16::from_be_bytes([b[2], b[3]]);
+        let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+        let (host, len) = if b[4..7] == [0, 0, 0] && b[7] != 0 {
+            let start = user_end + 1;
+            let Some(end) = b[start..].iter().position(|&c| c == 0).map(|p| start + p) else {
+                return if b.len() > start + v4::MAX_FIELD {
+                    refuse
+                } else {
+                    Step::NeedMore
+                };
+            };
+            (b[start..end].to_vec(), end + 1)
+        } else {
+            (ip.to_string().into_bytes(), user_end + 1)
+        };
+        if b[1] != v4::CMD_CONNECT || host.is_empty() {
+            return refuse;
+        }
+        let user = b[8..user_end].to_vec();
+        if !user.is_empty() {
+            // Tor isolates by the SOCKS4 user id as by SOCKS5 credentials.
+            self.auth = Some(Auth::UserPass {
+                username: user,
+                password: Vec::new(),
+            });
+        }
+        self.buf.drain(..len);
+        self.state = State::Done;
+        Step::Request(Ask::Connect { host, port })
     }
 
     fn credentials(&mut self) -> Step {
@@ -448,8 +525,51 @@ mod tests {
             refused(b"\x05\x01\x00\x03\x00\x00\x50"),
             Step::Refuse(error_reply(rep::GENERAL_FAILURE))
         );
-        // SOCKS4, and a greeting offering only GSSAPI.
-        assert_eq!(Server::new().input(&[4, 1, 0, 80]), Step::Refuse(vec![]));
+        // A greeting offering only GSSAPI, and another protocol.
         assert_eq!(Server::new().input(&[5, 1, 1]), Step::Refuse(vec![5, 0xff]));
+        assert_eq!(Server::new().input(b"GET / HTTP/1.0"), Step::Refuse(vec![]));
+    }
+
+    #[test]
+    fn socks4_and_socks4a_connect() {
+        let mut s = Server::new();
+        assert_eq!(
+            feed_slowly(&mut s, b"\x04\x01\x00\x50\xc0\x00\x02\x01\x00"),
+            Step::Request(Ask::Connect {
+                host: b"192.0.2.1".to_vec(),
+                port: 80
+            })
+        );
+        assert_eq!(s.client_auth(), None);
+        assert_eq!(s.reply(&Outcome::Connected), [0, 0x5a, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(s.reply(&Outcome::Failed(4)), [0, 0x5b, 0, 0, 0, 0, 0, 0]);
+        let mut s = Server::new();
+        let step = feed_slowly(
+            &mut s,
+            b"\x04\x01\x01\xbb\x00\x00\x00\x01alice\x00x.onion\x00",
+        );
+        assert_eq!(
+            step,
+            Step::Request(Ask::Connect {
+                host: b"x.onion".to_vec(),
+                port: 443
+            })
+        );
+        assert_eq!(
+            s.client_auth(),
+            Some(&Auth::UserPass {
+                username: b"alice".to_vec(),
+                password: vec![]
+            })
+        );
+        // BIND, and a user id that never ends.
+        let rejected = Step::Refuse(vec![0, 0x5b, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Server::new().input(b"\x04\x02\x00\x50\x01\x02\x03\x04\x00"),
+            rejected
+        );
+        let mut long = b"\x04\x01\x00\x50\x01\x02\x03\x04".to_vec();
+        long.extend_from_slice(&[b'a'; 300]);
+        assert_eq!(Server::new().input(&long), rejected);
     }
 }
