@@ -1001,3 +1001,41 @@ fn preload_mode_inside_the_sandbox_finds_tor_at_the_usual_port() {
         .iter()
         .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some(TARGET_NAME)));
 }
+
+#[test]
+fn a_server_inside_may_listen_on_a_low_port() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let port = free_port();
+    let server = "import socket, sys\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', 80)); s.listen()\n\
+                  print('ready', flush=True)\n\
+                  c, _ = s.accept(); c.sendall(b'port 80 inside\\n'); c.close()\n";
+    let mut child = ns(
+        &mock,
+        &[
+            "--publish",
+            &format!("{port}:80"),
+            "--",
+            "python3",
+            "-c",
+            server,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line != "ready\n" {
+        let out = child.wait_with_output().unwrap();
+        panic!("the server could not listen on port 80: {}", text(&out));
+    }
+    assert_eq!(fetch(&format!("127.0.0.1:{port}")), "port 80 inside\n");
+    assert!(child.wait().unwrap().success());
+}
