@@ -1039,3 +1039,38 @@ fn a_server_inside_may_listen_on_a_low_port() {
     assert_eq!(fetch(&format!("127.0.0.1:{port}")), "port 80 inside\n");
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_socks_client_that_leaves_during_the_dial_frees_its_slot() {
+    if !tun() {
+        return;
+    }
+    // Tor never answers a CONNECT. --max-connections 2 leaves one SOCKS slot: the
+    // first client asks, then leaves; the next one must get the slot.
+    let mock = MockTor::builder().connect(Connect::Stall).start().unwrap();
+    let script = "import socket, time\n\
+                  def greet():\n\
+                  \x20   s = socket.create_connection(('127.0.0.1', 9050), timeout=10)\n\
+                  \x20   s.sendall(b'\\x05\\x01\\x00')\n\
+                  \x20   return s, s.recv(2)\n\
+                  a, r = greet(); assert r == b'\\x05\\x00', r\n\
+                  a.sendall(b'\\x05\\x01\\x00\\x01\\xc0\\x00\\x02\\x01\\x00\\x50')\n\
+                  a.close()\n\
+                  for attempt in range(100):\n\
+                  \x20   try:\n\
+                  \x20       b, r = greet()\n\
+                  \x20       if r == b'\\x05\\x00': print('served'); break\n\
+                  \x20   except (ConnectionResetError, BrokenPipeError): pass\n\
+                  \x20   time.sleep(0.05)\n\
+                  else:\n\
+                  \x20   print('starved')\n";
+    let out = ns(
+        &mock,
+        &["--max-connections", "2", "--", "python3", "-c", script],
+    )
+    .output()
+    .unwrap();
+    // Without giving the dial up, the first client would hold the slot for the whole
+    // connect deadline (120 s) and the second would starve.
+    assert_eq!(stdout(&out), "served\n", "{}", text(&out));
+}

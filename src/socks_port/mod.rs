@@ -93,10 +93,13 @@ async fn client(mut stream: TcpStream, context: &Context) {
                 Some(name) => name.into_bytes(),
                 None => host,
             };
-            match tor
-                .connect_as(host.clone(), port, client_auth.as_ref())
-                .await
-            {
+            // A client that leaves while Tor builds the stream is not waited for: its
+            // slot and the dial are given up at once.
+            let dialed = tokio::select! {
+                dialed = tor.connect_as(host.clone(), port, client_auth.as_ref()) => dialed,
+                () = gone(&stream) => return,
+            };
+            match dialed {
                 Ok(upstream) => {
                     if stream
                         .write_all(&server.reply(&Outcome::Connected))
@@ -143,6 +146,16 @@ async fn client(mut stream: TcpStream, context: &Context) {
             };
             let _ = stream.write_all(&server.reply(&outcome)).await;
         }
+    }
+}
+
+/// Resolves when the client has closed its side (end of stream or an error) before
+/// sending anything more; pends forever once it has sent data (early data, kept for the
+/// stream), so that only a client that left ends the wait.
+async fn gone(stream: &TcpStream) {
+    let mut byte = [0u8; 1];
+    if let Ok(1..) = stream.peek(&mut byte).await {
+        std::future::pending::<()>().await;
     }
 }
 
