@@ -899,12 +899,8 @@ fn check_against_the_mock_fails_the_is_tor_line_and_checks_the_sandbox() {
         .iter()
         .any(|r| r.command == Some(0xf0) && r.host.as_deref() == Some("torproject.org")));
     // Nothing running: the SOCKS line fails with what to do.
-    let closed = free_port().to_string();
-    let out = Command::new(bin("torsocks-ns"))
-        .args(["-P", &closed, "--check"])
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
-        .output()
-        .unwrap();
+    let closed = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let out = torsocks_ns(closed, &["--check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout(&out).contains("✗ cannot reach Tor's SOCKS port"),
