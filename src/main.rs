@@ -196,16 +196,16 @@ fn main() -> ExitCode {
         ..StackConfig::default()
     };
     let plan = ns::NetPlan {
-        program_v4: (Ipv4Addr::new(10, 241, 0, 2), stack_config.ipv4.1),
-        stack_v4: stack_config.ipv4.0,
+        program_v4: (Ipv4Addr::new(10, 241, 0, 2), stack_config.ipv4.prefix),
+        stack_v4: stack_config.ipv4.addr,
         program_v6: (
             Ipv6Addr::new(0xfd74, 0x6f72, 0, 0, 0, 0, 0, 2),
-            stack_config.ipv6.1,
+            stack_config.ipv6.prefix,
         ),
-        stack_v6: stack_config.ipv6.0,
+        stack_v6: stack_config.ipv6.addr,
         mtu: stack_config.mtu as u32,
     };
-    let spec = match spec::sandbox_spec(&args, plan, stack_config.ipv4.0) {
+    let spec = match spec::sandbox_spec(&args, plan, stack_config.ipv4.addr) {
         Ok(spec) => spec,
         Err(message) => return fail(message),
     };

@@ -28,13 +28,22 @@ use crate::reply;
 /// Identifies a flow for its whole life.
 pub type FlowId = u64;
 
+/// An address of the stack's own, with the prefix length of its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet<A> {
+    /// The address.
+    pub addr: A,
+    /// The prefix length (the program's side is on the same link).
+    pub prefix: u8,
+}
+
 /// How the stack is set up.
 #[derive(Debug, Clone)]
 pub struct StackConfig {
-    /// The stack's own IPv4 address and prefix (the program's side is on the same link).
-    pub ipv4: (Ipv4Addr, u8),
+    /// The stack's own IPv4 address and prefix.
+    pub ipv4: Subnet<Ipv4Addr>,
     /// The stack's own IPv6 address and prefix.
-    pub ipv6: (Ipv6Addr, u8),
+    pub ipv6: Subnet<Ipv6Addr>,
     /// The largest packet, as the TUN device's MTU.
     pub mtu: usize,
     /// The most flows open at once; a SYN beyond it is answered with RST.
@@ -51,8 +60,14 @@ pub struct StackConfig {
 impl Default for StackConfig {
     fn default() -> Self {
         StackConfig {
-            ipv4: (Ipv4Addr::new(10, 241, 0, 1), 24),
-            ipv6: (Ipv6Addr::new(0xfd74, 0x6f72, 0, 0, 0, 0, 0, 1), 64),
+            ipv4: Subnet {
+                addr: Ipv4Addr::new(10, 241, 0, 1),
+                prefix: 24,
+            },
+            ipv6: Subnet {
+                addr: Ipv6Addr::new(0xfd74, 0x6f72, 0, 0, 0, 0, 0, 1),
+                prefix: 64,
+            },
             mtu: 1500,
             max_flows: 4096,
             rx_buffer: 16 * 1024,
@@ -155,8 +170,8 @@ impl Stack {
         let mut iface_config = Config::new(HardwareAddress::Ip);
         iface_config.random_seed = config.random_seed;
         let mut iface = Interface::new(iface_config, &mut device, now);
-        let (v4, v4_prefix) = config.ipv4;
-        let (v6, v6_prefix) = config.ipv6;
+        let (v4, v4_prefix) = (config.ipv4.addr, config.ipv4.prefix);
+        let (v6, v6_prefix) = (config.ipv6.addr, config.ipv6.prefix);
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(v4), v4_prefix));
             let _ = addrs.push(IpCidr::new(IpAddress::Ipv6(v6), v6_prefix));

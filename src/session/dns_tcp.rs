@@ -13,8 +13,8 @@ use crate::tor::Tor;
 use crate::vpool::VirtualPool;
 
 pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
-    addr.ip() == std::net::IpAddr::V4(config.ipv4.0)
-        || addr.ip() == std::net::IpAddr::V6(config.ipv6.0)
+    addr.ip() == std::net::IpAddr::V4(config.ipv4.addr)
+        || addr.ip() == std::net::IpAddr::V6(config.ipv6.addr)
 }
 
 /// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.

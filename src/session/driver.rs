@@ -194,7 +194,8 @@ impl Driver {
         while let Some(event) = self.stack.next_event() {
             match event {
                 Event::Connect { flow, dst, .. }
-                    if dst.port() == 53 && is_stack_address(&self.stack_config, dst) =>
+                    if dst.port() == netstack::classify::DNS_PORT
+                        && is_stack_address(&self.stack_config, dst) =>
                 {
                     // DNS over TCP to the sandbox's resolver is answered here, like UDP.
                     self.flows.insert(flow, FlowIo::default());
@@ -420,7 +421,7 @@ mod tests {
         fn new() -> World {
             let now = Instant::from_millis(1_000);
             let config = StackConfig::default();
-            let gateway = config.ipv4.0;
+            let gateway = config.ipv4.addr;
             let pool = VirtualPool::new(OnionRange::new(Ipv4Addr::new(10, 192, 0, 0), 10));
             let driver = Driver::new(config, pool, now);
             let mut device = QueueDevice::new(1500);

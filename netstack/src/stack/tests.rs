@@ -34,7 +34,7 @@ struct World {
 impl World {
     fn new(config: StackConfig) -> World {
         let now = Instant::from_millis(1_000);
-        let (gw4, gw6) = (config.ipv4.0, config.ipv6.0);
+        let (gw4, gw6) = (config.ipv4.addr, config.ipv6.addr);
         let stack = Stack::new(config, now);
         let mut device = QueueDevice::new(1500);
         let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
