@@ -163,11 +163,6 @@ pub fn socket_type(fd: i32) -> Option<i32> {
     int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)
 }
 
-/// The socket's domain (SO_DOMAIN).
-pub fn socket_domain(fd: i32) -> Option<i32> {
-    int_option(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)
-}
-
 fn int_option(fd: i32, level: i32, name: i32) -> Option<i32> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;

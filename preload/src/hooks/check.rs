@@ -10,7 +10,7 @@ use torsocks_core::log_debug;
 
 use crate::c_addr::{self, V4_LEN, V6_LEN};
 use crate::init::state;
-use crate::tor::{socket_domain, socket_type};
+use crate::tor::{socket_family, socket_type};
 
 /// The verdict on a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub unsafe fn destination(fd: i32, addr: *const sockaddr, len: socklen_t) -> Ver
     let Some(family) = c_addr::family(addr, len) else {
         return Verdict::Pass; // V-1 (and a length too short to name a family)
     };
-    if family == libc::AF_UNSPEC && socket_domain(fd) == Some(libc::AF_INET) {
+    if family == libc::AF_UNSPEC && socket_family(fd) == Some(libc::AF_INET) {
         // V-2: Linux delivers a datagram of an AF_INET socket to the IPv4 address an
         // AF_UNSPEC sockaddr carries (udp_sendmsg, raw_sendmsg); check that address.
         // (An AF_INET6 socket ignores an AF_UNSPEC address: it sends to its peer.)

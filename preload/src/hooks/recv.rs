@@ -13,8 +13,9 @@ use crate::real;
 /// Room for 253 descriptors (SCM_MAX_FD) plus one credentials message.
 const CONTROL_LEN: usize = 1024 + 64;
 
-/// The family of the socket behind `fd`, by getsockname.
-fn socket_family(fd: c_int) -> Option<i32> {
+/// The family of the socket behind `fd`, read from its local address (getsockname;
+/// [`crate::tor::socket_family`] asks SO_DOMAIN instead). None when `fd` is no socket.
+fn local_address_family(fd: c_int) -> Option<i32> {
     RawAddr::local_of(fd).ok().map(|a| a.family())
 }
 
@@ -26,7 +27,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         pass,
         || fail(libc::ENOMEM),
         || {
-            match socket_family(fd) {
+            match local_address_family(fd) {
                 None => return fail(libc::EBADF), // P-28
                 Some(libc::AF_UNIX) => {}
                 Some(_) => return pass(), // P-29
@@ -66,7 +67,10 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
                     let count = ((*cmsg).cmsg_len as usize).saturating_sub(header) / 4;
                     for i in 0..count {
                         let passed = std::ptr::read_unaligned(data.add(i));
-                        if matches!(socket_family(passed), Some(libc::AF_INET | libc::AF_INET6)) {
+                        if matches!(
+                            local_address_family(passed),
+                            Some(libc::AF_INET | libc::AF_INET6)
+                        ) {
                             inet = true;
                         }
                         real::CLOSE.get()(passed);

@@ -38,7 +38,7 @@ pub struct ResState {
 const _: () = assert!(std::mem::offset_of!(ResState, res_h_errno) == 496);
 
 /// Why a query got no response message at all.
-enum Refusal {
+enum Unanswerable {
     /// Class, type or name torsocks will not look up: -1 with NO_RECOVERY.
     Unsupported,
 }
@@ -49,15 +49,15 @@ fn look_up(
     name: &str,
     qclass: u16,
     qtype: u16,
-) -> Result<Result<Answer, LookupError>, Refusal> {
+) -> Result<Result<Answer, LookupError>, Unanswerable> {
     if qclass != CLASS_IN {
-        return Err(Refusal::Unsupported); // P-71
+        return Err(Unanswerable::Unsupported); // P-71
     }
     if ![TYPE_A, TYPE_AAAA, TYPE_PTR].contains(&qtype) {
         log_warn!(
             "[{function}] DNS query type {qtype} cannot be resolved through Tor. Denying it."
         );
-        return Err(Refusal::Unsupported); // P-72
+        return Err(Unanswerable::Unsupported); // P-72
     }
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.len() > 255 {
@@ -110,7 +110,7 @@ unsafe fn query(
 ) -> c_int {
     let (qclass, qtype) = (qclass as u16, qtype as u16);
     let outcome = match look_up(function, &name, qclass, qtype) {
-        Err(Refusal::Unsupported) => Err(LookupError::NoRecovery),
+        Err(Unanswerable::Unsupported) => Err(LookupError::NoRecovery),
         Ok(outcome) => outcome,
     };
     let result = outcome.and_then(|a| {
@@ -150,7 +150,7 @@ unsafe fn send(
         return -1;
     };
     let outcome = match look_up(function, &q.name, q.qclass, q.qtype) {
-        Err(Refusal::Unsupported) => {
+        Err(Unanswerable::Unsupported) => {
             set_errors(statp, h_errno::NO_RECOVERY);
             return -1;
         }
