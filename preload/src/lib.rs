@@ -14,7 +14,7 @@
 //! * [`tor`] — connecting to Tor and running the SOCKS5 exchange (from
 //!   `torsocks-core`) on an application's socket or a fresh one.
 //! * [`registry`] — which fds are connected through Tor, and to what (RG).
-//! * [`c_addr`], [`errno`], [`location`] — C plumbing.
+//! * [`c_addr`], [`errno`], [`location`], [`sockopt`] — C plumbing.
 //!
 //! Every module that needs `unsafe` says so at its top and explains each block.
 
@@ -29,4 +29,5 @@ pub mod location;
 pub mod real;
 pub mod registry;
 pub mod resolve;
+pub mod sockopt;
 pub mod tor;

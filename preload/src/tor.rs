@@ -153,25 +153,6 @@ fn run_exchange(fd: i32, request: Request) -> Result<Reply, ExchangeError> {
     result
 }
 
-/// The socket family of `fd` (H-1), from SO_DOMAIN.
-pub fn socket_family(fd: i32) -> Option<i32> {
-    int_option(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)
-}
-
-/// The socket type of `fd` (SO_TYPE).
-pub fn socket_type(fd: i32) -> Option<i32> {
-    int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)
-}
-
-fn int_option(fd: i32, level: i32, name: i32) -> Option<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: value and len are valid out-pointers of the right size.
-    let rc =
-        unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
-    (rc == 0).then_some(value)
-}
-
 /// Opens a Tor stream on the application's `fd` for `request` (a CONNECT): H-2 when
 /// the fd's family is Tor's, H-3 otherwise. Returns the errno of a failure.
 pub fn hand_off(fd: i32, request: Request) -> Result<(), i32> {
@@ -181,7 +162,7 @@ pub fn hand_off(fd: i32, request: Request) -> Result<(), i32> {
     } else {
         libc::AF_INET6
     };
-    if socket_family(fd) == Some(tor_family) {
+    if crate::sockopt::socket_family(fd) == Some(tor_family) {
         connect_to_tor(fd, endpoint)?;
         return run_exchange(fd, request).map(drop).map_err(|e| e.errno());
     }

@@ -10,7 +10,7 @@ use torsocks_core::log_debug;
 
 use crate::c_addr::{self, V4_LEN, V6_LEN};
 use crate::init::state;
-use crate::tor::{socket_family, socket_type};
+use crate::sockopt::{socket_family, socket_type};
 
 /// The verdict on a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

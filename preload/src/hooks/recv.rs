@@ -14,7 +14,7 @@ use crate::real;
 const CONTROL_LEN: usize = 1024 + 64;
 
 /// The family of the socket behind `fd`, read from its local address (getsockname;
-/// [`crate::tor::socket_family`] asks SO_DOMAIN instead). None when `fd` is no socket.
+/// [`crate::sockopt::socket_family`] asks SO_DOMAIN instead). None when `fd` is no socket.
 fn local_address_family(fd: c_int) -> Option<i32> {
     RawAddr::local_of(fd).ok().map(|a| a.family())
 }
