@@ -116,9 +116,8 @@ fn udp_never_leaves_and_fails_fast() {
         "ICMP unreachable makes it fail fast: {}",
         text(&out)
     );
-    std::thread::sleep(Duration::from_millis(300));
     assert!(
-        w.host.datagrams().is_empty(),
+        w.host.received().0.is_empty(),
         "nothing reached the target host"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("UDP to port 9999: 1"));
@@ -194,11 +193,24 @@ fn signals_are_forwarded() {
     let Some(w) = world() else { return };
     let mut child = ns(
         &w,
-        &["--", "sh", "-c", "trap 'exit 42' TERM; sleep 30 & wait"],
+        &[
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; sleep 30 & echo ready; wait",
+        ],
     )
+    .stdout(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // The trap is set once the command says so.
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n");
     // SIGTERM to the launcher reaches the command, whose status comes back.
     assert_eq!(kill(child.id(), libc::SIGTERM), 0);
     let status = child.wait().unwrap();
@@ -446,19 +458,37 @@ fn interactive_shell_with_job_control() {
         let mut args = vec!["send-keys", "-t", session.as_str()];
         args.extend_from_slice(k);
         run(&args);
-        std::thread::sleep(Duration::from_millis(700));
     };
-    std::thread::sleep(Duration::from_millis(1500));
+    let screen = || {
+        String::from_utf8_lossy(&run(&["capture-pane", "-t", &session, "-p"]).stdout).into_owned()
+    };
+    // Waits for `what` on the terminal: the output of a command, never its echo.
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !screen().contains(what) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    keys(&["echo shell-$((6*7))", "Enter"]);
+    wait_for("shell-42");
     keys(&["sleep 30 &", "Enter"]);
     keys(&["jobs", "Enter"]);
-    keys(&["sleep 20", "Enter"]);
+    wait_for("Running");
+    keys(&["echo fore-$((6*7)); sleep 20", "Enter"]);
+    wait_for("fore-42");
     keys(&["C-c"]);
     keys(&["echo after=$?", "Enter"]);
-    let screen =
-        String::from_utf8_lossy(&run(&["capture-pane", "-t", &session, "-p"]).stdout).into_owned();
+    wait_for("after=");
+    let screen = screen();
     keys(&["kill %1; exit 3", "Enter"]);
-    std::thread::sleep(Duration::from_millis(1000));
-    let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+        if status.ends_with('\n') || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let _ = run(&["kill-session", "-t", &session]);
     let _ = std::fs::remove_file(&status_file);
     assert!(
