@@ -357,8 +357,9 @@ fn icmp_echo_is_dropped_silently() {
     assert_eq!(w.stack.counters().drops.get(DropKind::Icmp), 1);
 }
 
-// Whatever a program writes to the TUN device, the stack neither panics nor leaks
-// anything but refusals: random packets, biased to look like IPv4/IPv6 TCP and UDP.
+// Whatever a program writes to the TUN device, the stack neither panics nor answers
+// with anything but refusals (RST, ICMP unreachable) when every connection is refused:
+// random packets, biased to look like IPv4/IPv6 TCP, UDP and ICMP.
 #[test]
 fn arbitrary_packets_never_panic() {
     let mut stack = Stack::new(StackConfig::default(), Instant::from_millis(0));
@@ -369,6 +370,7 @@ fn arbitrary_packets_never_panic() {
         seed ^= seed << 17;
         seed
     };
+    let mut refusals = 0;
     for i in 0..20_000 {
         let len = (next() % 80) as usize;
         let mut packet: Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -376,15 +378,139 @@ fn arbitrary_packets_never_panic() {
             packet[0] = if next() % 2 == 0 { 0x45 } else { 0x60 };
             packet[9] = [6u8, 17, 1][(next() % 3) as usize];
         }
+        // Every other packet well formed (a SYN, or a datagram to a random port), and
+        // half of those with one byte changed.
+        if i % 2 == 0 {
+            let v4 = next() % 2 == 0;
+            let dst = if v4 {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::from(next() as u32)), next() as u16)
+            } else {
+                SocketAddr::new(
+                    IpAddr::V6(Ipv6Addr::from(u128::from(next()))),
+                    next() as u16,
+                )
+            };
+            let src = if v4 {
+                IpAddr::V4(PROGRAM_V4)
+            } else {
+                IpAddr::V6(PROGRAM_V6)
+            };
+            let src = SocketAddr::new(src, 1024 + (next() % 60000) as u16);
+            packet = if next() % 2 == 0 {
+                tcp_syn(src, dst)
+            } else {
+                reply::udp(src, dst, b"x").unwrap()
+            };
+            if next() % 2 == 0 {
+                let at = (next() as usize) % packet.len();
+                packet[at] ^= 1 << (next() % 8);
+            }
+        }
         stack.receive(&packet, Instant::from_millis(i));
         stack.poll(Instant::from_millis(i));
-        while stack.transmit().is_some() {}
+        let mut refused = Vec::new();
         while let Some(event) = stack.next_event() {
             if let Event::Connect { flow, .. } = event {
                 stack.refuse(flow);
-                stack.release(flow);
+                refused.push(flow);
             }
         }
+        stack.poll(Instant::from_millis(i));
+        while let Some(out) = stack.transmit() {
+            assert!(is_refusal(&out), "packet {i} led to {out:02x?}");
+            refusals += 1;
+        }
+        for flow in refused {
+            stack.release(flow);
+        }
+    }
+    assert!(
+        refusals > 0,
+        "no packet was answered at all: the check above saw nothing"
+    );
+}
+
+/// A TCP SYN from `src` to `dst`, checksums right.
+fn tcp_syn(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    use smoltcp::wire::{Ipv6Packet, Ipv6Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber};
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        control: TcpControl::Syn,
+        seq_number: TcpSeqNumber(1000),
+        ack_number: None,
+        window_len: 64240,
+        window_scale: None,
+        max_seg_size: Some(1460),
+        sack_permitted: false,
+        sack_ranges: [None, None, None],
+        timestamp: None,
+        payload: &[],
+    };
+    let caps = ChecksumCapabilities::default();
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let ip = Ipv4Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::Tcp,
+                payload_len: tcp.buffer_len(),
+                hop_limit: 64,
+            };
+            let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+            let mut packet = Ipv4Packet::new_unchecked(&mut buf[..]);
+            ip.emit(&mut packet, &caps);
+            tcp.emit(
+                &mut TcpPacket::new_unchecked(packet.payload_mut()),
+                &s.into(),
+                &d.into(),
+                &caps,
+            );
+            buf
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let ip = Ipv6Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::Tcp,
+                payload_len: tcp.buffer_len(),
+                hop_limit: 64,
+            };
+            let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+            let mut packet = Ipv6Packet::new_unchecked(&mut buf[..]);
+            ip.emit(&mut packet);
+            tcp.emit(
+                &mut TcpPacket::new_unchecked(packet.payload_mut()),
+                &s.into(),
+                &d.into(),
+                &caps,
+            );
+            buf
+        }
+        _ => unreachable!("one family"),
+    }
+}
+
+/// A TCP segment with RST set, or an ICMP / ICMPv6 destination-unreachable message.
+fn is_refusal(packet: &[u8]) -> bool {
+    use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
+    let (protocol, payload) = match packet.first().map(|b| b >> 4) {
+        Some(4) => match Ipv4Packet::new_checked(packet) {
+            Ok(p) => (p.next_header(), p.payload().to_vec()),
+            Err(_) => return false,
+        },
+        Some(6) => match Ipv6Packet::new_checked(packet) {
+            Ok(p) => (p.next_header(), p.payload().to_vec()),
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    match protocol {
+        IpProtocol::Tcp => TcpPacket::new_checked(&payload[..]).is_ok_and(|t| t.rst()),
+        // Type 3 (IPv4) and 1 (IPv6): destination unreachable.
+        IpProtocol::Icmp => payload.first() == Some(&3),
+        IpProtocol::Icmpv6 => payload.first() == Some(&1),
+        _ => false,
     }
 }
 
