@@ -45,6 +45,7 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 # The Debian package: built, installed over the C torsocks, used, removed, purged,
 # and the machine's own torsocks put back.
+cargo build -q -p torsocks-testkit --bin mock-tor
 packaging/test-deb.sh target/debug/mock-tor
 echo "tests/run.sh: all tiers passed in $(( $(date +%s) - start )) s"
 # One closing line for the whole suite (cargo prints one per test binary).
