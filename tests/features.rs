@@ -1070,3 +1070,40 @@ fn a_socks_client_that_leaves_during_the_dial_frees_its_slot() {
     // connect deadline (120 s) and the second would starve.
     assert_eq!(stdout(&out), "served\n", "{}", text(&out));
 }
+
+#[test]
+fn the_control_port_can_come_from_torsocks_conf() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    let control =
+        MockControl::start(ControlAuth::Password("fr\"om\\file".into()), vec![100]).unwrap();
+    let conf = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("control-{}.conf", std::process::id()));
+    std::fs::write(
+        &conf,
+        format!(
+            "TorControlPort {}\nTorControlPassword fr\"om\\file\n",
+            control.addr()
+        ),
+    )
+    .unwrap();
+    let out = ns(&mock, &["--onion-service", "80:8000", "true"])
+        .env("TORSOCKS_CONF_FILE", &conf)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&conf);
+    assert!(out.status.success(), "{}", text(&out));
+    let commands = control.commands();
+    assert!(
+        commands.contains(&"AUTHENTICATE \"fr\\\"om\\\\file\"".to_string()),
+        "the password quoted: {commands:?}"
+    );
+    assert!(
+        commands.iter().any(|c| c.starts_with("ADD_ONION")),
+        "{commands:?}"
+    );
+}

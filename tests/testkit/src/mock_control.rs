@@ -122,6 +122,17 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// A control-spec QuotedString's content, escapes removed; None if not quoted.
+fn unquote(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' { chars.next()? } else { c });
+    }
+    Some(out)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
@@ -177,7 +188,7 @@ fn serve(
             "AUTHENTICATE" => {
                 authed = match auth {
                     ControlAuth::None => true,
-                    ControlAuth::Password(p) => rest == format!("\"{p}\""),
+                    ControlAuth::Password(p) => unquote(rest).as_deref() == Some(p.as_str()),
                     ControlAuth::SafeCookie => nonces.as_ref().is_some_and(|(c, s)| {
                         unhex(rest)
                             == hmac(
