@@ -21,6 +21,7 @@
 //! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
+//! * [`early_signals`] — a new identity asked for before the session runs.
 //! * [`check`] — `--check`: is the machine ready, does the sandbox hold.
 
 mod bootstrap;
@@ -28,6 +29,7 @@ mod check;
 mod cli;
 mod control;
 mod dns;
+mod early_signals;
 mod isolation;
 mod limits;
 mod ns;
@@ -87,6 +89,7 @@ fn control_port(
 }
 
 fn main() -> ExitCode {
+    early_signals::install();
     let args = cli::Args::parse();
     if let Some(shell) = args.completions {
         let mut command = <cli::Args as clap::CommandFactory>::command();

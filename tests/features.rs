@@ -1107,3 +1107,41 @@ fn the_control_port_can_come_from_torsocks_conf() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn a_new_identity_asked_for_during_the_bootstrap_is_kept() {
+    if !tun() {
+        return;
+    }
+    let mock = answering();
+    // Bootstrapping for a few status queries, long enough to be signalled meanwhile.
+    let control = MockControl::start(ControlAuth::None, vec![10, 10, 10, 10, 10, 10, 100]).unwrap();
+    let mut child = ns(
+        &mock,
+        &[
+            "--control",
+            &control.addr().to_string(),
+            "--",
+            "python3",
+            "-c",
+            &connect_each(&[("192.0.2.1", 80)]),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    errors.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting for Tor to bootstrap"), "{line}");
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut errors, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "it survived the signal: {rest}");
+    assert!(rest.contains("new identity (1)"), "{rest}");
+    let c = connects(&mock, 1);
+    assert_eq!(c[0].password.as_deref(), Some(&b"g1"[..]), "{c:?}");
+}

@@ -232,6 +232,12 @@ pub async fn run(
     // SIGUSR1 is the launcher's own: a new identity, not a signal for the command.
     let mut new_identity = signal(SignalKind::user_defined1()).ok();
     let mut new_identities = 0;
+    if crate::early_signals::take_new_identity() {
+        new_identities = tor.new_identity();
+        eprintln!(
+            "torsocks-ns: new identity ({new_identities}): asked for before the command started"
+        );
+    }
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<i32>();
     for (kind, mut s) in signals {
         let tx = sig_tx.clone();
