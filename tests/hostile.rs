@@ -1001,12 +1001,13 @@ fn the_socks_port_cannot_reach_the_hosts_own_services() {
          print([ask(1, bytes([127, 0, 0, 1])), ask(1, bytes([127, 1, 2, 3])), ask(1, bytes(4)),\n\
          \x20      ask(4, bytes(15) + b'\\x01'), ask(3, name(b'localhost')),\n\
          \x20      ask(3, name(b'LocalHost.')), ask(3, name(b'x.localhost')),\n\
-         \x20      ask(3, name(b'127.0.0.1'))])\n"
+         \x20      ask(3, name(b'127.0.0.1')), ask(3, name(b'2130706433')),\n\
+         \x20      ask(3, name(b'0x7f.1'))])\n"
     );
     let out = python(ns(&w), &script);
     assert_eq!(
         stdout(&out).trim(),
-        "[2, 2, 2, 2, 2, 2, 2, 2]",
+        "[2, 2, 2, 2, 2, 2, 2, 2, 2, 2]",
         "{}",
         text(&out)
     );
