@@ -14,6 +14,7 @@
 //! * [`session`] — the userspace stack (crate `netstack`) on the TUN device, a task per
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
+//! * [`this_machine`] — destinations that name the machine itself, refused.
 //! * [`isolation`] — which SOCKS credentials (and so which circuits) each request gets.
 //! * [`publish`] — published ports: host connections relayed into the sandbox.
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
@@ -41,6 +42,7 @@ mod slots;
 mod socks_port;
 mod spec;
 mod stats;
+mod this_machine;
 mod tor;
 mod tor_check;
 mod vpool;

@@ -112,6 +112,12 @@ impl Tor {
         port: u16,
         client: Option<&Auth>,
     ) -> Result<TcpStream, DialError> {
+        if crate::this_machine::names_this_machine(&host) {
+            return Err(DialError(ExchangeError::Protocol(Socks5Error::Rejected {
+                command: torsocks_core::socks5::Command::Connect,
+                code: 0x02, // not allowed by ruleset
+            })));
+        }
         let auth = self.isolation.borrow_mut().credentials(Purpose {
             host: &host,
             port,

@@ -1019,3 +1019,41 @@ fn the_socks_port_cannot_reach_the_hosts_own_services() {
         .collect();
     assert!(asked.is_empty(), "refused before Tor: {asked:?}");
 }
+
+// The same refusal for the sandbox's own connections: with --automap a name such as
+// `db.localhost` (which some resolvers take for loopback) travels to Tor as a name, and
+// is refused before Tor instead.
+#[test]
+fn names_of_this_machine_are_refused_for_automapped_connections() {
+    let Some(w) = world() else { return };
+    let script = "import socket\n\
+                  for name in ['db.localhost', 'target.test']:\n\
+                  \x20   try:\n\
+                  \x20       socket.create_connection((name, 80), timeout=10).close(); print(name, 'open')\n\
+                  \x20   except ConnectionRefusedError:\n\
+                  \x20       print(name, 'refused')\n";
+    let mut cmd = ns(&w);
+    cmd.arg("--automap");
+    let out = python(cmd, script);
+    assert_eq!(
+        stdout(&out),
+        "db.localhost refused\ntarget.test open\n",
+        "{}",
+        text(&out)
+    );
+    let connects: Vec<_> = w
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.command == Some(1))
+        .collect();
+    assert!(
+        connects
+            .iter()
+            .all(|r| r.host.as_deref() != Some("db.localhost"))
+            && connects
+                .iter()
+                .any(|r| r.host.as_deref() == Some("target.test")),
+        "{connects:?}"
+    );
+}

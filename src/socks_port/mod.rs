@@ -74,7 +74,7 @@ async fn client(mut stream: TcpStream, context: &Context) {
     let client_auth = server.client_auth().cloned();
     let tor = &context.tor;
     match ask {
-        Ask::Connect { host, port } if proto::names_this_machine(&host) => {
+        Ask::Connect { host, port } if crate::this_machine::names_this_machine(&host) => {
             if context.debug {
                 eprintln!(
                     "torsocks-ns: SOCKS port: connection to {}:{port} refused: it names this machine",
