@@ -448,47 +448,41 @@ fn tcp_syn(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
         payload: &[],
     };
     let caps = ChecksumCapabilities::default();
+    let mut segment = vec![0u8; tcp.buffer_len()];
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(&mut segment[..]),
+        &IpAddress::from(src.ip()),
+        &IpAddress::from(dst.ip()),
+        &caps,
+    );
+    let mut buf;
     match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let ip = Ipv4Repr {
                 src_addr: s,
                 dst_addr: d,
                 next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
+                payload_len: segment.len(),
                 hop_limit: 64,
             };
-            let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-            let mut packet = Ipv4Packet::new_unchecked(&mut buf[..]);
-            ip.emit(&mut packet, &caps);
-            tcp.emit(
-                &mut TcpPacket::new_unchecked(packet.payload_mut()),
-                &s.into(),
-                &d.into(),
-                &caps,
-            );
-            buf
+            buf = vec![0u8; ip.buffer_len()];
+            ip.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]), &caps);
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let ip = Ipv6Repr {
                 src_addr: s,
                 dst_addr: d,
                 next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
+                payload_len: segment.len(),
                 hop_limit: 64,
             };
-            let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-            let mut packet = Ipv6Packet::new_unchecked(&mut buf[..]);
-            ip.emit(&mut packet);
-            tcp.emit(
-                &mut TcpPacket::new_unchecked(packet.payload_mut()),
-                &s.into(),
-                &d.into(),
-                &caps,
-            );
-            buf
+            buf = vec![0u8; ip.buffer_len()];
+            ip.emit(&mut Ipv6Packet::new_unchecked(&mut buf[..]));
         }
         _ => unreachable!("one family"),
     }
+    buf.extend_from_slice(&segment);
+    buf
 }
 
 /// A TCP segment with RST set, or an ICMP / ICMPv6 destination-unreachable message.
