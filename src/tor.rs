@@ -60,22 +60,38 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// Why a stream could not be opened.
 #[derive(Debug)]
-pub struct DialError(ExchangeError);
+pub enum DialError {
+    /// The exchange with Tor failed, or Tor refused.
+    Exchange(ExchangeError),
+    /// The destination names this machine: refused without asking Tor.
+    ThisMachine,
+}
 
 impl fmt::Display for DialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        match self {
+            DialError::Exchange(e) => e.fmt(f),
+            DialError::ThisMachine => f.write_str("the destination names this machine"),
+        }
     }
 }
 
 impl DialError {
     /// The SOCKS reply code to give a client of the sandbox's SOCKS port: Tor's own
-    /// when it refused, TTL expired when it did not answer in time.
+    /// when it refused, TTL expired when it did not answer in time, "not allowed" for
+    /// this machine.
     pub fn reply_code(&self) -> Option<u8> {
-        match &self.0 {
-            ExchangeError::Protocol(Socks5Error::Rejected { code, .. }) => Some(*code),
-            ExchangeError::Recv(e) if e.kind() == std::io::ErrorKind::TimedOut => Some(6),
-            _ => None,
+        match self {
+            DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected {
+                code, ..
+            })) => Some(*code),
+            DialError::Exchange(ExchangeError::Recv(e))
+                if e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Some(6)
+            }
+            DialError::ThisMachine => Some(0x02),
+            DialError::Exchange(_) => None,
         }
     }
 }
@@ -113,10 +129,7 @@ impl Tor {
         client: Option<&Auth>,
     ) -> Result<TcpStream, DialError> {
         if crate::this_machine::names_this_machine(&host) {
-            return Err(DialError(ExchangeError::Protocol(Socks5Error::Rejected {
-                command: torsocks_core::socks5::Command::Connect,
-                code: 0x02, // not allowed by ruleset
-            })));
+            return Err(DialError::ThisMachine);
         }
         let auth = self.isolation.borrow_mut().credentials(Purpose {
             host: &host,
@@ -130,7 +143,7 @@ impl Tor {
                 self.deadlines.connect,
             )
             .await
-            .map_err(DialError)?;
+            .map_err(DialError::Exchange)?;
         Ok(stream)
     }
 
@@ -271,8 +284,8 @@ async fn drive(mut handshake: Handshake, stream: &mut TcpStream) -> Result<Reply
 
 /// A short reason for logs and statistics.
 pub fn describe(e: &DialError) -> String {
-    match &e.0 {
-        ExchangeError::Protocol(Socks5Error::Rejected { code, .. }) => {
+    match e {
+        DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected { code, .. })) => {
             format!("Tor refused (REP {code})")
         }
         other => other.to_string(),
