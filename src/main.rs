@@ -20,11 +20,13 @@
 //! * [`dns`] — the DNS server every query of the sandbox reaches.
 //! * [`socks_port`] — the sandbox's own SOCKS port, for Tor-aware programs.
 //! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
+//! * [`accept`] — serving the launcher's listening sockets under such a cap.
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 //! * [`early_signals`] — a new identity asked for before the session runs.
 //! * [`check`] — `--check`: is the machine ready, does the sandbox hold.
 
+mod accept;
 mod bootstrap;
 mod check;
 mod cli;
@@ -231,7 +233,7 @@ fn main() -> ExitCode {
         match onion_service::publish(control, &mappings, args.onion_key.as_deref()) {
             Ok(service) => {
                 let address = format!("{}.onion", service.id);
-                for (&(virt, port), _) in mappings.iter().zip(&service.listeners) {
+                for &(virt, port) in &mappings {
                     eprintln!(
                         "torsocks-ns: onion service {address}: port {virt} is the sandbox's port {port}"
                     );

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::accept;
 use crate::ns::inward::Connector;
 use crate::slots::Slots;
 
@@ -63,33 +64,24 @@ pub async fn serve(
     slots: Slots,
 ) {
     let v6_first = matches!(listener.local_addr().map(|a| a.ip()), Ok(IpAddr::V6(_)));
-    loop {
-        let Ok((outside, _)) = listener.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let Some(slot) = slots.take() else {
-            reset(&outside);
-            continue;
-        };
+    accept::serve(listener, slots, move |mut outside| {
         let connector = Rc::clone(&connector);
-        tokio::task::spawn_local(async move {
+        async move {
             match inside(&connector, v6_first, sandbox_port).await {
                 Some(mut inner) => {
-                    let mut outside = outside;
                     if tokio::io::copy_bidirectional(&mut outside, &mut inner)
                         .await
                         .is_err()
                     {
-                        reset(&outside);
-                        reset(&inner);
+                        accept::reset(&outside);
+                        accept::reset(&inner);
                     }
                 }
-                None => reset(&outside),
+                None => accept::reset(&outside),
             }
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// A connection to the sandbox's server, or None when nothing listens there.
@@ -108,15 +100,6 @@ async fn inside(connector: &RefCell<Connector>, v6_first: bool, port: u16) -> Op
         }
     }
     None
-}
-
-/// Closes with a reset once dropped: the far side sees the failure, not an end.
-pub fn reset(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    let _ = nix::sys::socket::setsockopt(stream, nix::sys::socket::sockopt::Linger, &linger);
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
 
 use crate::isolation::{Isolation, Purpose};
+use crate::socks_port::proto::rep;
 
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
@@ -88,9 +89,9 @@ impl DialError {
             DialError::Exchange(ExchangeError::Recv(e))
                 if e.kind() == std::io::ErrorKind::TimedOut =>
             {
-                Some(6)
+                Some(rep::TTL_EXPIRED)
             }
-            DialError::ThisMachine => Some(0x02),
+            DialError::ThisMachine => Some(rep::NOT_ALLOWED),
             DialError::Exchange(_) => None,
         }
     }

@@ -21,6 +21,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 
+use crate::accept;
 use crate::dns;
 use crate::ns::inward::Connector;
 use crate::ns::tun;
@@ -176,10 +177,7 @@ pub async fn run(
     let connector = Rc::new(std::cell::RefCell::new(connector));
     let published_slots = Slots::new(config.max_socks_clients);
     for (listener, port) in config.published {
-        match listener
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::TcpListener::from_std(listener))
-        {
+        match accept::listener(listener) {
             Ok(listener) => {
                 tokio::task::spawn_local(publish::serve(
                     listener,
@@ -192,11 +190,7 @@ pub async fn run(
         }
     }
     for fd in config.socks_listeners {
-        let listener = std::net::TcpListener::from(fd);
-        match listener
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::TcpListener::from_std(listener))
-        {
+        match accept::listener(std::net::TcpListener::from(fd)) {
             Ok(listener) => {
                 tokio::task::spawn_local(socks_port::serve(listener, socks.clone()));
             }

@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use torsocks_core::resolve::LookupError;
 
+use crate::accept;
 use crate::slots::Slots;
 use crate::tor::{self, Tor};
 use crate::vpool::VirtualPool;
@@ -42,24 +43,14 @@ pub struct Context {
     pub debug: bool,
 }
 
-/// Accepts clients on `listener` until the session ends.
+/// Serves clients on `listener` until the session ends.
 pub async fn serve(listener: TcpListener, context: Context) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            // EMFILE and the like: let the fds come back rather than spin.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let Some(slot) = context.slots.take() else {
-            reset(&stream); // over the cap
-            continue;
-        };
+    let slots = context.slots.clone();
+    accept::serve(listener, slots, move |stream| {
         let context = context.clone();
-        tokio::task::spawn_local(async move {
-            client(stream, &context).await;
-            drop(slot);
-        });
-    }
+        async move { client(stream, &context).await }
+    })
+    .await;
 }
 
 /// One client: the exchange, the request, then the relay.
@@ -74,24 +65,16 @@ async fn client(mut stream: TcpStream, context: &Context) {
     let client_auth = server.client_auth().cloned();
     let tor = &context.tor;
     match ask {
-        Ask::Connect { host, port } if crate::this_machine::names_this_machine(&host) => {
-            if context.debug {
-                eprintln!(
-                    "torsocks-ns: SOCKS port: connection to {}:{port} refused: it names this machine",
-                    String::from_utf8_lossy(&host)
-                );
-            }
-            let refusal = server.reply(&Outcome::Failed(rep::NOT_ALLOWED));
-            let _ = stream.write_all(&refusal).await;
-        }
         Ask::Connect { host, port } => {
-            let host = match std::str::from_utf8(&host)
+            // A virtual address the sandbox's DNS gave out stands for its name, held
+            // (not recycled) for as long as the connection lasts, as the stack's flows do.
+            let (host, _lease) = match std::str::from_utf8(&host)
                 .ok()
                 .and_then(|h| h.parse::<IpAddr>().ok())
-                .and_then(|ip| context.pool.name_of(ip))
+                .and_then(|ip| context.pool.lease(ip))
             {
-                Some(name) => name.into_bytes(),
-                None => host,
+                Some((name, lease)) => (name.into_bytes(), Some(lease)),
+                None => (host, None),
             };
             // A client that leaves while Tor builds the stream is not waited for: its
             // slot and the dial are given up at once.
@@ -222,16 +205,7 @@ async fn relay(client: TcpStream, upstream: TcpStream, early: Vec<u8>, tor: &Tor
     let (_, down_ok) = tokio::join!(up, down);
     if !down_ok {
         if let Ok(client) = client_r.reunite(client_w) {
-            reset(&client);
+            accept::reset(&client);
         }
     }
-}
-
-/// Closes with a reset (RST), not an end of stream, once the stream is dropped.
-fn reset(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    let _ = nix::sys::socket::setsockopt(stream, nix::sys::socket::sockopt::Linger, &linger);
 }
