@@ -233,14 +233,19 @@ pub mod inside {
         }
     }
 
-    fn interfaces() -> Line {
-        let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+    /// The names in directory `path` (none when it cannot be read).
+    fn names_in(path: &str) -> Vec<String> {
+        std::fs::read_dir(path)
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    fn interfaces() -> Line {
+        let mut names = names_in("/sys/class/net");
         names.sort();
         let ok = names == ["lo", "tun0"];
         line(
@@ -316,13 +321,7 @@ pub mod inside {
     }
 
     fn inherited_fds(leaked: &str) -> Line {
-        let fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let fds = names_in("/proc/self/fd");
         // 0-2, and the directory being read.
         let extra: Vec<&String> = fds
             .iter()

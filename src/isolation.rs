@@ -120,12 +120,7 @@ impl Isolation {
 /// 16 hex digits of SHA3-256: keeps names and client credentials (up to 255 bytes
 /// each) out of the password's length limit, and out of Tor's logs.
 fn short_hash(bytes: &[u8]) -> String {
-    Sha3_256::digest(bytes)[..8]
-        .iter()
-        .fold(String::with_capacity(16), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::control::proto::hex(&Sha3_256::digest(bytes)[..8])
 }
 
 #[cfg(test)]
