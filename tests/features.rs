@@ -145,8 +145,7 @@ fn sigusr1_gives_new_connections_a_new_identity() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "connected");
     let mut errors = BufReader::new(child.stderr.take().unwrap());
-    // SAFETY: signalling our own child by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    torsocks_testkit::install::ask_new_identity(&child);
     let mut line = String::new();
     errors.read_line(&mut line).unwrap();
     assert!(line.contains("new identity (1)"), "{line}");
@@ -854,8 +853,7 @@ fn a_new_identity_sends_newnym_with_a_control_port() {
     .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    // SAFETY: signalling our own child by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    torsocks_testkit::install::ask_new_identity(&child);
     let mut errors = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     errors.read_line(&mut line).unwrap();
@@ -1135,8 +1133,7 @@ fn a_new_identity_asked_for_during_the_bootstrap_is_kept() {
     let mut line = String::new();
     errors.read_line(&mut line).unwrap();
     assert!(line.contains("waiting for Tor to bootstrap"), "{line}");
-    // SAFETY: signalling our own child by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    torsocks_testkit::install::ask_new_identity(&child);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut errors, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -233,8 +233,7 @@ fn sandbox_features_end_to_end(net: &TorNet) {
     };
     assert!(body.ends_with(b"served from the sandbox\n"), "{body:?}");
     // A new identity also asks Tor for new circuits.
-    // SAFETY: signalling our own child by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    torsocks_testkit::install::ask_new_identity(&child);
     line.clear();
     errors.read_line(&mut line).unwrap();
     assert!(line.contains("Tor was sent NEWNYM"), "{line}");

@@ -75,3 +75,11 @@ pub fn torsocks_ns(socks: std::net::SocketAddr, args: &[&str]) -> std::process::
         .env("TORSOCKS_CONF_FILE", "/dev/null");
     cmd
 }
+
+/// Asks a `torsocks-ns` the test started for a new identity (SIGUSR1, by its pid).
+pub fn ask_new_identity(launcher: &std::process::Child) {
+    #[allow(unsafe_code)]
+    // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+    let rc = unsafe { libc::kill(launcher.id() as i32, libc::SIGUSR1) };
+    assert_eq!(rc, 0, "SIGUSR1 to torsocks-ns");
+}
