@@ -78,7 +78,8 @@ fn next_event(
 
 /// Runs the command and returns its shell-style status (128+N when killed by N),
 /// answering the launcher's requests on `control` meanwhile.
-pub fn run(command: &Command, mut control: Option<std::os::unix::net::UnixStream>) -> i32 {
+pub fn run(command: &Command, control: std::os::unix::net::UnixStream) -> i32 {
+    let mut control = Some(control);
     let mut waited = SigSet::empty();
     for &sig in FORWARDED {
         waited.add(sig);

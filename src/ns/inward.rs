@@ -89,7 +89,7 @@ pub fn serve_one(control: &mut UnixStream) -> bool {
     } else {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     };
-    let sent = match connect_loopback(target) {
+    match connect_loopback(target) {
         Ok(fd) => sendmsg::<()>(
             control.as_raw_fd(),
             &[IoSlice::new(&[CONNECTING])],
@@ -103,8 +103,7 @@ pub fn serve_one(control: &mut UnixStream) -> bool {
             reply.extend_from_slice(&(errno as i32).to_be_bytes());
             control.write_all(&reply).is_ok()
         }
-    };
-    sent
+    }
 }
 
 /// A non-blocking connect to `target` (on loopback: refused or accepted at once,

@@ -294,7 +294,7 @@ impl Setup<'_> {
                 keep_fds: &self.spec.keep_fds,
                 new_session: self.spec.new_session,
             },
-            Some(control),
+            control,
         )
     }
 
@@ -320,12 +320,8 @@ impl Setup<'_> {
             .map_err(|e| format!("runtime: {e}"))?;
         runtime.block_on(netconf::configure(TUN_NAME, &self.spec.net))?;
         drop(runtime);
-        // Any port may be bound inside (a web server on 80, as in a container): the
-        // network namespace is the sandbox's own, so its low ports guard nothing.
-        if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0") {
-            eprintln!("torsocks-ns: warning: ports below 1024 stay reserved in the sandbox: {e}");
-        }
-        // Before the privileges go (and whatever the setting above).
+        netconf::allow_low_ports();
+        // Before the privileges go.
         let listeners = match self.spec.socks_port {
             Some(port) => netconf::socks_listeners(port)?,
             None => Vec::new(),

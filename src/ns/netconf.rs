@@ -94,6 +94,14 @@ pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
     Ok(())
 }
 
+/// Lets any port be bound inside (a web server on 80, as in a container): the network
+/// namespace is the sandbox's own, so its low ports guard nothing. A failure only warns.
+pub fn allow_low_ports() {
+    if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0") {
+        eprintln!("torsocks-ns: warning: ports below 1024 stay reserved in the sandbox: {e}");
+    }
+}
+
 /// The sandbox's SOCKS port: listening sockets on `127.0.0.1:port` and, where the
 /// sandbox has IPv6, `[::1]:port`, created inside the sandbox's network namespace (so
 /// only the sandbox reaches them) for the launcher to serve.
