@@ -433,12 +433,15 @@ fn bash_completions() {
 fn check_reports_each_line() {
     let mock = torsocks_testkit::mock_tor::MockTor::start().unwrap();
     let port = mock.addr().port().to_string();
-    let out = Command::new(bin("torsocks"))
-        .args(["-P", &port, "--check"])
-        .env_remove("LD_PRELOAD")
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
-        .output()
-        .unwrap();
+    let check = || {
+        Command::new(bin("torsocks"))
+            .args(["-P", &port, "--check"])
+            .env_remove("LD_PRELOAD")
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let out = check();
     let s = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
     for line in [
@@ -452,12 +455,7 @@ fn check_reports_each_line() {
         assert!(s.lines().any(|l| l.starts_with(line)), "{line}: {s}");
     }
     drop(mock);
-    let out = Command::new(bin("torsocks"))
-        .args(["-P", &port, "--check"])
-        .env_remove("LD_PRELOAD")
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
-        .output()
-        .unwrap();
+    let out = check();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout(&out).contains("✗ cannot reach Tor's SOCKS port"),
