@@ -9,14 +9,14 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::slots::Slots;
 
 /// A tokio listener from a std one (made non-blocking).
-pub fn listener(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+pub(crate) fn listener(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
     listener.set_nonblocking(true)?;
     TcpListener::from_std(listener)
 }
 
 /// Accepts on `listener` until the session ends; each connection runs `handle` in a
 /// task of its own while it holds one of `slots`, and one over the cap is reset.
-pub async fn serve<F, Fut>(listener: TcpListener, slots: Slots, handle: F)
+pub(crate) async fn serve<F, Fut>(listener: TcpListener, slots: Slots, handle: F)
 where
     F: Fn(TcpStream) -> Fut,
     Fut: Future<Output = ()> + 'static,
@@ -40,7 +40,7 @@ where
 }
 
 /// Closes with a reset once dropped: the far side sees the failure, not an end.
-pub fn reset(stream: &TcpStream) {
+pub(crate) fn reset(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,

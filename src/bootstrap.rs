@@ -10,7 +10,7 @@ use crate::control::Control;
 const POLL: Duration = Duration::from_millis(250);
 
 /// Returns once Tor reports 100 %, or an error naming where it stopped.
-pub fn wait(control: &mut Control, limit: Duration, tty: bool) -> Result<(), String> {
+pub(crate) fn wait(control: &mut Control, limit: Duration, tty: bool) -> Result<(), String> {
     let started = Instant::now();
     let mut last = None;
     loop {

@@ -2,6 +2,8 @@
 //! with ✓ or ✗ per line, and the facts a bug report needs. The host-side checks run
 //! here; the sandbox's are made by a sandbox of the same configuration running this
 //! program again ([`inside`]), which looks at itself from within.
+// fork for the user-namespace probe and an fd without close-on-exec for the leak probe.
+#![allow(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -13,7 +15,7 @@ use crate::ns::policy;
 use crate::tor_check;
 
 /// Names the host's sockets for the check inside (the sandbox cannot read them).
-pub const SOCKETS_VAR: &str = "TORSOCKS_NS_CHECK_SOCKETS";
+pub(crate) const SOCKETS_VAR: &str = "TORSOCKS_NS_CHECK_SOCKETS";
 /// The most host sockets tried from inside.
 const MAX_SOCKETS: usize = 256;
 
@@ -39,7 +41,11 @@ fn print(lines: &[Line]) {
 
 /// Runs every check; exit status 0 only when all pass. `tor_args` are the options that
 /// point at Tor, passed on to the test sandbox.
-pub fn run(endpoint: SocketAddr, tor_args: &[OsString], tor_version: Option<String>) -> ExitCode {
+pub(crate) fn run(
+    endpoint: SocketAddr,
+    tor_args: &[OsString],
+    tor_version: Option<String>,
+) -> ExitCode {
     println!("torsocks-ns {} --check", env!("CARGO_PKG_VERSION"));
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -206,7 +212,7 @@ fn sandbox(tor_args: &[OsString]) -> bool {
     }
 }
 
-pub mod inside {
+pub(crate) mod inside {
     //! The checks a test sandbox makes of itself.
 
     use std::net::{ToSocketAddrs, UdpSocket};
@@ -217,7 +223,7 @@ pub mod inside {
     use super::{line, print, Line, SOCKETS_VAR};
 
     /// Runs them; `leaked` is the fd number the caller left open.
-    pub fn run(leaked: &str) -> ExitCode {
+    pub(crate) fn run(leaked: &str) -> ExitCode {
         let lines = vec![
             interfaces(),
             udp_refused(),

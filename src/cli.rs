@@ -19,7 +19,7 @@ const LONG_VERSION: &str = concat!(
 #[command(
     override_usage = "torsocks-ns [OPTIONS] [--] <COMMAND> [ARGS]...\n       torsocks-ns [OPTIONS] --shell"
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Tor's SOCKS address (overrides TorAddress and TORSOCKS_TOR_ADDRESS).
     #[arg(short = 'a', long = "address", value_name = "ADDR")]
     pub tor_address: Option<String>,
@@ -212,7 +212,7 @@ pub struct Args {
 
 impl Args {
     /// The isolation mode the options ask for (None when they name none).
-    pub fn isolation_mode(&self) -> Option<crate::isolation::Mode> {
+    pub(crate) fn isolation_mode(&self) -> Option<crate::isolation::Mode> {
         if self.no_isolate {
             Some(crate::isolation::Mode::None)
         } else {
@@ -221,7 +221,7 @@ impl Args {
     }
 
     /// argv of what to run.
-    pub fn argv(&self) -> Vec<OsString> {
+    pub(crate) fn argv(&self) -> Vec<OsString> {
         if self.shell {
             vec![std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into())]
         } else {

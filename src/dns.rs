@@ -20,7 +20,7 @@ const RCODE_SERVFAIL: u8 = 2;
 
 /// How a query was answered, for the session summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// An answer record.
     Answered,
     /// Name does not exist.
@@ -38,7 +38,7 @@ pub enum Outcome {
 }
 
 /// SERVFAIL for `query`, unanswered because too many queries are in flight.
-pub fn over_limit(query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
+pub(crate) fn over_limit(query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
     match dns::parse_query(query) {
         Ok(q) => respond(&q, RCODE_SERVFAIL, None, Outcome::OverLimit),
         Err(_) => (None, 0, Outcome::Malformed),
@@ -57,7 +57,7 @@ fn respond(
 }
 
 /// Answers `query`; returns the response (None for garbage), the query type and outcome.
-pub async fn answer(
+pub(crate) async fn answer(
     query: &[u8],
     tor: &Tor,
     pool: &VirtualPool,

@@ -15,7 +15,7 @@ extern "C" fn note(_: libc::c_int) {
 }
 
 /// Installs the handler.
-pub fn install() {
+pub(crate) fn install() {
     let action = SigAction::new(
         SigHandler::Handler(note),
         SaFlags::SA_RESTART,
@@ -26,6 +26,6 @@ pub fn install() {
 }
 
 /// Whether SIGUSR1 arrived since [`install`]; clears the note.
-pub fn take_new_identity() -> bool {
+pub(crate) fn take_new_identity() -> bool {
     NEW_IDENTITY.swap(false, Ordering::SeqCst)
 }

@@ -21,7 +21,7 @@ use torsocks_core::socks5::Auth;
 
 /// How finely streams are kept on separate circuits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// One circuit set for the whole run.
     Session,
     /// One per destination host and port.
@@ -34,7 +34,7 @@ pub enum Mode {
 
 /// The credentials of a run.
 #[derive(Debug)]
-pub struct Isolation {
+pub(crate) struct Isolation {
     mode: Mode,
     /// Credentials the user configured (SOCKS5Username/-u): used as they are.
     configured: Option<Auth>,
@@ -48,7 +48,7 @@ pub struct Isolation {
 
 /// What a request is for.
 #[derive(Debug, Clone, Copy)]
-pub struct Purpose<'a> {
+pub(crate) struct Purpose<'a> {
     /// The destination host (a name or an address's text) and port; port 0 for a
     /// lookup.
     pub host: &'a [u8],
@@ -61,7 +61,7 @@ pub struct Purpose<'a> {
 impl Isolation {
     /// A run in `mode`, named by `run_tag`. `configured` credentials (the user's own)
     /// are always sent as they are, whatever the mode.
-    pub fn new(mode: Mode, configured: Option<Auth>, run_tag: String) -> Isolation {
+    pub(crate) fn new(mode: Mode, configured: Option<Auth>, run_tag: String) -> Isolation {
         Isolation {
             mode,
             configured,
@@ -72,17 +72,17 @@ impl Isolation {
     }
 
     /// New credentials from now on (already open streams keep their circuits).
-    pub fn new_identity(&mut self) {
+    pub(crate) fn new_identity(&mut self) {
         self.generation += 1;
     }
 
     /// How many new identities were asked for.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation
     }
 
     /// The credentials for one request.
-    pub fn credentials(&mut self, purpose: Purpose<'_>) -> Auth {
+    pub(crate) fn credentials(&mut self, purpose: Purpose<'_>) -> Auth {
         if let Some(auth) = &self.configured {
             return auth.clone();
         }

@@ -8,7 +8,7 @@ const FD_RESERVE: u64 = 64;
 /// DNS query in flight one more) and returns `--max-connections` and
 /// `--max-dns-queries`, lowered with a warning when even that limit cannot hold them:
 /// DNS gets at most a quarter of what the limit leaves.
-pub fn fd_budget(max_connections: u32, max_dns_queries: u32) -> (u32, u32) {
+pub(crate) fn fd_budget(max_connections: u32, max_dns_queries: u32) -> (u32, u32) {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return (max_connections, max_dns_queries);

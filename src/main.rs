@@ -26,6 +26,9 @@
 //! * [`early_signals`] — a new identity asked for before the session runs.
 //! * [`check`] — `--check`: is the machine ready, does the sandbox hold.
 
+// Unsafe code lives only in the modules that make system calls, each of which says so.
+#![deny(unsafe_code)]
+
 mod accept;
 mod bootstrap;
 mod check;

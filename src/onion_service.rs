@@ -12,7 +12,7 @@ use crate::control::Control;
 
 /// `[VIRTPORT:]SANDBOX_PORT`: the port the service offers, and the sandbox's port
 /// behind it (the same when only one is given).
-pub fn parse_mapping(text: &str) -> Result<(u16, u16), String> {
+pub(crate) fn parse_mapping(text: &str) -> Result<(u16, u16), String> {
     let port = |p: &str| {
         p.parse::<u16>()
             .ok()
@@ -26,7 +26,7 @@ pub fn parse_mapping(text: &str) -> Result<(u16, u16), String> {
 }
 
 /// A published service: its address and the host listeners Tor connects to.
-pub struct Published {
+pub(crate) struct Published {
     /// The service id (the address without `.onion`).
     pub id: String,
     /// Each listener and the sandbox port it leads to.
@@ -36,7 +36,7 @@ pub struct Published {
 /// Publishes `mappings` (virtual port, sandbox port). With `key_file`, the service's
 /// key is read from it, or created there (mode 0600) on the first run, so the address
 /// stays the same across runs.
-pub fn publish(
+pub(crate) fn publish(
     control: &mut Control,
     mappings: &[(u16, u16)],
     key_file: Option<&Path>,

@@ -15,7 +15,7 @@ use crate::slots::Slots;
 
 /// One `--publish`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Publish {
+pub(crate) struct Publish {
     /// Where the host listens.
     pub host: SocketAddr,
     /// The port inside the sandbox.
@@ -25,7 +25,7 @@ pub struct Publish {
 /// Parses `[HOST_ADDR:]HOST_PORT:SANDBOX_PORT` (an IPv6 HOST_ADDR in brackets). Only
 /// loopback addresses unless `any` (--publish-any): a published port on the host's
 /// network is reachable by every machine that can reach the host.
-pub fn parse(text: &str, any: bool) -> Result<Publish, String> {
+pub(crate) fn parse(text: &str, any: bool) -> Result<Publish, String> {
     let bad = |why: &str| format!("--publish {text}: {why}");
     let (host, sandbox) = text
         .rsplit_once(':')
@@ -57,7 +57,7 @@ pub fn parse(text: &str, any: bool) -> Result<Publish, String> {
 /// Relays connections accepted on `listener` to `sandbox_port` inside the sandbox: to
 /// its IPv6 loopback first when the host side is IPv6, else to 127.0.0.1, falling back
 /// to the other when refused.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     sandbox_port: u16,
     connector: Rc<RefCell<Connector>>,

@@ -32,7 +32,7 @@ fn prefix_config() -> Option<PathBuf> {
 
 /// Loads the configuration; errors come back as one line naming file and line, and
 /// warnings are printed on stderr.
-pub fn load(args: &Args) -> Result<Config, String> {
+pub(crate) fn load(args: &Args) -> Result<Config, String> {
     let mut options = HashMap::new();
     let pairs = [
         (env::TOR_ADDRESS, &args.tor_address),

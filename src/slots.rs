@@ -7,14 +7,14 @@ use std::rc::Rc;
 
 /// Counts what is in flight against a cap.
 #[derive(Clone, Debug)]
-pub struct Slots {
+pub(crate) struct Slots {
     in_flight: Rc<Cell<usize>>,
     cap: usize,
 }
 
 impl Slots {
     /// At most `cap` at once.
-    pub fn new(cap: usize) -> Slots {
+    pub(crate) fn new(cap: usize) -> Slots {
         Slots {
             in_flight: Rc::new(Cell::new(0)),
             cap,
@@ -22,7 +22,7 @@ impl Slots {
     }
 
     /// A slot, or None at the cap.
-    pub fn take(&self) -> Option<Slot> {
+    pub(crate) fn take(&self) -> Option<Slot> {
         let n = self.in_flight.get();
         (n < self.cap).then(|| {
             self.in_flight.set(n + 1);
@@ -32,14 +32,14 @@ impl Slots {
 
     /// How many are in flight.
     #[cfg(test)]
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.get()
     }
 }
 
 /// One slot taken; given back when dropped.
 #[derive(Debug)]
-pub struct Slot(Rc<Cell<usize>>);
+pub(crate) struct Slot(Rc<Cell<usize>>);
 
 impl Drop for Slot {
     fn drop(&mut self) {

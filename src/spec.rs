@@ -10,7 +10,11 @@ use crate::cli;
 use crate::ns::{self, policy};
 
 /// The sandbox as the options and the host's facts make it.
-pub fn sandbox_spec(args: &cli::Args, net: ns::NetPlan, dns: Ipv4Addr) -> Result<ns::Spec, String> {
+pub(crate) fn sandbox_spec(
+    args: &cli::Args,
+    net: ns::NetPlan,
+    dns: Ipv4Addr,
+) -> Result<ns::Spec, String> {
     let opt_ins = policy::OptIns {
         sockets: args.allow_socket.clone(),
         x11: args.x11,

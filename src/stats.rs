@@ -17,7 +17,7 @@ fn type_name(qtype: u16) -> String {
 }
 
 /// The summary as lines for stderr.
-pub fn render(s: &Summary) -> String {
+pub(crate) fn render(s: &Summary) -> String {
     let c = &s.stack;
     let mut out = String::new();
     let _ = writeln!(out, "torsocks-ns: session summary");

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// Whether `host` names this machine: a loopback or unspecified address (in any form
 /// inet_aton reads), or `localhost` and its subdomains (RFC 6761 §6.3).
-pub fn names_this_machine(host: &[u8]) -> bool {
+pub(crate) fn names_this_machine(host: &[u8]) -> bool {
     let text = String::from_utf8_lossy(host).to_ascii_lowercase();
     let text = text.trim_end_matches('.');
     if text == "localhost" || text.ends_with(".localhost") {

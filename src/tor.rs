@@ -19,7 +19,7 @@ use crate::socks_port::proto::rep;
 
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
-pub struct Tor {
+pub(crate) struct Tor {
     endpoint: SocketAddr,
     /// Which credentials each request carries.
     isolation: RefCell<Isolation>,
@@ -30,7 +30,7 @@ pub struct Tor {
 
 /// How long a dial plus SOCKS handshake may take.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     /// CONNECT (Tor's own SocksTimeout is 120 s).
     pub connect: Duration,
     /// RESOLVE and RESOLVE_PTR.
@@ -48,7 +48,7 @@ impl Default for Deadlines {
 
 impl Deadlines {
     /// These deadlines with the given ones, in seconds, in place of theirs.
-    pub fn overridden(self, connect: Option<u64>, resolve: Option<u64>) -> Deadlines {
+    pub(crate) fn overridden(self, connect: Option<u64>, resolve: Option<u64>) -> Deadlines {
         Deadlines {
             connect: connect.map_or(self.connect, Duration::from_secs),
             resolve: resolve.map_or(self.resolve, Duration::from_secs),
@@ -61,7 +61,7 @@ const ALIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// Why a stream could not be opened.
 #[derive(Debug)]
-pub enum DialError {
+pub(crate) enum DialError {
     /// The exchange with Tor failed, or Tor refused.
     Exchange(ExchangeError),
     /// The destination names this machine: refused without asking Tor.
@@ -81,7 +81,7 @@ impl DialError {
     /// The SOCKS reply code to give a client of the sandbox's SOCKS port: Tor's own
     /// when it refused, TTL expired when it did not answer in time, "not allowed" for
     /// this machine.
-    pub fn reply_code(&self) -> Option<u8> {
+    pub(crate) fn reply_code(&self) -> Option<u8> {
         match self {
             DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected {
                 code, ..
@@ -99,7 +99,7 @@ impl DialError {
 
 impl Tor {
     /// Tor at `endpoint`, with credentials chosen by `isolation`.
-    pub fn new(endpoint: SocketAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {
+    pub(crate) fn new(endpoint: SocketAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {
         Tor {
             endpoint,
             isolation: RefCell::new(isolation),
@@ -110,20 +110,20 @@ impl Tor {
 
     /// New credentials for every request from now on: Tor builds new circuits.
     /// Returns how many new identities there have been.
-    pub fn new_identity(&self) -> u64 {
+    pub(crate) fn new_identity(&self) -> u64 {
         let mut isolation = self.isolation.borrow_mut();
         isolation.new_identity();
         isolation.generation()
     }
 
     /// A stream to `host:port` (a name, or an address's text).
-    pub async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
+    pub(crate) async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
         self.connect_as(host, port, None).await
     }
 
     /// A stream to `host:port` for a client of the sandbox's SOCKS port that sent
     /// credentials of its own (kept apart from other clients').
-    pub async fn connect_as(
+    pub(crate) async fn connect_as(
         &self,
         host: Vec<u8>,
         port: u16,
@@ -158,7 +158,7 @@ impl Tor {
 
     /// Whether Tor's SOCKS port still accepts connections: tells a Tor that closed a
     /// stream (end of data) from a Tor that died (every stream closed at once).
-    pub async fn is_alive(&self) -> bool {
+    pub(crate) async fn is_alive(&self) -> bool {
         let alive = matches!(
             tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
             Ok(Ok(_))
@@ -187,12 +187,12 @@ impl Tor {
     }
 
     /// The address of `name` (Tor's RESOLVE).
-    pub async fn resolve(&self, name: &str) -> Result<IpAddr, LookupError> {
+    pub(crate) async fn resolve(&self, name: &str) -> Result<IpAddr, LookupError> {
         self.resolve_as(name, None).await
     }
 
     /// [`Tor::resolve`] for a client of the sandbox's SOCKS port.
-    pub async fn resolve_as(
+    pub(crate) async fn resolve_as(
         &self,
         name: &str,
         client: Option<&Auth>,
@@ -209,12 +209,12 @@ impl Tor {
     }
 
     /// The name of `addr` (Tor's RESOLVE_PTR).
-    pub async fn resolve_ptr(&self, addr: IpAddr) -> Result<String, LookupError> {
+    pub(crate) async fn resolve_ptr(&self, addr: IpAddr) -> Result<String, LookupError> {
         self.resolve_ptr_as(addr, None).await
     }
 
     /// [`Tor::resolve_ptr`] for a client of the sandbox's SOCKS port.
-    pub async fn resolve_ptr_as(
+    pub(crate) async fn resolve_ptr_as(
         &self,
         addr: IpAddr,
         client: Option<&Auth>,
@@ -284,7 +284,7 @@ async fn drive(mut handshake: Handshake, stream: &mut TcpStream) -> Result<Reply
 }
 
 /// A short reason for logs and statistics.
-pub fn describe(e: &DialError) -> String {
+pub(crate) fn describe(e: &DialError) -> String {
     match e {
         DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected { code, .. })) => {
             format!("Tor refused (REP {code})")

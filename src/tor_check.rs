@@ -12,7 +12,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting; otherwise a
 /// message that names the endpoint and says what to check.
-pub fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
+pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
     let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT).map_err(|e| {
         format!(
             "cannot reach Tor's SOCKS port at {endpoint}: {e}. Is tor running? Start it \
@@ -45,7 +45,7 @@ pub fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
 /// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
 /// server that answers Tor's RESOLVE extension (for an address literal, which Tor
 /// answers without the network) behaves as Tor does.
-pub fn is_tor(endpoint: SocketAddr) -> Result<&'static str, String> {
+pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, String> {
     let http = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
         s.set_read_timeout(Some(TIMEOUT))?;

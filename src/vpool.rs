@@ -19,11 +19,11 @@ use torsocks_core::addr::canonical;
 use torsocks_core::onion::{OnionRange, MAX_NAME_LEN};
 
 /// The most names held at once (fewer when the range is smaller).
-pub const MAX_ENTRIES: usize = 65_536;
+pub(crate) const MAX_ENTRIES: usize = 65_536;
 
 /// Why a name got no address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PoolError {
+pub(crate) enum PoolError {
     /// Not a v3 onion address (56 base32 characters with the right version and
     /// checksum, optionally under subdomains).
     NotAnOnion,
@@ -55,7 +55,7 @@ struct Entries {
 
 /// The pool. Single-threaded: the session's tasks share it through an `Rc`.
 #[derive(Debug)]
-pub struct VirtualPool {
+pub(crate) struct VirtualPool {
     range: OnionRange,
     capacity: usize,
     entries: RefCell<Entries>,
@@ -63,12 +63,12 @@ pub struct VirtualPool {
 
 impl VirtualPool {
     /// An empty pool over `range`.
-    pub fn new(range: OnionRange) -> Rc<VirtualPool> {
+    pub(crate) fn new(range: OnionRange) -> Rc<VirtualPool> {
         Self::with_capacity(range, MAX_ENTRIES)
     }
 
     /// An empty pool holding at most `capacity` names (and no more than the range has).
-    pub fn with_capacity(range: OnionRange, capacity: usize) -> Rc<VirtualPool> {
+    pub(crate) fn with_capacity(range: OnionRange, capacity: usize) -> Rc<VirtualPool> {
         Rc::new(VirtualPool {
             range,
             capacity: capacity.min(range.capacity() as usize),
@@ -79,7 +79,7 @@ impl VirtualPool {
     /// The address of `name`: its own if it has one, else a free one, else the one of
     /// the least recently used name that no connection holds. `automapped` names skip
     /// the onion check.
-    pub fn address_for(&self, name: &str, automapped: bool) -> Result<Ipv4Addr, PoolError> {
+    pub(crate) fn address_for(&self, name: &str, automapped: bool) -> Result<Ipv4Addr, PoolError> {
         if name.len() > MAX_NAME_LEN {
             return Err(PoolError::TooLong);
         }
@@ -129,7 +129,7 @@ impl VirtualPool {
     }
 
     /// The name whose address `ip` is (IPv4-mapped addresses count).
-    pub fn name_of(&self, ip: IpAddr) -> Option<String> {
+    pub(crate) fn name_of(&self, ip: IpAddr) -> Option<String> {
         let IpAddr::V4(v4) = canonical(ip) else {
             return None;
         };
@@ -142,7 +142,7 @@ impl VirtualPool {
 
     /// Holds `ip`'s name for an open connection: its address is not given away until
     /// the lease is dropped. None when `ip` is no virtual address.
-    pub fn lease(self: &Rc<Self>, ip: IpAddr) -> Option<(String, Lease)> {
+    pub(crate) fn lease(self: &Rc<Self>, ip: IpAddr) -> Option<(String, Lease)> {
         let IpAddr::V4(v4) = canonical(ip) else {
             return None;
         };
@@ -161,14 +161,14 @@ impl VirtualPool {
 
     /// How many names are held.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.borrow().by_name.len()
     }
 }
 
 /// An open connection's hold on a virtual address (see [`VirtualPool::lease`]).
 #[derive(Debug)]
-pub struct Lease {
+pub(crate) struct Lease {
     pool: Rc<VirtualPool>,
     name: Box<str>,
 }
@@ -188,7 +188,7 @@ const VERSION: u8 = 3;
 
 /// Whether `name` (lowercase) ends in a valid v3 onion address: 56 base32 characters
 /// that decode to a 32-byte key, a 2-byte checksum of it and version 3.
-pub fn is_v3_onion(name: &str) -> bool {
+pub(crate) fn is_v3_onion(name: &str) -> bool {
     let Some(rest) = name.strip_suffix(".onion") else {
         return false;
     };

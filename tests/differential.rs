@@ -9,6 +9,7 @@
 //! C original leaks are run only where the leak is caught on loopback: a lookup through
 //! the system resolver, in a mount namespace whose resolv.conf names a loopback
 //! address the test listens on.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;

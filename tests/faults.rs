@@ -3,6 +3,7 @@
 //! the program as an error (never a clean end), every wait on Tor has a deadline, and
 //! the session recovers when Tor does. Destinations are documentation addresses that
 //! only ever appear inside SOCKS requests to the mock.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -2,6 +2,7 @@
 //! new identity, SOCKS servers without authentication, a command line that fails safe,
 //! the sandbox's own SOCKS port, published ports. Credentials and destinations are read
 //! where they arrive: in the mock Tor's records, and on the target host.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

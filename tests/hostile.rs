@@ -4,6 +4,7 @@
 //! [`TargetHost::received`]) or on the side of the host service attacked. Where a test
 //! can, it first shows that the same attack does reach the target from outside the
 //! sandbox (or with the matching opt-in), so that it can fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;

@@ -2,6 +2,7 @@
 //! only where allowed, answers lookups from its tables, and fails on demand. Driven
 //! here by torsocks-core's SOCKS5 client, so the codec is also checked against an
 //! independent server implementation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -1,6 +1,7 @@
 //! Namespace mode with real programs: `torsocks-ns` runs them in its sandbox against
 //! the mock Tor server, which relays only to the test's target host. Static binaries
 //! are held too; UDP never leaves; exit codes and signals behave as in a shell.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::process::Command;
 use std::time::Duration;

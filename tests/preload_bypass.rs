@@ -4,6 +4,7 @@
 //! datagram sockets, and SCTP stream sockets. Each attack aims at the test's target
 //! host through a mock Tor that refuses every CONNECT, so that anything reaching the
 //! target went around Tor; the target host's side is read, fenced.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::process::Output;
 

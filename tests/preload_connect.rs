@@ -1,5 +1,6 @@
 //! Preload mode, socket creation and connect (spec §5.1–§5.3, §5.7), with real
 //! processes against the mock Tor server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::Output;

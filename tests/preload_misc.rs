@@ -1,6 +1,7 @@
 //! Preload mode: sends (§5.8, §5.9), descriptor passing (§5.10), inbound sockets
 //! (§5.11–§5.13), syscall() (§5.14), execve (§5.15), and the registry across
 //! duplication and reuse (RG, §5.6), with real processes against the mock Tor server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,6 @@
 //! Preload mode, the res_* family (spec §5.21): answers synthesized from RESOLVE and
 //! RESOLVE_PTR, other types refused, and never a DNS packet.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! Preload mode, name and address resolution (spec §4.7–§4.9, §5.17–§5.20, §6) with
 //! real processes against the mock Tor server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::Output;

@@ -1,6 +1,7 @@
 //! Real programs under `torsocks` against the mock Tor server, reaching the target
 //! host only through the mock's relay: curl (by address and by name), python3, nc,
 //! and a static busybox wget that the wrapper must warn about.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The target-host fixture: a namespace with a veth pair and a private address, HTTP,
 //! echo and a UDP sink, reachable from the host and through the mock Tor server, and
 //! gone after the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};

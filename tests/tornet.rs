@@ -1,6 +1,7 @@
 //! End-to-end tier: the private Tor network carries curl to the onion service and to a
 //! test-zone name on the target host, and no tor process ever talks to anything but
 //! loopback and the target host.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The `torsocks` wrapper (spec §7, W-1..W-11): options, sub-commands, sourcing in
 //! bash and dash, refusals and the static-binary warning.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

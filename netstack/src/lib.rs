@@ -12,6 +12,7 @@
 //! * [`reply`] — packets the stack writes itself: DNS answers, ICMP unreachable.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod classify;
 pub mod device;

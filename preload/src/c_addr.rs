@@ -10,43 +10,43 @@ pub const V4_LEN: usize = std::mem::size_of::<sockaddr_in>();
 /// The size of `sockaddr_in6` (28).
 pub const V6_LEN: usize = std::mem::size_of::<sockaddr_in6>();
 
-/// The family of a caller's address, or `None` for NULL or a length too short to hold
-/// the family field.
-///
-/// # Safety
-/// `addr` is NULL or points to at least `len` readable bytes.
-pub unsafe fn family(addr: *const sockaddr, len: socklen_t) -> Option<i32> {
-    if addr.is_null() || (len as usize) < std::mem::size_of::<sa_family_t>() {
-        return None;
-    }
-    Some(i32::from(std::ptr::read_unaligned(
-        addr.cast::<sa_family_t>(),
-    )))
+/// The size of `sockaddr_storage` (128): the kernel reads no more of a caller's address.
+pub const STORAGE_LEN: usize = std::mem::size_of::<sockaddr_storage>();
+
+/// The bytes torsocks may read of a caller's `len`-byte address: `min(len,
+/// STORAGE_LEN)`, since the kernel refuses anything longer and so reads no more.
+pub fn readable_len(len: socklen_t) -> usize {
+    (len as usize).min(STORAGE_LEN)
 }
 
-/// Reads an AF_INET or AF_INET6 address; `None` for other families or a length below
-/// the family's size.
-///
-/// # Safety
-/// `addr` is NULL or points to at least `len` readable bytes.
-pub unsafe fn read_inet(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
-    match family(addr, len)? {
-        libc::AF_INET if len as usize >= V4_LEN => {
-            let sin = std::ptr::read_unaligned(addr.cast::<sockaddr_in>());
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-                u16::from_be(sin.sin_port),
-            )))
-        }
-        libc::AF_INET6 if len as usize >= V6_LEN => {
-            let sin6 = std::ptr::read_unaligned(addr.cast::<sockaddr_in6>());
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
+/// The family of a caller's address (its first two bytes), or `None` for NULL or a
+/// length too short to hold the family field.
+pub fn family(addr: Option<&[u8]>) -> Option<i32> {
+    let field = addr?.get(..std::mem::size_of::<sa_family_t>())?;
+    Some(i32::from(sa_family_t::from_ne_bytes([field[0], field[1]])))
+}
+
+fn array<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&bytes[at..at + N]);
+    out
+}
+
+/// Reads an AF_INET or AF_INET6 address in the C layout (`sockaddr_in`,
+/// `sockaddr_in6`); `None` for other families or fewer bytes than the family's size.
+pub fn read_inet(addr: &[u8]) -> Option<SocketAddr> {
+    match family(Some(addr))? {
+        libc::AF_INET if addr.len() >= V4_LEN => Some(SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::from(array::<4>(addr, 4)),
+            u16::from_be_bytes(array(addr, 2)),
+        ))),
+        libc::AF_INET6 if addr.len() >= V6_LEN => Some(SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(array::<16>(addr, 8)),
+            u16::from_be_bytes(array(addr, 2)),
+            // Both are kept as the caller stored them, as the C fields hold them.
+            u32::from_ne_bytes(array(addr, 4)),
+            u32::from_ne_bytes(array(addr, 24)),
+        ))),
         _ => None,
     }
 }
@@ -98,18 +98,20 @@ impl RawAddr {
         }
     }
 
-    /// A copy of the caller's `len` bytes at `addr` (at most sockaddr_storage's size).
-    ///
-    /// # Safety
-    /// `addr` points to at least `len` readable bytes.
-    pub unsafe fn copy_from(addr: *const sockaddr, len: socklen_t) -> RawAddr {
-        let mut storage: sockaddr_storage = std::mem::zeroed();
-        let n = (len as usize).min(std::mem::size_of::<sockaddr_storage>());
-        std::ptr::copy_nonoverlapping(
-            addr.cast::<u8>(),
-            (&mut storage as *mut sockaddr_storage).cast::<u8>(),
-            n,
-        );
+    /// A copy of a caller's address bytes (at most sockaddr_storage's size).
+    pub fn copy_from(addr: &[u8]) -> RawAddr {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
+        let n = addr.len().min(STORAGE_LEN);
+        // SAFETY: storage is STORAGE_LEN bytes of plain data, n of them written from a
+        // slice that holds at least n; the two do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                addr.as_ptr(),
+                (&mut storage as *mut sockaddr_storage).cast::<u8>(),
+                n,
+            )
+        };
         RawAddr {
             storage,
             len: n as socklen_t,
@@ -139,8 +141,7 @@ impl RawAddr {
 
     /// The address as an IP socket address, for AF_INET and AF_INET6.
     pub fn inet(&self) -> Option<SocketAddr> {
-        // SAFETY: storage holds `len` initialised bytes.
-        unsafe { read_inet(self.as_ptr(), self.len) }
+        read_inet(self.bytes())
     }
 
     /// Pointer for C calls.
@@ -169,19 +170,56 @@ impl RawAddr {
         }
     }
 
-    /// Copies `min(*len, self.len)` bytes to the caller and sets `*len` to that count
-    /// (P-22).
-    ///
-    /// # Safety
-    /// `addr` points to at least `*len` writable bytes; `len` is valid.
-    pub unsafe fn copy_to(&self, addr: *mut sockaddr, len: *mut socklen_t) {
-        let n = (*len).min(self.len);
-        std::ptr::copy_nonoverlapping(self.bytes().as_ptr(), addr.cast::<u8>(), n as usize);
-        *len = n;
+    /// Copies `min(out.len(), self.len)` bytes to the start of a caller's buffer and
+    /// returns that count (P-22).
+    pub fn copy_to(&self, out: &mut [std::mem::MaybeUninit<u8>]) -> socklen_t {
+        let n = out.len().min(self.len as usize);
+        for (slot, byte) in out.iter_mut().zip(self.bytes()) {
+            slot.write(*byte);
+        }
+        n as socklen_t
     }
 }
 
 /// The IP of an address, with IPv4-mapped addresses classified by the embedded IPv4.
 pub fn canonical_ip(addr: &SocketAddr) -> IpAddr {
     torsocks_core::addr::canonical(addr.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_read_back_as_written() {
+        for addr in [
+            "192.0.2.7:80".parse::<SocketAddr>().unwrap(),
+            "[2001:db8::1]:443".parse().unwrap(),
+            SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 9, 0x0102, 3)),
+        ] {
+            let raw = RawAddr::from_socket_addr(addr);
+            assert_eq!(read_inet(raw.bytes()), Some(addr));
+            assert_eq!(raw.inet(), Some(addr));
+            assert_eq!(RawAddr::copy_from(raw.bytes()).inet(), Some(addr));
+        }
+    }
+
+    #[test]
+    fn short_or_foreign_addresses_are_not_inet() {
+        let v4 = RawAddr::from_socket_addr("192.0.2.7:80".parse().unwrap());
+        assert_eq!(family(None), None);
+        assert_eq!(family(Some(&v4.bytes()[..1])), None);
+        assert_eq!(family(Some(&v4.bytes()[..2])), Some(libc::AF_INET));
+        assert_eq!(read_inet(&v4.bytes()[..V4_LEN - 1]), None);
+        let unix = (libc::AF_UNIX as sa_family_t).to_ne_bytes();
+        assert_eq!(read_inet(&unix), None);
+    }
+
+    #[test]
+    fn copy_to_truncates_to_the_callers_room() {
+        let v6 = RawAddr::from_socket_addr("[2001:db8::1]:443".parse().unwrap());
+        let mut room = [std::mem::MaybeUninit::new(0xAAu8); 40];
+        assert_eq!(v6.copy_to(&mut room) as usize, V6_LEN);
+        assert_eq!(v6.copy_to(&mut room[..4]), 4);
+    }
 }

@@ -19,6 +19,7 @@
 //! Every module that needs `unsafe` says so at its top and explains each block.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod c_addr;
 pub mod errno;

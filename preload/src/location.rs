@@ -20,6 +20,7 @@ pub fn library_path() -> Option<PathBuf> {
     if info.dli_fname.is_null() {
         return None;
     }
+    // SAFETY: as above: not NULL, so a NUL-terminated string.
     let name = unsafe { CStr::from_ptr(info.dli_fname) };
     Some(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }

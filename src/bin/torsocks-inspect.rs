@@ -12,6 +12,9 @@
 //! configuration preload mode reads (torsocks.conf, `TORSOCKS_*`), whether Tor's SOCKS
 //! port answers and whether it is Tor, one ✓/✗ line each; exits 1 when one fails.
 
+// Unsafe code lives only in the modules that make system calls, each of which says so.
+#![deny(unsafe_code)]
+
 #[path = "../tor_check.rs"]
 mod tor_check;
 

@@ -3,7 +3,7 @@
 //! far Tor has bootstrapped. Blocking, with deadlines: every exchange is one short
 //! command to a Tor on the same machine. The protocol itself is [`proto`].
 
-pub mod proto;
+pub(crate) mod proto;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,7 +17,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 /// How to authenticate (§3.5).
 #[derive(Debug, Clone)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// HASHEDPASSWORD.
     Password(Vec<u8>),
     /// COOKIE or SAFECOOKIE with this cookie file.
@@ -28,7 +28,7 @@ pub enum Credentials {
 
 /// An authenticated control connection.
 #[derive(Debug)]
-pub struct Control {
+pub(crate) struct Control {
     stream: TcpStream,
     buf: Vec<u8>,
     addr: SocketAddr,
@@ -38,7 +38,7 @@ pub struct Control {
 
 impl Control {
     /// Connects to `addr` and authenticates.
-    pub fn connect(addr: SocketAddr, credentials: &Credentials) -> Result<Control, String> {
+    pub(crate) fn connect(addr: SocketAddr, credentials: &Credentials) -> Result<Control, String> {
         let stream = TcpStream::connect_timeout(&addr, DEADLINE).map_err(|e| {
             format!(
                 "cannot reach Tor's ControlPort at {addr}: {e}. Enable it in torrc \
@@ -136,7 +136,7 @@ impl Control {
     }
 
     /// Sends one command line; the reply, whatever its code.
-    pub fn command(&mut self, line: &str) -> Result<Reply, String> {
+    pub(crate) fn command(&mut self, line: &str) -> Result<Reply, String> {
         let fail = |e: std::io::Error| format!("Tor's ControlPort: {e}");
         self.stream
             .write_all(format!("{line}\r\n").as_bytes())
@@ -174,12 +174,12 @@ impl Control {
     }
 
     /// SIGNAL NEWNYM: new circuits for new streams.
-    pub fn newnym(&mut self) -> Result<(), String> {
+    pub(crate) fn newnym(&mut self) -> Result<(), String> {
         self.expect_ok("SIGNAL NEWNYM", "NEWNYM").map(|_| ())
     }
 
     /// Where Tor's bootstrap is.
-    pub fn bootstrap(&mut self) -> Result<proto::Bootstrap, String> {
+    pub(crate) fn bootstrap(&mut self) -> Result<proto::Bootstrap, String> {
         let reply = self.expect_ok("GETINFO status/bootstrap-phase", "bootstrap status")?;
         proto::bootstrap(&reply).ok_or_else(|| "an unreadable bootstrap status".into())
     }
@@ -188,7 +188,7 @@ impl Control {
     /// as long as this connection lives. With `key` (`ED25519-V3:...`), that key;
     /// otherwise a new one, returned when `keep_key`. Returns the service id and the
     /// new key.
-    pub fn add_onion(
+    pub(crate) fn add_onion(
         &mut self,
         key: Option<&str>,
         keep_key: bool,
@@ -209,7 +209,7 @@ impl Control {
     }
 
     /// DEL_ONION.
-    pub fn del_onion(&mut self, id: &str) -> Result<(), String> {
+    pub(crate) fn del_onion(&mut self, id: &str) -> Result<(), String> {
         self.expect_ok(&format!("DEL_ONION {id}"), "removing the onion service")
             .map(|_| ())
     }

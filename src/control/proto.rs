@@ -10,7 +10,7 @@ use sha2::Sha256;
 /// A complete reply: its status code and the text of each line (data lines of a
 /// `+` block appended to the line that opened it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status code (250 is success).
     pub code: u16,
     /// Each line's text, after `DDD` and its separator.
@@ -19,12 +19,12 @@ pub struct Reply {
 
 impl Reply {
     /// Whether the command succeeded.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.code == 250
     }
 
     /// The value of `KEY=` on any line (the first word that starts with it).
-    pub fn value(&self, key: &str) -> Option<String> {
+    pub(crate) fn value(&self, key: &str) -> Option<String> {
         let prefix = format!("{key}=");
         self.lines.iter().find_map(|line| {
             line.split(' ')
@@ -35,11 +35,11 @@ impl Reply {
 }
 
 /// The longest reply accepted (a consensus is never asked for).
-pub const MAX_REPLY: usize = 64 * 1024;
+pub(crate) const MAX_REPLY: usize = 64 * 1024;
 
 /// Parses one reply from the start of `buf`: `Ok(None)` when more bytes are needed,
 /// else the reply and the bytes it took.
-pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
+pub(crate) fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
     let mut pos = 0;
     let mut lines = Vec::new();
     loop {
@@ -94,7 +94,7 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 }
 
 /// A QuotedString (§2.1): in double quotes, `\` and `"` escaped.
-pub fn quote(bytes: &[u8]) -> String {
+pub(crate) fn quote(bytes: &[u8]) -> String {
     let mut out = String::from("\"");
     for &b in bytes {
         match b {
@@ -111,7 +111,7 @@ pub fn quote(bytes: &[u8]) -> String {
 }
 
 /// Removes the quotes and escapes of a QuotedString.
-pub fn unquote(text: &str) -> String {
+pub(crate) fn unquote(text: &str) -> String {
     let inner = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
@@ -133,7 +133,7 @@ pub fn unquote(text: &str) -> String {
 
 /// What PROTOCOLINFO says about authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProtocolInfo {
+pub(crate) struct ProtocolInfo {
     /// NULL, HASHEDPASSWORD, COOKIE, SAFECOOKIE.
     pub methods: Vec<String>,
     /// Where the cookie is.
@@ -143,7 +143,7 @@ pub struct ProtocolInfo {
 }
 
 /// Reads a PROTOCOLINFO reply.
-pub fn protocol_info(reply: &Reply) -> ProtocolInfo {
+pub(crate) fn protocol_info(reply: &Reply) -> ProtocolInfo {
     let mut info = ProtocolInfo::default();
     for line in &reply.lines {
         if let Some(rest) = line.strip_prefix("AUTH ") {
@@ -174,22 +174,30 @@ fn safecookie_hmac(key: &[u8], cookie: &[u8], client_nonce: &[u8], server_nonce:
 }
 
 /// The hash Tor must send in AUTHCHALLENGE's SERVERHASH (§3.24).
-pub fn safecookie_server_hash(cookie: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> Vec<u8> {
+pub(crate) fn safecookie_server_hash(
+    cookie: &[u8],
+    client_nonce: &[u8],
+    server_nonce: &[u8],
+) -> Vec<u8> {
     safecookie_hmac(SERVER_TO_CONTROLLER, cookie, client_nonce, server_nonce)
 }
 
 /// The hash the controller sends in AUTHENTICATE after AUTHCHALLENGE (§3.24).
-pub fn safecookie_client_hash(cookie: &[u8], client_nonce: &[u8], server_nonce: &[u8]) -> Vec<u8> {
+pub(crate) fn safecookie_client_hash(
+    cookie: &[u8],
+    client_nonce: &[u8],
+    server_nonce: &[u8],
+) -> Vec<u8> {
     safecookie_hmac(CONTROLLER_TO_SERVER, cookie, client_nonce, server_nonce)
 }
 
 /// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bytes from hex (either case).
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
@@ -201,7 +209,7 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 
 /// Tor's bootstrap state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bootstrap {
+pub(crate) struct Bootstrap {
     /// 0 to 100.
     pub progress: u8,
     /// What Tor is doing.
@@ -211,7 +219,7 @@ pub struct Bootstrap {
 }
 
 /// Reads `status/bootstrap-phase=... PROGRESS=n TAG=t SUMMARY="..." [WARNING="..."]`.
-pub fn bootstrap(reply: &Reply) -> Option<Bootstrap> {
+pub(crate) fn bootstrap(reply: &Reply) -> Option<Bootstrap> {
     let line = reply
         .lines
         .iter()

@@ -18,7 +18,7 @@ use seccompiler::{
 /// (or purely local); every other family — AF_VSOCK (the hypervisor), AF_BLUETOOTH,
 /// AF_NFC, AF_QIPCRTR and the rest of the radio and legacy families, some of which no
 /// namespace confines — fails with EAFNOSUPPORT.
-pub const ALLOWED_FAMILIES: &[libc::c_int] = &[
+pub(crate) const ALLOWED_FAMILIES: &[libc::c_int] = &[
     libc::AF_UNIX,
     libc::AF_INET,
     libc::AF_INET6,
@@ -44,7 +44,7 @@ const X32_IOCTL: i64 = 514;
 
 /// Who the command runs as when `--user` is given (root only).
 #[derive(Debug, Clone)]
-pub struct RunAs {
+pub(crate) struct RunAs {
     /// The user's uid.
     pub uid: Uid,
     /// Its primary group; supplementary groups are dropped.
@@ -65,7 +65,7 @@ fn check(rc: libc::c_int, what: &str) -> Result<(), String> {
 
 /// The filters, in the order they are installed. Built before any privilege is
 /// dropped, so a failure is reported as a setup error.
-pub fn filters() -> Result<Vec<BpfProgram>, String> {
+pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
     let arch: TargetArch = std::env::consts::ARCH
         .try_into()
         .map_err(|e| format!("seccomp: {e:?}"))?;
@@ -128,7 +128,10 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
 
 /// Drops everything; `run_as` switches user on the way. The filters come from
 /// [`filters`].
-pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result<(), String> {
+pub(crate) fn drop_privileges(
+    run_as: Option<&RunAs>,
+    filters: &[BpfProgram],
+) -> Result<(), String> {
     // Securebits first (needs CAP_SETPCAP): uid 0 gains no capability at exec, a uid
     // change does not touch capabilities (they are cleared explicitly below), and no
     // ambient capability can be raised again; each bit locked.
@@ -140,10 +143,8 @@ pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result
         | libc::SECBIT_NO_CAP_AMBIENT_RAISE
         | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     // SAFETY: prctl with integer arguments only.
-    check(
-        unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) },
-        "locking securebits",
-    )?;
+    let rc = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) };
+    check(rc, "locking securebits")?;
     // The bounding set, up to whatever the running kernel knows (EINVAL past its last).
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments only.
@@ -201,7 +202,7 @@ pub fn drop_privileges(run_as: Option<&RunAs>, filters: &[BpfProgram]) -> Result
 }
 
 /// Closes every fd from 3 up, except `keep` (the caller's `--keep-fd`s).
-pub fn close_fds(keep: &[i32]) -> Result<(), String> {
+pub(crate) fn close_fds(keep: &[i32]) -> Result<(), String> {
     let mut keep: Vec<u32> = keep
         .iter()
         .filter(|&&fd| fd > 2)

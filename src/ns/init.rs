@@ -28,7 +28,7 @@ const FORWARDED: &[Signal] = &[
 ];
 
 /// What to exec.
-pub struct Command<'a> {
+pub(crate) struct Command<'a> {
     /// argv, program first (looked up on PATH).
     pub argv: &'a [CString],
     /// The whole environment, `NAME=value`.
@@ -78,7 +78,7 @@ fn next_event(
 
 /// Runs the command and returns its shell-style status (128+N when killed by N),
 /// answering the launcher's requests on `control` meanwhile.
-pub fn run(command: &Command, control: std::os::unix::net::UnixStream) -> i32 {
+pub(crate) fn run(command: &Command, control: std::os::unix::net::UnixStream) -> i32 {
     let mut control = Some(control);
     let mut waited = SigSet::empty();
     for &sig in FORWARDED {
@@ -129,7 +129,7 @@ pub fn run(command: &Command, control: std::os::unix::net::UnixStream) -> i32 {
 
 /// Blanks the launcher's command line in this process's copy of it: `/proc/1/cmdline`
 /// is readable by everyone in the sandbox and may hold SOCKS credentials (`-p`).
-pub fn hide_command_line() {
+pub(crate) fn hide_command_line() {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };

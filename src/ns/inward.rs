@@ -29,7 +29,7 @@ const FAILED: u8 = b'X';
 
 /// The launcher's end: asks PID 1 for connections. Blocking; one request at a time.
 #[derive(Debug)]
-pub struct Connector {
+pub(crate) struct Connector {
     control: UnixStream,
 }
 
@@ -40,7 +40,7 @@ impl Connector {
 
     /// A socket connecting (non-blocking, maybe still in progress) to the sandbox's
     /// `127.0.0.1:port` (or `[::1]:port` with `v6`).
-    pub fn connect(&mut self, v6: bool, port: u16) -> std::io::Result<OwnedFd> {
+    pub(crate) fn connect(&mut self, v6: bool, port: u16) -> std::io::Result<OwnedFd> {
         let [hi, lo] = port.to_be_bytes();
         self.control
             .write_all(&[CONNECT, if v6 { 6 } else { 4 }, hi, lo])?;
@@ -78,7 +78,7 @@ impl Connector {
 
 /// PID 1's side: answers one request from the launcher. Returns false when the
 /// launcher has gone (end of file) or broke the protocol.
-pub fn serve_one(control: &mut UnixStream) -> bool {
+pub(crate) fn serve_one(control: &mut UnixStream) -> bool {
     let mut request = [0u8; 4];
     if control.read_exact(&mut request).is_err() || request[0] != CONNECT {
         return false;

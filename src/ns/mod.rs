@@ -12,13 +12,13 @@
 //! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
 #![allow(unsafe_code)]
 
-pub mod harden;
-pub mod init;
-pub mod inward;
-pub mod mounts;
-pub mod netconf;
-pub mod policy;
-pub mod tun;
+pub(crate) mod harden;
+pub(crate) mod init;
+pub(crate) mod inward;
+pub(crate) mod mounts;
+pub(crate) mod netconf;
+pub(crate) mod policy;
+pub(crate) mod tun;
 
 use std::ffi::{CString, OsString};
 use std::io::{IoSlice, IoSliceMut, Read, Write};
@@ -30,24 +30,24 @@ use nix::sched::CloneFlags;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::unistd::{Gid, Pid, Uid};
 
-pub use harden::RunAs;
-pub use mounts::MountPlan;
-pub use netconf::NetPlan;
+pub(crate) use harden::RunAs;
+pub(crate) use mounts::MountPlan;
+pub(crate) use netconf::NetPlan;
 
 /// The name of the TUN interface inside the sandbox.
-pub const TUN_NAME: &str = "tun0";
+pub(crate) const TUN_NAME: &str = "tun0";
 
 /// The launcher–sandbox protocol on the control socket: one message each way.
 mod msg {
     /// Sandbox → launcher: ready; carries the TUN fd (then the SOCKS port's listening
     /// sockets) and the number of masked sockets.
-    pub const TUN: u8 = b'T';
+    pub(super) const TUN: u8 = b'T';
     /// Sandbox → launcher: setup failed; the rest of the message says why.
-    pub const ERROR: u8 = b'E';
+    pub(super) const ERROR: u8 = b'E';
     /// Launcher → sandbox: the id maps are written.
-    pub const MAPPED: u8 = b'M';
+    pub(super) const MAPPED: u8 = b'M';
     /// Launcher → sandbox: start the command.
-    pub const GO: u8 = b'G';
+    pub(super) const GO: u8 = b'G';
 }
 
 /// Stack of the cloned PID 1 until it execs or forks: the setup runs a small tokio
@@ -55,7 +55,7 @@ mod msg {
 const CHILD_STACK: usize = 8 << 20;
 
 /// Everything the sandbox is made of, decided by the launcher.
-pub struct Spec {
+pub(crate) struct Spec {
     /// The command line, program first (looked up on PATH).
     pub argv: Vec<OsString>,
     /// The command's whole environment.
@@ -75,7 +75,7 @@ pub struct Spec {
 }
 
 /// A running sandbox: its PID 1, and the TUN device's fd.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     /// PID 1's pid (in the caller's pid namespace).
     pub child: Pid,
     /// The TUN device.
@@ -90,7 +90,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// Lets the sandbox start the command; returns PID 1's pid, the TUN device, and
     /// the way to open connections into the sandbox.
-    pub fn go(mut self) -> std::io::Result<(Pid, OwnedFd, inward::Connector)> {
+    pub(crate) fn go(mut self) -> std::io::Result<(Pid, OwnedFd, inward::Connector)> {
         self.control.write_all(&[msg::GO])?;
         Ok((self.child, self.tun, inward::Connector::new(self.control)))
     }
@@ -132,7 +132,7 @@ fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, Strin
 
 /// Starts the sandbox and returns once its network is configured and its privileges
 /// are gone. Must be called before the process starts any thread.
-pub fn spawn(spec: &Spec) -> Result<Sandbox, String> {
+pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, String> {
     let argv = c_strings(spec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     if argv.is_empty() {
         return Err("no command".into());

@@ -24,7 +24,7 @@ use super::policy;
 
 /// What the mounts need, computed by the launcher from the host's view.
 #[derive(Debug, Clone, Default)]
-pub struct MountPlan {
+pub(crate) struct MountPlan {
     /// Directories covered by an empty tmpfs.
     pub masked_dirs: Vec<PathBuf>,
     /// Every pathname Unix socket of the host (from its `/proc/net/unix`).
@@ -44,7 +44,7 @@ pub struct MountPlan {
 }
 
 /// How many host sockets were masked (for `--debug`).
-pub type Masked = usize;
+pub(crate) type Masked = usize;
 
 const STAGE: &str = "/tmp";
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
@@ -167,7 +167,7 @@ fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), 
 
 /// Sets up the mounts; must run as PID 1 of the sandbox's PID namespace (for /proc)
 /// inside its network namespace (for sysfs), with mount privileges there.
-pub fn apply(plan: &MountPlan) -> Result<Masked, String> {
+pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, String> {
     mount(
         None::<&str>,
         "/",

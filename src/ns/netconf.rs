@@ -8,7 +8,7 @@ use rtnetlink::{new_connection, Handle, LinkUnspec, RouteMessageBuilder};
 
 /// The addresses on both ends of the TUN link.
 #[derive(Debug, Clone, Copy)]
-pub struct NetPlan {
+pub(crate) struct NetPlan {
     /// The program's IPv4 address (on tun0) and prefix.
     pub program_v4: (Ipv4Addr, u8),
     /// The stack's IPv4 address: the gateway and the DNS server.
@@ -31,7 +31,7 @@ async fn link_index(handle: &Handle, name: &str) -> Result<u32, String> {
 }
 
 /// Applies `plan` in the current network namespace.
-pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
+pub(crate) async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
     let (connection, handle, _) = new_connection().map_err(|e| format!("netlink: {e}"))?;
     tokio::spawn(connection);
     let fail = |what: &str| {
@@ -96,7 +96,7 @@ pub async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
 
 /// Lets any port be bound inside (a web server on 80, as in a container): the network
 /// namespace is the sandbox's own, so its low ports guard nothing. A failure only warns.
-pub fn allow_low_ports() {
+pub(crate) fn allow_low_ports() {
     if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0") {
         eprintln!("torsocks-ns: warning: ports below 1024 stay reserved in the sandbox: {e}");
     }
@@ -105,7 +105,7 @@ pub fn allow_low_ports() {
 /// The sandbox's SOCKS port: listening sockets on `127.0.0.1:port` and, where the
 /// sandbox has IPv6, `[::1]:port`, created inside the sandbox's network namespace (so
 /// only the sandbox reaches them) for the launcher to serve.
-pub fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, String> {
+pub(crate) fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, String> {
     let v4 = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
         .map_err(|e| format!("the sandbox's SOCKS port 127.0.0.1:{port}: {e}"))?;
     let mut listeners = vec![v4.into()];

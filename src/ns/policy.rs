@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 
 /// The hostname the command sees (UTS namespace): neutral, and resolvable through
 /// `/etc/hosts` on every system, so programs that look up their own name need no DNS.
-pub const HOSTNAME: &str = "localhost";
+pub(crate) const HOSTNAME: &str = "localhost";
 
 /// The machine id the command sees (`/etc/machine-id` and D-Bus's copy): one generic
 /// value, the same on every machine, as Whonix does, so that it identifies nobody.
-pub const MACHINE_ID: &str = "b08dfa6083e7567a1921a715000001fb\n";
+pub(crate) const MACHINE_ID: &str = "b08dfa6083e7567a1921a715000001fb\n";
 
 /// The boot id the command sees (`/proc/sys/kernel/random/boot_id`), as generic.
-pub const BOOT_ID: &str = "00000000-0000-4000-8000-000000000000\n";
+pub(crate) const BOOT_ID: &str = "00000000-0000-4000-8000-000000000000\n";
 
 /// Files that identify the host, each replaced (when it exists) by a generic one.
-pub const IDENTITY_FILES: &[(&str, &str)] = &[
+pub(crate) const IDENTITY_FILES: &[(&str, &str)] = &[
     ("/etc/machine-id", MACHINE_ID),
     ("/var/lib/dbus/machine-id", MACHINE_ID),
     ("/proc/sys/kernel/random/boot_id", BOOT_ID),
@@ -28,15 +28,15 @@ pub const IDENTITY_FILES: &[(&str, &str)] = &[
 
 /// Directories that identify the host's hardware (DMI serial numbers and UUIDs, disk
 /// serial numbers in device names), each covered (when it exists) by an empty tmpfs.
-pub const IDENTITY_DIRS: &[&str] = &["/sys/devices/virtual/dmi/id", "/dev/disk"];
+pub(crate) const IDENTITY_DIRS: &[&str] = &["/sys/devices/virtual/dmi/id", "/dev/disk"];
 
 /// Directories replaced by an empty tmpfs: where host services keep their sockets
 /// (nscd, systemd-resolved, D-Bus, docker, tor's ControlSocket, X11, tmux, screen).
-pub const MASKED_DIRS: &[&str] = &["/tmp", "/run", "/var/run", "/dev/shm"];
+pub(crate) const MASKED_DIRS: &[&str] = &["/tmp", "/run", "/var/run", "/dev/shm"];
 
 /// Variables removed from the command's environment unless kept: they point at host
 /// services outside the sandbox, name the host's network, or carry Tor credentials.
-pub const SCRUBBED_ENV: &[&str] = &[
+pub(crate) const SCRUBBED_ENV: &[&str] = &[
     "DBUS_SESSION_BUS_ADDRESS",
     "DBUS_SYSTEM_BUS_ADDRESS",
     "SSH_AUTH_SOCK",
@@ -59,7 +59,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
 
 /// The variables `--proxy-env` sets, pointing programs at the sandbox's SOCKS port
 /// (`socks5h`: names travel to Tor) and keeping loopback direct.
-pub fn point_at_socks_port(env: &mut Vec<(OsString, OsString)>, port: u16) {
+pub(crate) fn point_at_socks_port(env: &mut Vec<(OsString, OsString)>, port: u16) {
     const NAMES: [&str; 4] = ["ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
     env.retain(|(k, _)| !NAMES.iter().any(|n| k == *n));
     let proxy = format!("socks5h://127.0.0.1:{port}");
@@ -71,7 +71,7 @@ pub fn point_at_socks_port(env: &mut Vec<(OsString, OsString)>, port: u16) {
 
 /// What the user asked to let through.
 #[derive(Debug, Default, Clone)]
-pub struct OptIns {
+pub(crate) struct OptIns {
     /// Host Unix sockets (or other files) bound into the sandbox at the same path.
     pub sockets: Vec<PathBuf>,
     /// The X11 display (`DISPLAY`'s socket, `XAUTHORITY`).
@@ -86,7 +86,7 @@ pub struct OptIns {
 
 /// An opt-in that cannot be honoured.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OptInError {
+pub(crate) enum OptInError {
     /// The variable the opt-in needs is not set.
     Unset(&'static str, &'static str),
     /// The display is reached over TCP, which the network namespace cannot share.
@@ -114,7 +114,7 @@ impl std::fmt::Display for OptInError {
 
 /// The opt-ins resolved against the environment: files to bind and variables to keep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Shares {
+pub(crate) struct Shares {
     /// Host paths bound into the sandbox at the same path.
     pub binds: Vec<PathBuf>,
     /// Variables the command keeps.
@@ -122,7 +122,7 @@ pub struct Shares {
 }
 
 /// Resolves `opt_ins` with the launcher's environment (`var`).
-pub fn shares(
+pub(crate) fn shares(
     opt_ins: &OptIns,
     var: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Shares, OptInError> {
@@ -174,7 +174,7 @@ pub fn shares(
 /// path among its arguments, so that `torsocks-ns /tmp/build/prog /tmp/data` works.
 /// Only what `shareable` accepts (regular files and directories, never sockets) is
 /// kept; the sockets inside a shared directory are masked like any other.
-pub fn named_paths(
+pub(crate) fn named_paths(
     argv: &[OsString],
     path_env: Option<&OsStr>,
     masked: &[PathBuf],
@@ -211,7 +211,7 @@ pub fn named_paths(
 
 /// The Unix socket of a local X11 display (`:0`, `:0.0`, `unix:1`), or None for a
 /// display reached over TCP (`host:10`, `localhost:10.0`).
-pub fn x11_socket(display: &str) -> Option<PathBuf> {
+pub(crate) fn x11_socket(display: &str) -> Option<PathBuf> {
     let (host, rest) = display.rsplit_once(':')?;
     if !(host.is_empty() || host == "unix") {
         return None;
@@ -224,7 +224,7 @@ pub fn x11_socket(display: &str) -> Option<PathBuf> {
 }
 
 /// The command's environment: `vars` without [`SCRUBBED_ENV`], except those in `keep`.
-pub fn scrub_env(
+pub(crate) fn scrub_env(
     vars: impl IntoIterator<Item = (OsString, OsString)>,
     keep: &[OsString],
 ) -> Vec<(OsString, OsString)> {
@@ -237,7 +237,7 @@ pub fn scrub_env(
 
 /// Every distinct pathname (not abstract) Unix socket in `/proc/net/unix`: bound
 /// listeners and datagram receivers alike, since any of them may be a host service.
-pub fn unix_socket_paths(proc_net_unix: &[u8]) -> Vec<PathBuf> {
+pub(crate) fn unix_socket_paths(proc_net_unix: &[u8]) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = Vec::new();
     // Num RefCount Protocol Flags Type St Inode Path
     for line in proc_net_unix.split(|&b| b == b'\n').skip(1) {
@@ -269,7 +269,7 @@ pub fn unix_socket_paths(proc_net_unix: &[u8]) -> Vec<PathBuf> {
 
 /// The directories to mask: [`MASKED_DIRS`] and `$XDG_RUNTIME_DIR` when it lies
 /// elsewhere.
-pub fn masked_dirs(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn masked_dirs(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = MASKED_DIRS.iter().map(PathBuf::from).collect();
     if let Some(runtime) = xdg_runtime_dir.filter(|d| d.is_absolute()) {
         if !is_under(runtime, &dirs) {
@@ -280,19 +280,19 @@ pub fn masked_dirs(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// Whether `path` is one of `dirs` or lies beneath one.
-pub fn is_under(path: &Path, dirs: &[PathBuf]) -> bool {
+pub(crate) fn is_under(path: &Path, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|d| path.starts_with(d))
 }
 
 /// The sandbox's resolv.conf: the stack's address as the only nameserver.
-pub fn resolv_conf(dns: Ipv4Addr) -> String {
+pub(crate) fn resolv_conf(dns: Ipv4Addr) -> String {
     format!("# written by torsocks-ns\nnameserver {dns}\noptions edns0\n")
 }
 
 /// The sandbox's nsswitch.conf: the host's with `hosts: files dns`, so that no lookup
 /// goes to nscd, systemd-resolved (nss-resolve), mDNS (avahi) or another NSS module
 /// that asks a host service.
-pub fn nsswitch_conf(host: &str) -> String {
+pub(crate) fn nsswitch_conf(host: &str) -> String {
     let mut out = String::from("# torsocks-ns: name lookups only from /etc/hosts and DNS\n");
     let mut hosts = false;
     for line in host.lines() {

@@ -17,7 +17,7 @@ struct IfReq {
 
 /// Creates the TUN interface `name` (raw IP packets, no packet-information header) in
 /// the current network namespace and returns its fd, close-on-exec and non-blocking.
-pub fn create(name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn create(name: &str) -> io::Result<OwnedFd> {
     let file: File = OpenOptions::new()
         .read(true)
         .write(true)
@@ -51,7 +51,7 @@ pub fn create(name: &str) -> io::Result<OwnedFd> {
 }
 
 /// Reads one packet; `WouldBlock` when none is waiting.
-pub fn read_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: buf is valid for writes of its length; fd is an open TUN device.
     let n = unsafe {
         libc::read(
@@ -68,7 +68,7 @@ pub fn read_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Writes one packet.
-pub fn write_packet(fd: &OwnedFd, packet: &[u8]) -> io::Result<usize> {
+pub(crate) fn write_packet(fd: &OwnedFd, packet: &[u8]) -> io::Result<usize> {
     // SAFETY: packet is valid for reads of its length; fd is an open TUN device.
     let n = unsafe {
         libc::write(
@@ -85,7 +85,7 @@ pub fn write_packet(fd: &OwnedFd, packet: &[u8]) -> io::Result<usize> {
 }
 
 /// Hands the TUN fd to tokio's reactor.
-pub fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+pub(crate) fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: an OwnedFd stays open and keeps its number until the AsyncFd drops it.
     unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)
 }
@@ -98,7 +98,7 @@ pub fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
 /// (it sees EOF on a pipe whose write end only this process holds), then exits,
 /// releasing it. The child holds nothing else: not the caller's stdio, so nobody waits
 /// on it. Without a fork (it failed), the fd is simply closed here.
-pub fn release_later(tun: OwnedFd) {
+pub(crate) fn release_later(tun: OwnedFd) {
     let Ok((read_end, write_end)) = nix::unistd::pipe() else {
         return;
     };

@@ -45,7 +45,7 @@ const CHANNEL_CHUNKS: usize = 8;
 const CHUNK: usize = 16 * 1024;
 
 /// What the session needs.
-pub struct SessionConfig {
+pub(crate) struct SessionConfig {
     /// How to reach Tor.
     pub tor: Tor,
     /// Virtual addresses for `.onion` (and automapped) names.
@@ -70,7 +70,7 @@ pub struct SessionConfig {
 
 /// Why a connection of the program was reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ResetCause {
+pub(crate) enum ResetCause {
     /// The Tor stream failed (a read or write error).
     StreamFailed,
     /// Tor itself went away (its SOCKS port stopped answering).
@@ -79,7 +79,7 @@ pub enum ResetCause {
 
 /// The session summary (`--stats`).
 #[derive(Debug, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The stack's counters.
     pub stack: netstack::stack::Counters,
     /// DNS queries by (type, outcome).
@@ -137,7 +137,7 @@ impl Wake {
 
 /// Runs until the command exits; returns its shell-style status, the summary, and the
 /// TUN device (for [`tun::release_later`]).
-pub async fn run(
+pub(crate) async fn run(
     tun_fd: OwnedFd,
     config: SessionConfig,
     child: Pid,

@@ -11,7 +11,7 @@
 //! are capped (`--max-connections`), and an exchange that does not complete within
 //! [`HANDSHAKE_DEADLINE`] is dropped.
 
-pub mod proto;
+pub(crate) mod proto;
 
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -28,11 +28,11 @@ use crate::vpool::VirtualPool;
 use proto::{rep, Ask, Outcome, Server, Step};
 
 /// How long a client may take to send its greeting and request.
-pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What serving needs.
 #[derive(Clone)]
-pub struct Context {
+pub(crate) struct Context {
     /// Tor.
     pub tor: Rc<Tor>,
     /// The virtual addresses the sandbox's DNS gave out (a client may CONNECT to one).
@@ -44,7 +44,7 @@ pub struct Context {
 }
 
 /// Serves clients on `listener` until the session ends.
-pub async fn serve(listener: TcpListener, context: Context) {
+pub(crate) async fn serve(listener: TcpListener, context: Context) {
     let slots = context.slots.clone();
     accept::serve(listener, slots, move |stream| {
         let context = context.clone();

@@ -8,26 +8,26 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use torsocks_core::socks5::{wire, Auth};
 
 /// RFC 1928 §6 reply codes.
-pub mod rep {
+pub(crate) mod rep {
     /// Succeeded.
-    pub const OK: u8 = 0x00;
+    pub(crate) const OK: u8 = 0x00;
     /// General SOCKS server failure.
-    pub const GENERAL_FAILURE: u8 = 0x01;
+    pub(crate) const GENERAL_FAILURE: u8 = 0x01;
     /// Connection not allowed by ruleset.
-    pub const NOT_ALLOWED: u8 = 0x02;
+    pub(crate) const NOT_ALLOWED: u8 = 0x02;
     /// Host unreachable (Tor's answer to a failed lookup).
-    pub const HOST_UNREACHABLE: u8 = 0x04;
+    pub(crate) const HOST_UNREACHABLE: u8 = 0x04;
     /// TTL expired (Tor's answer to a timeout).
-    pub const TTL_EXPIRED: u8 = 0x06;
+    pub(crate) const TTL_EXPIRED: u8 = 0x06;
     /// Command not supported.
-    pub const COMMAND_NOT_SUPPORTED: u8 = 0x07;
+    pub(crate) const COMMAND_NOT_SUPPORTED: u8 = 0x07;
     /// Address type not supported.
-    pub const ATYP_NOT_SUPPORTED: u8 = 0x08;
+    pub(crate) const ATYP_NOT_SUPPORTED: u8 = 0x08;
 }
 
 /// What a client asked for, authenticated as `auth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ask {
+pub(crate) enum Ask {
     /// CONNECT to a host (a name, or an address's text) and port.
     Connect {
         /// The host.
@@ -43,7 +43,7 @@ pub enum Ask {
 
 /// The next step of a server-side exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Read more bytes and call [`Server::input`] again.
     NeedMore,
     /// Send these bytes, then read on.
@@ -57,14 +57,14 @@ pub enum Step {
 
 /// SOCKS4's version byte, and its reply codes.
 mod v4 {
-    pub const VERSION: u8 = 0x04;
-    pub const CMD_CONNECT: u8 = 0x01;
+    pub(super) const VERSION: u8 = 0x04;
+    pub(super) const CMD_CONNECT: u8 = 0x01;
     /// Reply version: 0.
-    pub const REPLY: u8 = 0x00;
-    pub const GRANTED: u8 = 0x5a;
-    pub const REJECTED: u8 = 0x5b;
+    pub(super) const REPLY: u8 = 0x00;
+    pub(super) const GRANTED: u8 = 0x5a;
+    pub(super) const REJECTED: u8 = 0x5b;
     /// The longest user id or name accepted (Tor's own limit is similar).
-    pub const MAX_FIELD: usize = 255;
+    pub(super) const MAX_FIELD: usize = 255;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ enum State {
 
 /// One client's exchange.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     state: State,
     buf: Vec<u8>,
     auth: Option<Auth>,
@@ -92,11 +92,11 @@ impl Default for Server {
 }
 
 /// The most bytes any one message can take (a request with a 255-byte name).
-pub const MAX_MESSAGE: usize = 4 + 1 + 255 + 2;
+pub(crate) const MAX_MESSAGE: usize = 4 + 1 + 255 + 2;
 
 impl Server {
     /// A new exchange, waiting for the greeting.
-    pub fn new() -> Server {
+    pub(crate) fn new() -> Server {
         Server {
             state: State::Greeting,
             buf: Vec::new(),
@@ -106,7 +106,7 @@ impl Server {
     }
 
     /// The reply to send for `outcome`, in the client's version of the protocol.
-    pub fn reply(&self, outcome: &Outcome) -> Vec<u8> {
+    pub(crate) fn reply(&self, outcome: &Outcome) -> Vec<u8> {
         if self.socks4 {
             let code = match outcome {
                 Outcome::Connected => v4::GRANTED,
@@ -118,13 +118,13 @@ impl Server {
     }
 
     /// The credentials the client sent (RFC 1929), if it chose that method.
-    pub fn client_auth(&self) -> Option<&Auth> {
+    pub(crate) fn client_auth(&self) -> Option<&Auth> {
         self.auth.as_ref()
     }
 
     /// Feeds `input`; returns the next step. Call with an empty slice after a
     /// [`Step::Send`] to go on with bytes already buffered.
-    pub fn input(&mut self, input: &[u8]) -> Step {
+    pub(crate) fn input(&mut self, input: &[u8]) -> Step {
         self.buf.extend_from_slice(input);
         match self.state {
             State::Greeting => self.greeting(),
@@ -135,7 +135,7 @@ impl Server {
     }
 
     /// Bytes the client sent after its request (its first data, for CONNECT).
-    pub fn take_rest(&mut self) -> Vec<u8> {
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
     }
 
@@ -309,7 +309,7 @@ impl Server {
 
 /// How a request ended, for [`reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// CONNECT succeeded.
     Connected,
     /// RESOLVE found this address.
@@ -321,7 +321,7 @@ pub enum Outcome {
 }
 
 /// The reply to send for `outcome`.
-pub fn reply(outcome: &Outcome) -> Vec<u8> {
+pub(crate) fn reply(outcome: &Outcome) -> Vec<u8> {
     match outcome {
         Outcome::Connected => error_reply(rep::OK),
         Outcome::Resolved(IpAddr::V4(v4)) => {

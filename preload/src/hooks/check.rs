@@ -1,9 +1,7 @@
 //! The destination check V (V-1..V-7), shared by connect, sendto, sendmsg and sendmmsg.
-#![allow(unsafe_code)]
 
 use std::net::SocketAddr;
 
-use libc::{sockaddr, socklen_t};
 use torsocks_core::addr::{is_any, is_localhost};
 use torsocks_core::config::OutboundLocalhost;
 use torsocks_core::log_debug;
@@ -23,41 +21,31 @@ pub enum Verdict {
     Tor(SocketAddr),
 }
 
-/// Applies V to `fd` and the caller's address.
-///
-/// # Safety
-/// `addr` is NULL or points to at least `len` readable bytes.
-pub unsafe fn destination(fd: i32, addr: *const sockaddr, len: socklen_t) -> Verdict {
-    let Some(family) = c_addr::family(addr, len) else {
+/// Applies V to `fd` and the caller's address (its readable bytes, `None` for NULL).
+pub fn destination(fd: i32, addr: Option<&[u8]>) -> Verdict {
+    let Some(family) = c_addr::family(addr) else {
         return Verdict::Pass; // V-1 (and a length too short to name a family)
     };
+    let addr = addr.unwrap_or_default();
     if family == libc::AF_UNSPEC && socket_family(fd) == Some(libc::AF_INET) {
         // V-2: Linux delivers a datagram of an AF_INET socket to the IPv4 address an
         // AF_UNSPEC sockaddr carries (udp_sendmsg, raw_sendmsg); check that address.
         // (An AF_INET6 socket ignores an AF_UNSPEC address: it sends to its peer.)
-        let mut sin: libc::sockaddr_in = std::mem::zeroed();
-        let n = (len as usize).min(V4_LEN);
-        std::ptr::copy_nonoverlapping(
-            addr.cast::<u8>(),
-            (&mut sin as *mut libc::sockaddr_in).cast::<u8>(),
-            n,
-        );
-        sin.sin_family = libc::AF_INET as libc::sa_family_t;
-        return destination(
-            fd,
-            (&sin as *const libc::sockaddr_in).cast(),
-            n as socklen_t,
-        );
+        let mut sin = [0u8; V4_LEN];
+        let n = addr.len().min(V4_LEN);
+        sin[..n].copy_from_slice(&addr[..n]);
+        sin[..2].copy_from_slice(&(libc::AF_INET as libc::sa_family_t).to_ne_bytes());
+        return destination(fd, Some(&sin[..n]));
     }
     let needed = match family {
         libc::AF_INET => V4_LEN,
         libc::AF_INET6 => V6_LEN,
         _ => return Verdict::Pass, // V-2
     };
-    if (len as usize) < needed {
+    if addr.len() < needed {
         return Verdict::Deny(libc::EINVAL); // V-3
     }
-    let Some(dest) = c_addr::read_inet(addr, len) else {
+    let Some(dest) = c_addr::read_inet(addr) else {
         return Verdict::Deny(libc::EINVAL);
     };
     let Some(kind) = socket_type(fd) else {

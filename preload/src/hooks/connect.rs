@@ -17,11 +17,16 @@ use crate::{real, registry, tor};
 /// connect(2).
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let pass = || real::CONNECT.get()(fd, addr, len);
+    // SAFETY: the caller's own arguments, handed on unchanged.
+    let pass = || unsafe { real::CONNECT.get()(fd, addr, len) };
+    let dest = (!addr.is_null()).then(|| {
+        // SAFETY: connect(2)'s contract: a non-NULL addr points to len readable bytes.
+        unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), c_addr::readable_len(len)) }
+    });
     run(
         pass,
         || fail(libc::ENOMEM),
-        || connect_checked(fd, addr, len),
+        || connect_checked(fd, dest, pass),
     )
 }
 
@@ -29,23 +34,22 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 /// program can call by name to step around an interposed `connect`.
 #[no_mangle]
 pub unsafe extern "C" fn __connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    connect(fd, addr, len)
+    // SAFETY: the same arguments under the same contract.
+    unsafe { connect(fd, addr, len) }
 }
 
-/// connect's rules (P-7..P-15), for connect itself and for MSG_FASTOPEN sends (P-24).
-///
-/// # Safety
-/// `addr` is NULL or points to at least `len` readable bytes.
-pub unsafe fn connect_checked(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let pass = || real::CONNECT.get()(fd, addr, len);
-    if c_addr::family(addr, len) == Some(libc::AF_UNSPEC) {
+/// connect's rules (P-7..P-15) for `fd` and the caller's address bytes, for connect
+/// itself and for MSG_FASTOPEN sends (P-24); `pass` is the C library's connect with the
+/// caller's arguments.
+pub fn connect_checked(fd: c_int, dest: Option<&[u8]>, pass: impl FnOnce() -> c_int) -> c_int {
+    if c_addr::family(dest) == Some(libc::AF_UNSPEC) {
         registry::remove(fd); // P-7
         return pass();
     }
-    match check::destination(fd, addr, len) {
+    match check::destination(fd, dest) {
         Verdict::Pass => pass(),
         Verdict::Deny(errno) => fail(errno),
-        Verdict::Tor(dest) => match connect_through_tor(fd, addr, len, dest) {
+        Verdict::Tor(to) => match connect_through_tor(fd, dest.unwrap_or_default(), to) {
             Ok(()) => 0,
             Err(Refusal::Direct) => pass(),
             Err(Refusal::Errno(e)) => fail(e),
@@ -54,24 +58,15 @@ pub unsafe fn connect_checked(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 }
 
 /// Why a TCP connect did not go to Tor.
-pub enum Refusal {
+enum Refusal {
     /// AllowOutboundLocalhost lets it go direct.
     Direct,
     /// Fail with this errno.
     Errno(i32),
 }
 
-/// P-9..P-12 for a stream destination that passed V. Shared with sendto's
-/// MSG_FASTOPEN path (P-24).
-///
-/// # Safety
-/// `addr` points to at least `len` readable bytes.
-pub unsafe fn connect_through_tor(
-    fd: c_int,
-    addr: *const sockaddr,
-    len: socklen_t,
-    dest: std::net::SocketAddr,
-) -> Result<(), Refusal> {
+/// P-9..P-12 for a stream destination that passed V (`addr` its caller's bytes).
+fn connect_through_tor(fd: c_int, addr: &[u8], dest: std::net::SocketAddr) -> Result<(), Refusal> {
     if registry::lookup(fd).is_some() {
         return Err(Refusal::Errno(libc::EISCONN)); // P-9
     }
@@ -99,15 +94,19 @@ pub unsafe fn connect_through_tor(
         None => (Request::connect_ip(dest), None), // P-12
     };
     tor::hand_off(fd, request).map_err(Refusal::Errno)?;
-    registry::insert(fd, RawAddr::copy_from(addr, len.min(max_len(dest))), onion);
+    registry::insert(
+        fd,
+        RawAddr::copy_from(&addr[..addr.len().min(max_len(dest))]),
+        onion,
+    );
     Ok(())
 }
 
 /// RG-1: the destination is kept as 16 bytes for AF_INET and 28 for AF_INET6.
-fn max_len(dest: std::net::SocketAddr) -> socklen_t {
-    (if dest.is_ipv4() {
+fn max_len(dest: std::net::SocketAddr) -> usize {
+    if dest.is_ipv4() {
         c_addr::V4_LEN
     } else {
         c_addr::V6_LEN
-    }) as socklen_t
+    }
 }

@@ -7,7 +7,7 @@
 //! defines gets the library's function instead; other answers are unchanged.
 #![allow(unsafe_code)]
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CStr};
 use std::sync::OnceLock;
 
 use libc::c_char;
@@ -59,16 +59,14 @@ fn objects() -> Option<&'static Objects> {
 }
 
 /// This library's definition of `name`, when `found` is the C library's.
-///
-/// # Safety
-/// `name` is a NUL-terminated string.
-unsafe fn ours_instead(found: *mut c_void, name: *const c_char) -> Option<*mut c_void> {
+fn ours_instead(found: *mut c_void, name: &CStr) -> Option<*mut c_void> {
     let objects = objects()?;
     if objects.libc.is_none() || object_of(found) != objects.libc {
         return None;
     }
     // dlsym on our handle searches this library first, then its dependencies.
-    let mine = libc::dlsym(objects.handle as *mut c_void, name);
+    // SAFETY: our own handle, kept open for the process; name is NUL-terminated.
+    let mine = unsafe { libc::dlsym(objects.handle as *mut c_void, name.as_ptr()) };
     (!mine.is_null() && object_of(mine) == Some(objects.ours)).then_some(mine)
 }
 
@@ -82,10 +80,13 @@ pub unsafe extern "C" fn dlvsym(
     let Some(real) = real::DLVSYM.try_get() else {
         return std::ptr::null_mut();
     };
-    let found = real(handle, name, version);
+    // SAFETY: the caller's own arguments, handed on unchanged.
+    let found = unsafe { real(handle, name, version) };
     if found.is_null() || name.is_null() {
         return found;
     }
+    // SAFETY: dlvsym(3)'s contract: name is a NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(name) };
     std::panic::catch_unwind(|| ours_instead(found, name))
         .ok()
         .flatten()

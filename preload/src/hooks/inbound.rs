@@ -13,7 +13,7 @@ use crate::init::state;
 use crate::real;
 
 /// The listen rule on `fd`; `Err(errno)` when refused.
-unsafe fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
+fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
     if state().config.allow_inbound {
         return Ok(()); // P-35
     }
@@ -33,7 +33,8 @@ unsafe fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
 /// listen(2).
 #[no_mangle]
 pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
-    let pass = || real::LISTEN.get()(fd, backlog);
+    // SAFETY: listen takes any ints.
+    let pass = || unsafe { real::LISTEN.get()(fd, backlog) };
     run(
         pass,
         || fail(libc::ENOMEM),
@@ -47,7 +48,8 @@ pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
 /// accept(2) (P-39).
 #[no_mangle]
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    let pass = || real::ACCEPT.get()(fd, addr, len);
+    // SAFETY: the caller's own arguments, handed on unchanged.
+    let pass = || unsafe { real::ACCEPT.get()(fd, addr, len) };
     run(
         pass,
         || fail(libc::ENOMEM),
@@ -66,7 +68,8 @@ pub unsafe extern "C" fn accept4(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    let pass = || real::ACCEPT4.get()(fd, addr, len, flags);
+    // SAFETY: the caller's own arguments, handed on unchanged.
+    let pass = || unsafe { real::ACCEPT4.get()(fd, addr, len, flags) };
     run(
         pass,
         || fail(libc::ENOMEM),

@@ -2,7 +2,9 @@
 //! RESOLVE_PTR with synthesized messages. No DNS packet is ever sent (D-17).
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 
 use libc::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ushort, c_void, sockaddr_in};
 use torsocks_core::dns::{self, Answer, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
@@ -74,39 +76,45 @@ fn look_up(
     })
 }
 
-/// Sets h_errno, and the resolver state's copy for the n-variants (P-77).
-unsafe fn set_errors(statp: *mut ResState, value: i32) {
-    set_h_errno(value);
-    if !statp.is_null() {
-        (*statp).res_h_errno = value;
+/// Where the res_* functions report failures: h_errno, and the resolver state's copy
+/// for the n-variants (P-77).
+#[derive(Clone, Copy)]
+struct Errors<'a>(Option<&'a Cell<c_int>>);
+
+impl Errors<'_> {
+    fn set(self, value: i32) {
+        set_h_errno(value);
+        if let Some(copy) = self.0 {
+            copy.set(value);
+        }
+    }
+
+    /// -1 with NO_RECOVERY.
+    fn fail(self) -> c_int {
+        self.set(h_errno::NO_RECOVERY);
+        -1
     }
 }
 
 /// Copies `response` into the caller's buffer; -1/EMSGSIZE when it does not fit.
-unsafe fn deliver(
-    statp: *mut ResState,
-    response: &[u8],
-    answer: *mut c_uchar,
-    anslen: c_int,
-) -> c_int {
-    if answer.is_null() || anslen < 0 || response.len() > anslen as usize {
+fn deliver(errors: Errors<'_>, response: &[u8], answer: Option<&mut [MaybeUninit<u8>]>) -> c_int {
+    let Some(answer) = answer.filter(|a| response.len() <= a.len()) else {
         errno::set(libc::EMSGSIZE);
-        set_errors(statp, h_errno::NO_RECOVERY);
-        return -1;
+        return errors.fail();
+    };
+    for (slot, byte) in answer.iter_mut().zip(response) {
+        slot.write(*byte);
     }
-    std::ptr::copy_nonoverlapping(response.as_ptr(), answer, response.len());
     response.len() as c_int
 }
 
 /// res_query and friends (P-75): the response length, or -1 with h_errno.
-unsafe fn query(
+fn query(
     function: &str,
-    statp: *mut ResState,
+    errors: Errors<'_>,
     name: String,
-    qclass: c_int,
-    qtype: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
+    (qclass, qtype): (c_int, c_int),
+    answer: Option<&mut [MaybeUninit<u8>]>,
 ) -> c_int {
     let (qclass, qtype) = (qclass as u16, qtype as u16);
     let outcome = match look_up(function, &name, qclass, qtype) {
@@ -121,39 +129,28 @@ unsafe fn query(
     match result {
         Ok((a, question)) => {
             let response = dns::build_response(0, true, 0, &question, Some(&a));
-            deliver(statp, &response, answer, anslen)
+            deliver(errors, &response, answer)
         }
         Err(outcome) => {
-            set_errors(statp, outcome.h_errno());
+            errors.set(outcome.h_errno());
             -1
         }
     }
 }
 
 /// res_send and res_nsend (P-76): a response for every well-formed query.
-unsafe fn send(
+fn send(
     function: &str,
-    statp: *mut ResState,
-    msg: *const c_uchar,
-    msglen: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
+    errors: Errors<'_>,
+    msg: &[u8],
+    answer: Option<&mut [MaybeUninit<u8>]>,
 ) -> c_int {
-    let bytes = if msg.is_null() || msglen <= 0 {
-        &[][..]
-    } else {
-        std::slice::from_raw_parts(msg, msglen as usize)
-    };
-    let Ok(q) = dns::parse_query(bytes) else {
+    let Ok(q) = dns::parse_query(msg) else {
         errno::set(libc::EINVAL);
-        set_errors(statp, h_errno::NO_RECOVERY);
-        return -1;
+        return errors.fail();
     };
     let outcome = match look_up(function, &q.name, q.qclass, q.qtype) {
-        Err(Unanswerable::Unsupported) => {
-            set_errors(statp, h_errno::NO_RECOVERY);
-            return -1;
-        }
+        Err(Unanswerable::Unsupported) => return errors.fail(),
         Ok(outcome) => outcome,
     };
     let (rcode, a) = match outcome {
@@ -161,14 +158,14 @@ unsafe fn send(
         Err(e) => (e.rcode(), None),
     };
     let response = dns::build_response(q.id, q.recursion_desired, rcode, &q.wire, a.as_ref());
-    deliver(statp, &response, answer, anslen)
+    deliver(errors, &response, answer)
 }
 
-unsafe fn text(name: *const c_char) -> Option<String> {
-    (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+fn text(name: Option<&CStr>) -> Option<String> {
+    name.map(|n| n.to_string_lossy().into_owned())
 }
 
-unsafe fn joined(name: *const c_char, domain: *const c_char) -> Option<String> {
+fn joined(name: Option<&CStr>, domain: Option<&CStr>) -> Option<String> {
     let name = text(name)?;
     Some(match text(domain) {
         Some(domain) => format!("{name}.{domain}"),
@@ -176,110 +173,77 @@ unsafe fn joined(name: *const c_char, domain: *const c_char) -> Option<String> {
     })
 }
 
-unsafe fn fail_null(statp: *mut ResState) -> c_int {
-    set_errors(statp, h_errno::NO_RECOVERY);
-    -1
-}
-
 /// The body of every res_query-like export: the name (built lazily, inside the guard),
 /// then [`query`]; a NULL name fails with NO_RECOVERY.
-unsafe fn query_export(
+fn query_export(
     function: &str,
-    statp: *mut ResState,
+    errors: Errors<'_>,
     name: impl FnOnce() -> Option<String>,
-    class: c_int,
-    kind: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
+    question: (c_int, c_int),
+    answer: Option<&mut [MaybeUninit<u8>]>,
 ) -> c_int {
     run(
         || -1,
-        || fail_null(statp),
+        || errors.fail(),
         || match name() {
-            Some(name) => query(function, statp, name, class, kind, answer, anslen),
-            None => fail_null(statp),
+            Some(name) => query(function, errors, name, question, answer),
+            None => errors.fail(),
         },
     )
 }
 
-/// Defines a res_query-like export and its `__res_` alias.
-macro_rules! query_exports {
-    ($($name:ident, $alias:ident, $label:literal;)*) => {$(
-        #[doc = concat!("`", $label, "` (P-75).")]
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            query_export($label, std::ptr::null_mut(), || text(dname), class, kind, answer, anslen)
-        }
-        #[doc = concat!("The `__", $label, "` alias (G-8).")]
-        #[no_mangle]
-        pub unsafe extern "C" fn $alias(dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            $name(dname, class, kind, answer, anslen)
-        }
-    )*};
+/// The caller's answer buffer, `None` when NULL or of negative size; expanded inside
+/// the export's unsafe block, whose contract it relies on.
+macro_rules! answer_room {
+    ($answer:ident, $anslen:ident) => {
+        (!$answer.is_null() && $anslen >= 0).then(|| {
+            std::slice::from_raw_parts_mut($answer.cast::<MaybeUninit<u8>>(), $anslen as usize)
+        })
+    };
 }
 
-/// Defines a res_nquery-like export (with resolver state) and its `__res_` alias.
-macro_rules! nquery_exports {
-    ($($name:ident, $alias:ident, $label:literal;)*) => {$(
+/// The resolver state's h_errno, when there is a state; as `answer_room`.
+macro_rules! state_errors {
+    ($statp:ident) => {
+        Errors($statp.as_mut().map(|s| Cell::from_mut(&mut s.res_h_errno)))
+    };
+}
+
+/// Defines a res_query-like export and its `__res_` alias; `$statp` says whether it
+/// takes the resolver state (the n-variants).
+macro_rules! query_export {
+    ($name:ident, $alias:ident, $label:literal, ($($statp:ident)?)) => {
         #[doc = concat!("`", $label, "` (P-75, P-77).")]
         #[no_mangle]
-        pub unsafe extern "C" fn $name(statp: *mut ResState, dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            query_export($label, statp, || text(dname), class, kind, answer, anslen)
+        pub unsafe extern "C" fn $name($($statp: *mut ResState,)? dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
+            // SAFETY: the resolver functions' contract: statp is NULL or a valid state, a
+            // non-NULL dname is NUL-terminated, a non-NULL answer has anslen writable bytes.
+            let (errors, name, answer) = unsafe {
+                (
+                    query_export!(@errors $($statp)?),
+                    (!dname.is_null()).then(|| CStr::from_ptr(dname)),
+                    answer_room!(answer, anslen),
+                )
+            };
+            query_export($label, errors, || text(name), (class, kind), answer)
         }
         #[doc = concat!("The `__", $label, "` alias (G-8).")]
         #[no_mangle]
-        pub unsafe extern "C" fn $alias(statp: *mut ResState, dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            $name(statp, dname, class, kind, answer, anslen)
+        pub unsafe extern "C" fn $alias($($statp: *mut ResState,)? dname: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
+            // SAFETY: the same arguments, under the same contract.
+            unsafe { $name($($statp,)? dname, class, kind, answer, anslen) }
         }
-    )*};
+    };
+    (@errors $statp:ident) => { state_errors!($statp) };
+    (@errors) => { Errors(None) };
 }
 
-query_exports! {
-    res_query, __res_query, "res_query";
-    res_search, __res_search, "res_search";
-}
+query_export!(res_query, __res_query, "res_query", ());
+query_export!(res_search, __res_search, "res_search", ());
+query_export!(res_nquery, __res_nquery, "res_nquery", (statp));
+query_export!(res_nsearch, __res_nsearch, "res_nsearch", (statp));
 
-nquery_exports! {
-    res_nquery, __res_nquery, "res_nquery";
-    res_nsearch, __res_nsearch, "res_nsearch";
-}
-
-/// res_querydomain(3): `<name>.<domain>` (P-70).
-#[no_mangle]
-pub unsafe extern "C" fn res_querydomain(
-    name: *const c_char,
-    domain: *const c_char,
-    class: c_int,
-    kind: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
-) -> c_int {
-    let full = || joined(name, domain);
-    query_export(
-        "res_querydomain",
-        std::ptr::null_mut(),
-        full,
-        class,
-        kind,
-        answer,
-        anslen,
-    )
-}
-
-/// The `__res_querydomain` alias (G-8).
-#[no_mangle]
-pub unsafe extern "C" fn __res_querydomain(
-    name: *const c_char,
-    domain: *const c_char,
-    class: c_int,
-    kind: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
-) -> c_int {
-    res_querydomain(name, domain, class, kind, answer, anslen)
-}
-
-/// res_nquerydomain(3).
+/// res_nquerydomain(3): `<name>.<domain>` (P-70).
 #[no_mangle]
 pub unsafe extern "C" fn res_nquerydomain(
     statp: *mut ResState,
@@ -290,8 +254,17 @@ pub unsafe extern "C" fn res_nquerydomain(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
+    // SAFETY: as res_nquery, for both names.
+    let (errors, name, domain, answer) = unsafe {
+        (
+            state_errors!(statp),
+            (!name.is_null()).then(|| CStr::from_ptr(name)),
+            (!domain.is_null()).then(|| CStr::from_ptr(domain)),
+            answer_room!(answer, anslen),
+        )
+    };
     let full = || joined(name, domain);
-    query_export("res_nquerydomain", statp, full, class, kind, answer, anslen)
+    query_export("res_nquerydomain", errors, full, (class, kind), answer)
 }
 
 /// The `__res_nquerydomain` alias (G-8).
@@ -305,42 +278,56 @@ pub unsafe extern "C" fn __res_nquerydomain(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    res_nquerydomain(statp, name, domain, class, kind, answer, anslen)
+    // SAFETY: the same arguments, under the same contract.
+    unsafe { res_nquerydomain(statp, name, domain, class, kind, answer, anslen) }
 }
 
-/// res_send(3) (P-76).
+/// res_querydomain(3) (P-70).
 #[no_mangle]
-pub unsafe extern "C" fn res_send(
-    msg: *const c_uchar,
-    msglen: c_int,
+pub unsafe extern "C" fn res_querydomain(
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    kind: c_int,
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    run(
-        || -1,
-        || fail_null(std::ptr::null_mut()),
-        || {
-            send(
-                "res_send",
-                std::ptr::null_mut(),
-                msg,
-                msglen,
-                answer,
-                anslen,
-            )
-        },
-    )
+    // SAFETY: as res_nquerydomain.
+    let (name, domain, answer) = unsafe {
+        (
+            (!name.is_null()).then(|| CStr::from_ptr(name)),
+            (!domain.is_null()).then(|| CStr::from_ptr(domain)),
+            answer_room!(answer, anslen),
+        )
+    };
+    let full = || joined(name, domain);
+    query_export("res_querydomain", Errors(None), full, (class, kind), answer)
 }
 
-/// The `__res_send` alias (G-8).
+/// The `__res_querydomain` alias (G-8).
 #[no_mangle]
-pub unsafe extern "C" fn __res_send(
-    msg: *const c_uchar,
-    msglen: c_int,
+pub unsafe extern "C" fn __res_querydomain(
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    kind: c_int,
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    res_send(msg, msglen, answer, anslen)
+    // SAFETY: the same arguments, under the same contract.
+    unsafe { res_querydomain(name, domain, class, kind, answer, anslen) }
+}
+
+/// The query of res_send and res_nsend: empty for NULL or a non-positive length (a
+/// malformed query); expanded inside the export's unsafe block.
+macro_rules! query_bytes {
+    ($msg:ident, $msglen:ident) => {
+        if $msg.is_null() || $msglen <= 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts($msg, $msglen as usize)
+        }
+    };
 }
 
 /// res_nsend(3) (P-76, P-77).
@@ -352,10 +339,18 @@ pub unsafe extern "C" fn res_nsend(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
+    // SAFETY: as res_nquery; a non-NULL msg has msglen readable bytes.
+    let (errors, msg, answer) = unsafe {
+        (
+            state_errors!(statp),
+            query_bytes!(msg, msglen),
+            answer_room!(answer, anslen),
+        )
+    };
     run(
         || -1,
-        || fail_null(statp),
-        || send("res_nsend", statp, msg, msglen, answer, anslen),
+        || errors.fail(),
+        || send("res_nsend", errors, msg, answer),
     )
 }
 
@@ -368,5 +363,36 @@ pub unsafe extern "C" fn __res_nsend(
     answer: *mut c_uchar,
     anslen: c_int,
 ) -> c_int {
-    res_nsend(statp, msg, msglen, answer, anslen)
+    // SAFETY: the same arguments, under the same contract.
+    unsafe { res_nsend(statp, msg, msglen, answer, anslen) }
+}
+
+/// res_send(3) (P-76).
+#[no_mangle]
+pub unsafe extern "C" fn res_send(
+    msg: *const c_uchar,
+    msglen: c_int,
+    answer: *mut c_uchar,
+    anslen: c_int,
+) -> c_int {
+    // SAFETY: as res_nsend.
+    let (msg, answer) = unsafe { (query_bytes!(msg, msglen), answer_room!(answer, anslen)) };
+    let errors = Errors(None);
+    run(
+        || -1,
+        || errors.fail(),
+        || send("res_send", errors, msg, answer),
+    )
+}
+
+/// The `__res_send` alias (G-8).
+#[no_mangle]
+pub unsafe extern "C" fn __res_send(
+    msg: *const c_uchar,
+    msglen: c_int,
+    answer: *mut c_uchar,
+    anslen: c_int,
+) -> c_int {
+    // SAFETY: the same arguments, under the same contract.
+    unsafe { res_send(msg, msglen, answer, anslen) }
 }

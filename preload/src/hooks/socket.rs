@@ -24,7 +24,8 @@ fn is_tcp(protocol: c_int) -> bool {
 /// socket(2) (P-1..P-5).
 #[no_mangle]
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    let pass = || real::SOCKET.get()(domain, kind, protocol);
+    // SAFETY: socket takes any ints.
+    let pass = || unsafe { real::SOCKET.get()(domain, kind, protocol) };
     run(
         pass,
         || fail(libc::ENOMEM),
@@ -56,15 +57,14 @@ pub unsafe extern "C" fn socketpair(
     protocol: c_int,
     sv: *mut c_int,
 ) -> c_int {
-    let pass = || real::SOCKETPAIR.get()(domain, kind, protocol, sv);
-    run(
-        pass,
-        || fail(libc::ENOMEM),
-        || {
-            if is_inet(domain) {
-                return fail(libc::EPERM);
-            }
+    // SAFETY: the caller's own arguments, handed on unchanged.
+    let pass = || unsafe { real::SOCKETPAIR.get()(domain, kind, protocol, sv) };
+    let hook = || {
+        if is_inet(domain) {
+            fail(libc::EPERM)
+        } else {
             pass()
-        },
-    )
+        }
+    };
+    run(pass, || fail(libc::ENOMEM), hook)
 }

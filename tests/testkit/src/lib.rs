@@ -21,6 +21,9 @@
 //! Network rule: nothing here ever sends a packet anywhere but loopback and the test's
 //! own namespaces.
 
+// A fixture that cannot set up fails the test that asked for it, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod http;
 pub mod install;
 pub mod mock_control;

@@ -12,21 +12,34 @@ pub mod nameinfo;
 
 use std::net::IpAddr;
 
-use libc::{addrinfo, c_char};
+use std::ffi::CStr;
+
+use libc::addrinfo;
 
 use crate::real;
 
 /// The address of a numeric literal as the C library parses it with AI_NUMERICHOST
 /// (IPv4 in any inet_aton form, IPv6 with an optional scope); `None` for a name.
-pub(super) unsafe fn numeric_literal(node: *const c_char) -> Option<IpAddr> {
-    let mut hints: addrinfo = std::mem::zeroed();
+pub(super) fn numeric_literal(node: &CStr) -> Option<IpAddr> {
+    // SAFETY: addrinfo is plain data; all-zero is a valid value.
+    let mut hints: addrinfo = unsafe { std::mem::zeroed() };
     hints.ai_family = libc::AF_UNSPEC;
     hints.ai_flags = libc::AI_NUMERICHOST;
     let mut res: *mut addrinfo = std::ptr::null_mut();
-    if real::GETADDRINFO.get()(node, std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
+    // SAFETY: node is NUL-terminated, hints and res are ours; a NULL service is allowed.
+    let rc = unsafe { real::GETADDRINFO.get()(node.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 || res.is_null() {
         return None;
     }
-    let ip = crate::c_addr::read_inet((*res).ai_addr, (*res).ai_addrlen).map(|a| a.ip());
-    libc::freeaddrinfo(res);
+    // SAFETY: on success the C library's list holds at least one entry, whose ai_addr
+    // points to ai_addrlen bytes; we free the list once read.
+    let ip = unsafe {
+        let first = &*res;
+        let addr =
+            std::slice::from_raw_parts(first.ai_addr.cast::<u8>(), first.ai_addrlen as usize);
+        let ip = crate::c_addr::read_inet(addr).map(|a| a.ip());
+        libc::freeaddrinfo(res);
+        ip
+    };
     ip
 }
