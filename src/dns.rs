@@ -2,12 +2,13 @@
 //! is answered here, through Tor. A and AAAA use RESOLVE, PTR uses RESOLVE_PTR;
 //! `.onion` names (and, with `--automap`, every name) get virtual addresses whose later
 //! connections carry the name. Other query types are refused (NOTIMP). No DNS packet
-//! ever leaves.
+//! ever leaves. What to do with each name is the plan shared with preload mode
+//! (`torsocks_core::resolve::plan`, [`Policy::namespace`]).
 
 use std::net::IpAddr;
 
 use torsocks_core::dns::{self, Answer, MessageError, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
-use torsocks_core::onion::is_onion_name;
+use torsocks_core::resolve::plan::{self, Forward, Policy, PoolRefusal, Reverse, Want};
 use torsocks_core::resolve::LookupError;
 
 use crate::tor::Tor;
@@ -106,27 +107,34 @@ async fn forward(
     pool: &VirtualPool,
     automap: bool,
 ) -> Result<Answer, LookupError> {
-    let onion = is_onion_name(name.as_bytes());
-    if onion || automap {
-        if v6 {
-            return Err(LookupError::NoData); // virtual addresses are IPv4
-        }
-        return match pool.address_for(name, !onion) {
-            Ok(ip) => Ok(Answer::Address(IpAddr::V4(ip))),
-            // Tor could not reach a malformed onion address either.
-            Err(PoolError::NotAnOnion | PoolError::TooLong) => Err(LookupError::NotFound),
-            Err(PoolError::Full) => Err(LookupError::TryAgain),
+    let policy = Policy::namespace(automap);
+    let want = if v6 { Want::V6 } else { Want::V4 };
+    let mut step = plan::forward(name.as_bytes(), want, &policy);
+    if let Forward::FromPool { onion } = step {
+        step = match pool.address_for(name, !onion) {
+            Ok(ip) => Forward::Answer(IpAddr::V4(ip)),
+            Err(PoolError::Full) => plan::after_pool(PoolRefusal::Full, &policy),
+            Err(PoolError::NotAnOnion | PoolError::TooLong) => {
+                plan::after_pool(PoolRefusal::BadName, &policy)
+            }
         };
     }
-    match tor.resolve(name).await? {
-        ip @ IpAddr::V4(_) if !v6 => Ok(Answer::Address(ip)),
-        ip @ IpAddr::V6(_) if v6 => Ok(Answer::Address(ip)),
-        _ => Err(LookupError::NoData),
+    match step {
+        Forward::Answer(ip) => Ok(Answer::Address(ip)),
+        Forward::Refuse(outcome) => Err(outcome),
+        Forward::FromPool { .. } | Forward::AskTor => {
+            let ip = tor.resolve(name).await?;
+            plan::keep(ip, want, &policy).map(Answer::Address)
+        }
     }
 }
 
 async fn reverse(name: &str, tor: &Tor, pool: &VirtualPool) -> Result<Answer, LookupError> {
     let ip = dns::parse_reverse_name(name).ok_or(LookupError::NotFound)?;
+    match plan::reverse(ip, &Policy::namespace(false)) {
+        Reverse::Answer(name) => return Ok(Answer::Name(name.to_string())),
+        Reverse::FromPool | Reverse::AskTor => {}
+    }
     if let Some(name) = pool.name_of(ip) {
         return Ok(Answer::Name(name));
     }

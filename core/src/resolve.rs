@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod plan;
+
 /// `h_errno` values from `<netdb.h>` (not exported by the libc crate).
 pub mod h_errno {
     /// `NETDB_INTERNAL`: see errno.
