@@ -61,7 +61,7 @@ pub(crate) fn run(
             true,
             format!("Tor's SOCKS port at {endpoint} answers SOCKS5"),
         ),
-        Err(e) => line(false, e.clone()),
+        Err(e) => line(false, e.to_string()),
     });
     if answers.is_ok() {
         lines.push(match tor_check::is_tor(endpoint) {

@@ -30,9 +30,24 @@ fn prefix_config() -> Option<PathBuf> {
     Some(exe.parent()?.parent()?.join("etc").join("torsocks.conf"))
 }
 
-/// Loads the configuration; errors come back as one line naming file and line, and
-/// warnings are printed on stderr.
-pub(crate) fn load(args: &Args) -> Result<Config, String> {
+/// A configuration that cannot be used; its Display is one line naming file and line.
+#[derive(Debug)]
+pub(crate) struct SettingsError(config::ConfigError);
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.detailed())
+    }
+}
+
+impl std::error::Error for SettingsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Loads the configuration; warnings are printed on stderr.
+pub(crate) fn load(args: &Args) -> Result<Config, SettingsError> {
     let mut options = HashMap::new();
     let pairs = [
         (env::TOR_ADDRESS, &args.tor_address),
@@ -51,7 +66,7 @@ pub(crate) fn load(args: &Args) -> Result<Config, String> {
     };
     let mut load_options = LoadOptions::default();
     load_options.default_paths.extend(prefix_config());
-    let loaded = config::load(&environment, &load_options).map_err(|e| e.detailed())?;
+    let loaded = config::load(&environment, &load_options).map_err(SettingsError)?;
     for warning in &loaded.warnings {
         eprintln!("torsocks-ns: warning: {warning}");
     }

@@ -10,21 +10,61 @@ use torsocks_core::socks5::{decode, wire, Auth, Handshake, Reply, Request};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting; otherwise a
-/// message that names the endpoint and says what to check.
-pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
-    let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT).map_err(|e| {
-        format!(
-            "cannot reach Tor's SOCKS port at {endpoint}: {e}. Is tor running? Start it \
-             (e.g. `systemctl start tor`) or point TorAddress/TorPort (or -a/-P) at its SocksPort."
-        )
-    })?;
-    let not_socks = |detail: String| {
-        format!("{endpoint} does not speak SOCKS5 ({detail}); is this Tor's SocksPort?")
-    };
+/// Why Tor's SOCKS port does not answer as Tor's does. The Display text names the
+/// endpoint and says what to check.
+#[derive(Debug)]
+pub(crate) enum TorCheckError {
+    /// Nothing accepts connections there.
+    Unreachable {
+        /// The configured SOCKS port.
+        endpoint: SocketAddr,
+        /// Why the connection failed.
+        source: std::io::Error,
+    },
+    /// Something answers, but not SOCKS5.
+    NotSocks {
+        /// The configured SOCKS port.
+        endpoint: SocketAddr,
+        /// What went wrong with the greeting.
+        detail: String,
+    },
+    /// A SOCKS server that does not behave as Tor (`--check`).
+    NotTor(String),
+}
+
+impl std::fmt::Display for TorCheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TorCheckError::Unreachable { endpoint, source } => write!(
+                f,
+                "cannot reach Tor's SOCKS port at {endpoint}: {source}. Is tor running? Start it \
+                 (e.g. `systemctl start tor`) or point TorAddress/TorPort (or -a/-P) at its SocksPort."
+            ),
+            TorCheckError::NotSocks { endpoint, detail } => {
+                write!(f, "{endpoint} does not speak SOCKS5 ({detail}); is this Tor's SocksPort?")
+            }
+            TorCheckError::NotTor(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl std::error::Error for TorCheckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TorCheckError::Unreachable { source, .. } => Some(source),
+            TorCheckError::NotSocks { .. } | TorCheckError::NotTor(_) => None,
+        }
+    }
+}
+
+/// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting.
+pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), TorCheckError> {
+    let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT)
+        .map_err(|source| TorCheckError::Unreachable { endpoint, source })?;
+    let not_socks = |detail: String| TorCheckError::NotSocks { endpoint, detail };
     stream
         .set_read_timeout(Some(TIMEOUT))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| not_socks(e.to_string()))?;
     // Both methods, as every later request offers them: a server that only takes
     // username/password is a SOCKS5 server too.
     let offered = [wire::METHOD_NO_AUTH, wire::METHOD_USER_PASS];
@@ -45,7 +85,7 @@ pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), String> {
 /// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
 /// server that answers Tor's RESOLVE extension (for an address literal, which Tor
 /// answers without the network) behaves as Tor does.
-pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, String> {
+pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
     let http = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
         s.set_read_timeout(Some(TIMEOUT))?;
@@ -69,10 +109,12 @@ pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, String> {
     };
     match resolve() {
         Ok(Reply::Resolved(_)) => Ok("it answers Tor's RESOLVE (not the HTTP answer Tor gives)"),
-        Ok(_) => Err("neither Tor's HTTP answer nor its RESOLVE".into()),
-        Err(e) => Err(format!(
+        Ok(_) => Err(TorCheckError::NotTor(
+            "neither Tor's HTTP answer nor its RESOLVE".into(),
+        )),
+        Err(e) => Err(TorCheckError::NotTor(format!(
             "no \"Tor is not an HTTP Proxy\" answer to HTTP, and RESOLVE failed ({e}): a \
              SOCKS server that is not Tor sends traffic out in the clear"
-        )),
+        ))),
     }
 }

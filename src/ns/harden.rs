@@ -6,6 +6,7 @@
 //! not even a root-run program can undo a mount or reach past the network namespace.
 #![allow(unsafe_code)]
 
+use super::SetupError;
 use std::collections::BTreeMap;
 
 use nix::unistd::{Gid, Uid};
@@ -51,13 +52,13 @@ pub(crate) struct RunAs {
     pub gid: Gid,
 }
 
-fn errno(what: &str) -> impl FnOnce(nix::errno::Errno) -> String + '_ {
-    move |e| format!("{what}: {}", e.desc())
+fn errno(what: &str) -> impl FnOnce(nix::errno::Errno) -> SetupError + '_ {
+    SetupError::errno(what)
 }
 
-fn check(rc: libc::c_int, what: &str) -> Result<(), String> {
+fn check(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
     if rc < 0 {
-        Err(format!("{what}: {}", std::io::Error::last_os_error()))
+        Err(SetupError::last_os(what))
     } else {
         Ok(())
     }
@@ -65,11 +66,11 @@ fn check(rc: libc::c_int, what: &str) -> Result<(), String> {
 
 /// The filters, in the order they are installed. Built before any privilege is
 /// dropped, so a failure is reported as a setup error.
-pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
+pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
     let arch: TargetArch = std::env::consts::ARCH
         .try_into()
-        .map_err(|e| format!("seccomp: {e:?}"))?;
-    let bad = |e: seccompiler::BackendError| format!("seccomp filter: {e}");
+        .map_err(SetupError::other("seccomp"))?;
+    let bad = |e: seccompiler::BackendError| SetupError::other("seccomp filter")(e);
     // socket(domain, ...) and socketpair(domain, ...) with a domain outside the list.
     let conditions = ALLOWED_FAMILIES
         .iter()
@@ -122,7 +123,7 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
     let ttys = refusing(ttys, libc::EPERM)?;
     [families, uring, ttys]
         .into_iter()
-        .map(|f| BpfProgram::try_from(f).map_err(|e| format!("seccomp filter: {e}")))
+        .map(|f| BpfProgram::try_from(f).map_err(SetupError::other("seccomp filter")))
         .collect()
 }
 
@@ -131,7 +132,7 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
 pub(crate) fn drop_privileges(
     run_as: Option<&RunAs>,
     filters: &[BpfProgram],
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     // Securebits first (needs CAP_SETPCAP): uid 0 gains no capability at exec, a uid
     // change does not touch capabilities (they are cleared explicitly below), and no
     // ambient capability can be raised again; each bit locked.
@@ -153,10 +154,9 @@ pub(crate) fn drop_privileges(
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
                 break;
             }
-            return Err(format!(
-                "dropping capability {cap} from the bounding set: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(SetupError::last_os(format_args!(
+                "dropping capability {cap} from the bounding set"
+            )));
         }
     }
     // A fresh session keyring: the caller's (Kerberos tickets, stored passwords) stays
@@ -170,12 +170,9 @@ pub(crate) fn drop_privileges(
         )
     };
     if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
-        return Err(format!(
-            "a new session keyring: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(SetupError::last_os("a new session keyring"));
     }
-    caps::clear(None, caps::CapSet::Ambient).map_err(|e| format!("ambient capabilities: {e}"))?;
+    caps::clear(None, caps::CapSet::Ambient).map_err(SetupError::other("ambient capabilities"))?;
     // Supplementary groups go where the kernel lets us (root's full id map); an
     // unprivileged caller's user namespace denies setgroups, and keeps them.
     let dropped = nix::unistd::setgroups(&[]);
@@ -189,11 +186,12 @@ pub(crate) fn drop_privileges(
         caps::CapSet::Permitted,
         caps::CapSet::Inheritable,
     ] {
-        caps::clear(None, set).map_err(|e| format!("capabilities ({set:?}): {e}"))?;
+        caps::clear(None, set)
+            .map_err(SetupError::other(format_args!("capabilities ({set:?})")))?;
     }
     nix::sys::prctl::set_no_new_privs().map_err(errno("no-new-privs"))?;
     for filter in filters {
-        seccompiler::apply_filter(filter).map_err(|e| format!("seccomp: {e}"))?;
+        seccompiler::apply_filter(filter).map_err(SetupError::other("seccomp"))?;
     }
     // The sandbox's PID 1 holds a copy of the launcher's memory: not for the command
     // to read (ptrace, /proc/1/mem).
@@ -202,7 +200,7 @@ pub(crate) fn drop_privileges(
 }
 
 /// Closes every fd from 3 up, except `keep` (the caller's `--keep-fd`s).
-pub(crate) fn close_fds(keep: &[i32]) -> Result<(), String> {
+pub(crate) fn close_fds(keep: &[i32]) -> Result<(), SetupError> {
     let mut keep: Vec<u32> = keep
         .iter()
         .filter(|&&fd| fd > 2)
@@ -218,10 +216,7 @@ pub(crate) fn close_fds(keep: &[i32]) -> Result<(), String> {
             // process, which is about to exec and uses none of them.
             let rc = unsafe { libc::syscall(libc::SYS_close_range, from, last, 0u32) };
             if rc < 0 {
-                return Err(format!(
-                    "closing inherited fds: {}",
-                    std::io::Error::last_os_error()
-                ));
+                return Err(SetupError::last_os("closing inherited fds"));
             }
         }
         from = fd.saturating_add(1);

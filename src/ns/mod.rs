@@ -12,6 +12,7 @@
 //! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
 #![allow(unsafe_code)]
 
+pub(crate) mod error;
 pub(crate) mod harden;
 pub(crate) mod init;
 pub(crate) mod inward;
@@ -30,6 +31,7 @@ use nix::sched::CloneFlags;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::unistd::{Gid, Pid, Uid};
 
+pub(crate) use error::SetupError;
 pub(crate) use harden::RunAs;
 pub(crate) use mounts::MountPlan;
 pub(crate) use netconf::NetPlan;
@@ -108,9 +110,11 @@ impl Identity {
     /// outside the namespace may map more than its own id). Root maps every id onto
     /// itself (files keep their owners, `--user` can switch); anyone else maps only
     /// their own uid and gid, and gains nothing.
-    fn write_maps(self, child: Pid) -> Result<(), String> {
+    fn write_maps(self, child: Pid) -> Result<(), SetupError> {
         let write = |file: &str, map: String| {
-            std::fs::write(format!("/proc/{child}/{file}"), map).map_err(|e| format!("{file}: {e}"))
+            std::fs::write(format!("/proc/{child}/{file}"), map).map_err(SetupError::io(
+                format_args!("mapping the sandbox's user ids: {file}"),
+            ))
         };
         if self.uid.is_root() {
             let full = || "0 0 4294967295".to_string();
@@ -124,18 +128,20 @@ impl Identity {
     }
 }
 
-fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, String> {
+fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
     items
-        .map(|a| CString::new(a).map_err(|_| "argument contains a NUL byte".to_string()))
+        .map(|a| {
+            CString::new(a).map_err(|_| SetupError::Invalid("argument contains a NUL byte".into()))
+        })
         .collect()
 }
 
 /// Starts the sandbox and returns once its network is configured and its privileges
 /// are gone. Must be called before the process starts any thread.
-pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, String> {
+pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     let argv = c_strings(spec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     if argv.is_empty() {
-        return Err("no command".into());
+        return Err(SetupError::Invalid("no command".into()));
     }
     let env = c_strings(spec.env.iter().map(|(k, v)| {
         let mut pair = k.as_bytes().to_vec();
@@ -144,7 +150,7 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, String> {
         pair
     }))?;
     let filters = harden::filters()?;
-    let (parent_end, child_end) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let (parent_end, child_end) = UnixStream::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
         uid: nix::unistd::getuid(),
         gid: nix::unistd::getgid(),
@@ -176,17 +182,17 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, String> {
     // (see the function's contract), as with fork; it runs `body` on its own copy of
     // `stack` and never returns into this function's frames (it _exits).
     let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(userns_error)?;
+        .map_err(SetupError::Namespaces)?;
     drop(child_end);
     let mapped = identity.write_maps(child).and_then(|()| {
         (&parent_end)
             .write_all(&[msg::MAPPED])
-            .map_err(|e| e.to_string())
+            .map_err(SetupError::io("mapping the sandbox's user ids"))
     });
-    if let Err(message) = mapped {
+    if let Err(e) = mapped {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(child, None);
-        return Err(format!("mapping the sandbox's user ids: {message}"));
+        return Err(e);
     }
     let (tun, socks_listeners, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(child, None);
@@ -201,7 +207,7 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, String> {
 }
 
 /// Receives the TUN fd and the SOCKS port's listeners, or the sandbox's error message.
-fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), String> {
+fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), SetupError> {
     let mut buf = [0u8; 1024];
     let mut cmsg = nix::cmsg_space!([RawFd; 3]);
     let mut iov = [IoSliceMut::new(&mut buf)];
@@ -211,9 +217,12 @@ fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), S
         Some(&mut cmsg),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
-    .map_err(|e| format!("receiving the TUN device: {e}"))?;
+    .map_err(SetupError::errno("receiving the TUN device"))?;
     let mut fds = Vec::new();
-    for c in msg.cmsgs().map_err(|e| e.to_string())? {
+    for c in msg
+        .cmsgs()
+        .map_err(SetupError::errno("receiving the TUN device"))?
+    {
         if let ControlMessageOwned::ScmRights(received) = c {
             // SAFETY: the kernel installed these fds for us; nobody else owns them.
             fds.extend(
@@ -233,10 +242,10 @@ fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), S
                 .unwrap_or(0);
             Ok((tun, fds.collect(), masked))
         }
-        None if n > 1 && buf[0] == msg::ERROR => {
-            Err(String::from_utf8_lossy(&buf[1..n]).into_owned())
-        }
-        None => Err("the sandbox ended before its network was ready".into()),
+        None if n > 1 && buf[0] == msg::ERROR => Err(SetupError::InSandbox(
+            String::from_utf8_lossy(&buf[1..n]).into_owned(),
+        )),
+        None => Err(SetupError::Ended),
     }
 }
 
@@ -257,9 +266,9 @@ impl Setup<'_> {
         }
         let (tun, listeners, masked) = match self.prepare() {
             Ok(ready) => ready,
-            Err(message) => {
+            Err(e) => {
                 let mut reply = vec![msg::ERROR];
-                reply.extend_from_slice(message.as_bytes());
+                reply.extend_from_slice(e.to_string().as_bytes());
                 let _ = control.write_all(&reply);
                 return 1;
             }
@@ -299,25 +308,19 @@ impl Setup<'_> {
     }
 
     /// Ids, hostname, network, mounts, privileges: everything before the command.
-    fn prepare(&self) -> Result<(OwnedFd, Vec<OwnedFd>, mounts::Masked), String> {
+    fn prepare(&self) -> Result<(OwnedFd, Vec<OwnedFd>, mounts::Masked), SetupError> {
         init::hide_command_line();
-        nix::unistd::sethostname(policy::HOSTNAME).map_err(|e| format!("hostname: {e}"))?;
+        nix::unistd::sethostname(policy::HOSTNAME).map_err(SetupError::other("hostname"))?;
         // SAFETY: the pointer and length describe a valid byte string.
         let rc = unsafe { libc::setdomainname(c"(none)".as_ptr(), "(none)".len()) };
         if rc < 0 {
-            return Err(format!("domainname: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::last_os("domainname"));
         }
-        let tun = tun::create(TUN_NAME).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) => "/dev/net/tun is missing: load the tun module (modprobe tun)".to_string(),
-            Some(libc::EACCES) | Some(libc::EPERM) => format!(
-                "/dev/net/tun is not usable ({e}): it must be readable and writable by you (mode 0666 on most distributions)"
-            ),
-            _ => format!("creating the TUN device: {e}"),
-        })?;
+        let tun = tun::create(TUN_NAME).map_err(SetupError::Tun)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("runtime: {e}"))?;
+            .map_err(SetupError::io("runtime"))?;
         runtime.block_on(netconf::configure(TUN_NAME, &self.spec.net))?;
         drop(runtime);
         netconf::allow_low_ports();
@@ -330,19 +333,4 @@ impl Setup<'_> {
         harden::drop_privileges(self.spec.run_as.as_ref(), self.filters)?;
         Ok((tun, listeners, masked))
     }
-}
-
-fn userns_error(e: nix::errno::Errno) -> String {
-    let mut message = format!("cannot create the sandbox's namespaces: {}", e.desc());
-    if e == nix::errno::Errno::EPERM || e == nix::errno::Errno::ENOSPC {
-        message.push_str(
-            ". Unprivileged user namespaces are disabled: check `sysctl user.max_user_namespaces` \
-             (must be > 0), `kernel.unprivileged_userns_clone` (Debian: 1) and \
-             `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu 24.04 and later: the \
-             AppArmor profile that allows torsocks-ns user namespaces must be loaded: \
-             `sudo apparmor_parser -r /etc/apparmor.d/torsocks-ns`, shipped by the package and \
-             in packaging/apparmor/; or set the sysctl to 0)",
-        );
-    }
-    message
 }

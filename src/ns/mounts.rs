@@ -10,6 +10,7 @@
 //! planted symlink can redirect a write and nothing is left behind on any exit.
 #![allow(unsafe_code)]
 
+use super::SetupError;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -49,12 +50,12 @@ pub(crate) type Masked = usize;
 const STAGE: &str = "/tmp";
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 
-fn err(what: impl std::fmt::Display) -> impl FnOnce(nix::errno::Errno) -> String {
-    move |e| format!("{what}: {}", e.desc())
+fn err(what: impl std::fmt::Display) -> impl FnOnce(nix::errno::Errno) -> SetupError {
+    SetupError::errno(what)
 }
 
-fn io_err(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> String {
-    move |e| format!("{what}: {e}")
+fn io_err(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> SetupError {
+    SetupError::io(what)
 }
 
 /// `/proc/self/fd/N`: how a mount reaches a file opened before it was covered.
@@ -79,7 +80,7 @@ fn open_path(path: &Path, nofollow: bool) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn tmpfs(target: &Path, mode: u32) -> Result<(), String> {
+fn tmpfs(target: &Path, mode: u32) -> Result<(), SetupError> {
     mount(
         Some("tmpfs"),
         target,
@@ -93,7 +94,7 @@ fn tmpfs(target: &Path, mode: u32) -> Result<(), String> {
     )))
 }
 
-fn bind(source: &Path, target: &Path) -> Result<(), String> {
+fn bind(source: &Path, target: &Path) -> Result<(), SetupError> {
     mount(
         Some(source),
         target,
@@ -107,7 +108,7 @@ fn bind(source: &Path, target: &Path) -> Result<(), String> {
 /// Creates `path` (a directory, or an empty file) and its missing parents: only ever
 /// inside a tmpfs this sandbox just mounted, where nobody else could have planted
 /// anything.
-fn make_mount_point(path: &Path, dir: bool) -> Result<(), String> {
+fn make_mount_point(path: &Path, dir: bool) -> Result<(), SetupError> {
     if let Some(parent) = path.parent() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -129,12 +130,14 @@ fn make_mount_point(path: &Path, dir: bool) -> Result<(), String> {
     match made {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(format!("creating {}: {e}", path.display())),
+        Err(e) => Err(SetupError::io(format_args!("creating {}", path.display()))(
+            e,
+        )),
     }
 }
 
 /// Writes `contents` as a read-only file on the staging tmpfs.
-fn stage_file(name: &str, contents: &str) -> Result<PathBuf, String> {
+fn stage_file(name: &str, contents: &str) -> Result<PathBuf, SetupError> {
     let path = Path::new(STAGE).join(name);
     let mut file: File = OpenOptions::new()
         .write(true)
@@ -150,7 +153,7 @@ fn stage_file(name: &str, contents: &str) -> Result<PathBuf, String> {
 
 /// Binds a staged file read-only over `target`, creating `target` when it lies in a
 /// masked directory (e.g. resolv.conf → /run/systemd/resolve/stub-resolv.conf).
-fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), String> {
+fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), SetupError> {
     if policy::is_under(target, masked) {
         make_mount_point(target, false)?;
     }
@@ -167,7 +170,7 @@ fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), 
 
 /// Sets up the mounts; must run as PID 1 of the sandbox's PID namespace (for /proc)
 /// inside its network namespace (for sysfs), with mount privileges there.
-pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, String> {
+pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
     mount(
         None::<&str>,
         "/",

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use futures::TryStreamExt;
 use rtnetlink::{new_connection, Handle, LinkUnspec, RouteMessageBuilder};
 
+use super::SetupError;
+
 /// The addresses on both ends of the TUN link.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NetPlan {
@@ -21,23 +23,20 @@ pub(crate) struct NetPlan {
     pub mtu: u32,
 }
 
-async fn link_index(handle: &Handle, name: &str) -> Result<u32, String> {
+async fn link_index(handle: &Handle, name: &str) -> Result<u32, SetupError> {
     let mut links = handle.link().get().match_name(name.to_string()).execute();
     match links.try_next().await {
         Ok(Some(link)) => Ok(link.header.index),
-        Ok(None) => Err(format!("no interface {name}")),
-        Err(e) => Err(format!("looking up {name}: {e}")),
+        Ok(None) => Err(SetupError::Invalid(format!("no interface {name}"))),
+        Err(e) => Err(SetupError::other(format_args!("looking up {name}"))(e)),
     }
 }
 
 /// Applies `plan` in the current network namespace.
-pub(crate) async fn configure(tun: &str, plan: &NetPlan) -> Result<(), String> {
-    let (connection, handle, _) = new_connection().map_err(|e| format!("netlink: {e}"))?;
+pub(crate) async fn configure(tun: &str, plan: &NetPlan) -> Result<(), SetupError> {
+    let (connection, handle, _) = new_connection().map_err(SetupError::io("netlink"))?;
     tokio::spawn(connection);
-    let fail = |what: &str| {
-        let what = what.to_string();
-        move |e: rtnetlink::Error| format!("{what}: {e}")
-    };
+    let fail = |what: &str| SetupError::other::<rtnetlink::Error>(what.to_string());
 
     let lo = link_index(&handle, "lo").await?;
     handle
@@ -105,9 +104,10 @@ pub(crate) fn allow_low_ports() {
 /// The sandbox's SOCKS port: listening sockets on `127.0.0.1:port` and, where the
 /// sandbox has IPv6, `[::1]:port`, created inside the sandbox's network namespace (so
 /// only the sandbox reaches them) for the launcher to serve.
-pub(crate) fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, String> {
-    let v4 = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
-        .map_err(|e| format!("the sandbox's SOCKS port 127.0.0.1:{port}: {e}"))?;
+pub(crate) fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, SetupError> {
+    let v4 = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).map_err(
+        SetupError::io(format_args!("the sandbox's SOCKS port 127.0.0.1:{port}")),
+    )?;
     let mut listeners = vec![v4.into()];
     if let Ok(v6) = std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)) {
         listeners.push(v6.into());
