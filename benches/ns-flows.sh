@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
-cargo build --release -q -p torsocks -p torsocks-testkit
+cargo build --release -q -p torsocks-ns -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
 cat > "$work/many.py" <<'PY'

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 [ "$n" -gt 1000 ] || { echo "ns-soak.sh: N must be above 1000" >&2; exit 2; }
-cargo build --release -q -p torsocks -p torsocks-testkit
+cargo build --release -q -p torsocks-ns -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
 cat > "$work/soak.py" <<'PY'

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50}
-cargo build --release -q -p torsocks -p torsocks-testkit
+cargo build --release -q -p torsocks-ns -p torsocks-testkit
 ./target/release/mock-tor 9154 > /tmp/ns-startup-mock.$$ 2>&1 & mock_pid=$!
 trap 'kill "$mock_pid" 2>/dev/null || true; rm -f /tmp/ns-startup-mock.$$' EXIT
 for _ in $(seq 100); do grep -q listening /tmp/ns-startup-mock.$$ && break; sleep 0.05; done

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-200}
 runs=${2:-3}
-cargo build --release -q -p torsocks -p torsocks-testkit
+cargo build --release -q -p torsocks-ns -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
 http_port=18080

@@ -50,9 +50,9 @@ cd "$root"
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 if [ "$build" = 1 ]; then
     if [ "$profile" = release ]; then
-        cargo build --release -p torsocks -p torsocks-preload
+        cargo build --release -p torsocks-ns -p torsocks-preload
     else
-        cargo build -p torsocks -p torsocks-preload
+        cargo build -p torsocks-ns -p torsocks-preload
     fi
 fi
 out="$target_dir/$profile"
