@@ -14,6 +14,7 @@
 //! * [`session`] — the userspace stack (crate `netstack`) on the TUN device, a task per
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
+//! * [`listening`] — whether Tor's SOCKS port on this machine still listens (sock_diag).
 //! * [`this_machine`] — destinations that name the machine itself, refused.
 //! * [`isolation`] — which SOCKS credentials (and so which circuits) each request gets.
 //! * [`publish`] — published ports: host connections relayed into the sandbox.
@@ -38,6 +39,7 @@ mod dns;
 mod early_signals;
 mod isolation;
 mod limits;
+mod listening;
 mod ns;
 mod onion_service;
 mod publish;
@@ -256,6 +258,7 @@ fn main() -> ExitCode {
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
         limits::fd_budget(args.max_connections, args.max_dns_queries);
+    limits::map_large_buffers();
     stack_config.max_flows = max_flows as usize;
     if args.debug {
         eprintln!(

@@ -15,6 +15,7 @@ use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
 
 use crate::isolation::{Isolation, Purpose};
+use crate::listening::Probe;
 use crate::socks_port::proto::rep;
 
 /// Opens streams and resolves names through Tor's SOCKS port.
@@ -26,6 +27,9 @@ pub(crate) struct Tor {
     deadlines: Deadlines,
     /// Whether the SOCKS port refused the last attempt (reported once per outage).
     down: Cell<bool>,
+    /// Asks the kernel whether a SOCKS port on this machine still listens; `None`
+    /// until first needed, and for a SOCKS port elsewhere.
+    probe: RefCell<Option<Probe>>,
 }
 
 /// How long a dial plus SOCKS handshake may take.
@@ -105,6 +109,7 @@ impl Tor {
             isolation: RefCell::new(isolation),
             deadlines,
             down: Cell::new(false),
+            probe: RefCell::new(None),
         }
     }
 
@@ -157,12 +162,25 @@ impl Tor {
     }
 
     /// Whether Tor's SOCKS port still accepts connections: tells a Tor that closed a
-    /// stream (end of data) from a Tor that died (every stream closed at once).
+    /// stream (end of data) from a Tor that died (every stream closed at once). A SOCKS
+    /// port on loopback is looked up in the kernel's listening sockets ([`Probe`]),
+    /// which costs Tor nothing; otherwise, or when the kernel does not say, a
+    /// connection is tried.
     pub(crate) async fn is_alive(&self) -> bool {
-        let alive = matches!(
-            tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
-            Ok(Ok(_))
-        );
+        let listed = self.endpoint.ip().is_loopback().then(|| {
+            let mut probe = self.probe.borrow_mut();
+            if probe.is_none() {
+                *probe = Probe::new();
+            }
+            probe.as_mut().and_then(|p| p.listening(self.endpoint))
+        });
+        let alive = match listed.flatten() {
+            Some(listening) => listening,
+            None => matches!(
+                tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
+                Ok(Ok(_))
+            ),
+        };
         self.note(alive);
         alive
     }

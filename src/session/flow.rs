@@ -5,7 +5,10 @@
 use std::rc::Rc;
 
 use netstack::stack::FlowId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::cell::RefCell;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 
 use super::{Control, ResetCause, Wake, CHANNEL_CHUNKS, CHUNK};
@@ -45,7 +48,7 @@ pub(super) async fn flow_task(
         from_tor: from_tor_rx,
     });
     wake.flow(flow);
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     let (up_wake, up_ctl) = (wake.clone(), ctl.clone());
     // A broken Tor stream must reach the program as a reset, never as a clean end:
     // a truncated transfer would look complete.
@@ -64,10 +67,9 @@ pub(super) async fn flow_task(
         let _ = writer.shutdown().await;
     };
     let downstream = async move {
-        let mut buf = vec![0u8; CHUNK];
         loop {
-            match reader.read(&mut buf).await {
-                Ok(0) => {
+            match read_some(&reader).await {
+                Ok(chunk) if chunk.is_empty() => {
                     // Tor ends a stream whose far end closed, and also every stream
                     // when it dies: only a Tor that still answers means a real end.
                     if !tor.is_alive().await {
@@ -85,8 +87,8 @@ pub(super) async fn flow_task(
                     fail(&ctl, &wake, cause);
                     return;
                 }
-                Ok(n) => {
-                    if from_tor_tx.send(buf[..n].to_vec()).await.is_err() {
+                Ok(chunk) => {
+                    if from_tor_tx.send(chunk).await.is_err() {
                         break;
                     }
                     wake.flow(flow);
@@ -97,4 +99,26 @@ pub(super) async fn flow_task(
         wake.flow(flow);
     };
     tokio::join!(upstream, downstream);
+}
+
+thread_local! {
+    /// The one read buffer of every flow on this thread: a flow waits for data without
+    /// a buffer, then reads what is there into this one and sends on an exact copy, so
+    /// an idle connection holds no read buffer.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK]);
+}
+
+/// The next bytes from Tor (empty at the end of the stream).
+async fn read_some(reader: &OwnedReadHalf) -> std::io::Result<Vec<u8>> {
+    loop {
+        reader.readable().await?;
+        let read = SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            reader.try_read(&mut buf).map(|n| buf[..n].to_vec())
+        });
+        match read {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
 }
