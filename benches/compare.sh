@@ -141,7 +141,7 @@ start() {
     exec 3> "$work/in" 4< "$work/out"
     if [ "$path" = slirp4netns ]; then head -c1 "$work/ready" >/dev/null; touch "$work/go"; fi
     if [ "$path" = pasta ]; then
-        for _ in $(seq 100); do mid=$(pgrep -n -x pasta || true); [ -n "$mid" ] && break; sleep 0.02; done
+        for _ in $(seq 100); do mid=$(pgrep -n -u nobody "^pas(ta|st)" || true); [ -n "$mid" ] && break; sleep 0.02; done
     fi
 }
 finish() {
