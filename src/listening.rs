@@ -111,11 +111,12 @@ fn accepts(listener: SocketAddr, addr: SocketAddr) -> bool {
         || l.is_unspecified() && (listener.is_ipv6() || addr.is_ipv4())
 }
 
-/// A netlink socket for asking.
+/// A netlink socket for asking, and the buffer its replies are read into.
 #[derive(Debug)]
 pub(crate) struct Probe {
     socket: OwnedFd,
     seq: u32,
+    buf: Vec<u8>,
 }
 
 impl Probe {
@@ -128,7 +129,11 @@ impl Probe {
             SockProtocol::NetlinkSockDiag,
         )
         .ok()?;
-        Some(Probe { socket, seq: 0 })
+        Some(Probe {
+            socket,
+            seq: 0,
+            buf: vec![0; 32 << 10],
+        })
     }
 
     /// Whether a TCP socket of this network namespace listens for `addr`; `None` when
@@ -139,7 +144,6 @@ impl Probe {
         } else {
             &[libc::AF_INET6 as u8]
         };
-        let mut buf = vec![0u8; 32 << 10];
         for &family in families {
             self.seq = self.seq.wrapping_add(1);
             let fd = self.socket.as_raw_fd();
@@ -147,8 +151,8 @@ impl Probe {
             let mut seen = Listeners::default();
             // A dump of listeners is a few datagrams at most; bounded all the same.
             for _ in 0..64 {
-                let n = recv(fd, &mut buf, MsgFlags::empty()).ok()?;
-                seen.read(&buf[..n], addr);
+                let n = recv(fd, &mut self.buf, MsgFlags::empty()).ok()?;
+                seen.read(&self.buf[..n], addr);
                 if seen.done || seen.failed {
                     break;
                 }

@@ -11,6 +11,7 @@
 //! * [`ns`] — the sandbox: its PID 1 in new user, network, mount, PID, UTS and IPC
 //!   namespaces, `tun0`, the mounts, every privilege dropped, the TUN fd passed back.
 //! * [`limits`] — the open-file limit against the connections to hold.
+//! * [`page_alloc`] — the allocator: large buffers in pages of their own.
 //! * [`session`] — the userspace stack (crate `netstack`) on the TUN device, a task per
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * [`tor`] — the one interface to Tor: open a stream, resolve a name or an address.
@@ -42,6 +43,7 @@ mod limits;
 mod listening;
 mod ns;
 mod onion_service;
+mod page_alloc;
 mod publish;
 mod session;
 mod settings;
@@ -53,6 +55,10 @@ mod this_machine;
 mod tor;
 mod tor_check;
 mod vpool;
+
+/// Large allocations (the stack's buffers) are mappings of their own: see [`page_alloc`].
+#[global_allocator]
+static ALLOCATOR: page_alloc::PageMapped = page_alloc::PageMapped;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
@@ -258,7 +264,6 @@ fn main() -> ExitCode {
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
         limits::fd_budget(args.max_connections, args.max_dns_queries);
-    limits::map_large_buffers();
     stack_config.max_flows = max_flows as usize;
     if args.debug {
         eprintln!(

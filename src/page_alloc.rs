@@ -1,0 +1,99 @@
+//! The launcher's memory allocator: the C library's, except that every allocation of
+//! [`THRESHOLD`] bytes or more is a mapping of its own.
+//!
+//! The large allocations are the stack's per-connection buffers (128 KiB each way by
+//! default). Mapped, they are zero pages that become resident only as bytes pass and go
+//! back to the kernel when the connection ends. Served by glibc, some land in memory
+//! its heap freed earlier, which calloc then clears whole: an idle connection holds
+//! its buffers resident, and each new one costs a 256 KiB memset. glibc's own mmap
+//! threshold cannot promise this: it only maps what its free lists and the top of the
+//! heap cannot serve.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+
+/// From this size up, an allocation is mapped.
+pub(crate) const THRESHOLD: usize = 64 * 1024;
+/// Mappings are page-aligned; stricter alignments go to the C library.
+const PAGE: usize = 4096;
+
+/// See the module documentation.
+pub(crate) struct PageMapped;
+
+fn mapped(layout: Layout) -> bool {
+    layout.size() >= THRESHOLD && layout.align() <= PAGE
+}
+
+// SAFETY: every pointer returned is valid for `layout` (a fresh private anonymous
+// mapping of at least layout.size() bytes, page-aligned, or the System allocator's
+// block); dealloc sends each pointer back to where it came from, decided by the same
+// test on the same layout, which the caller must pass unchanged.
+unsafe impl GlobalAlloc for PageMapped {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !mapped(layout) {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { System.alloc(layout) };
+        }
+        // SAFETY: an anonymous private mapping with no address hint has no
+        // preconditions; failure is MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout.size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if mapped(layout) {
+            // SAFETY: as alloc; an anonymous mapping is zero-filled.
+            unsafe { self.alloc(layout) }
+        } else {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if mapped(layout) {
+            // SAFETY: ptr is a mapping of layout.size() bytes made by alloc.
+            unsafe { libc::munmap(ptr.cast(), layout.size()) };
+        } else {
+            // SAFETY: ptr came from System with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_blocks_are_mapped_zeroed_and_small_ones_are_not() {
+        let big = Layout::from_size_align(THRESHOLD, 8).unwrap();
+        let small = Layout::from_size_align(THRESHOLD - 1, 8).unwrap();
+        assert!(mapped(big) && !mapped(small));
+        assert!(!mapped(
+            Layout::from_size_align(THRESHOLD, 2 * PAGE).unwrap()
+        ));
+        let v = vec![0u8; 128 * 1024];
+        assert!(v.iter().all(|&b| b == 0));
+        assert_eq!(v.as_ptr() as usize % PAGE, 0, "a mapping starts on a page");
+        let mut grown = vec![1u8; 1000];
+        grown.resize(200 * 1024, 2); // crosses the threshold: System → mapped
+        assert_eq!((grown[999], grown[1000], grown[200 * 1024 - 1]), (1, 2, 2));
+        grown.truncate(10);
+        grown.shrink_to_fit(); // and back
+        assert_eq!(grown, vec![1u8; 10]);
+    }
+}
