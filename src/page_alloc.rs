@@ -17,11 +17,44 @@ pub(crate) const THRESHOLD: usize = 64 * 1024;
 /// Mappings are page-aligned; stricter alignments go to the C library.
 const PAGE: usize = 4096;
 
+/// Where a large block goes when the kernel refuses a mapping (vm.max_map_count
+/// reached, say): into the C library's heap, `HEAP_OFFSET` bytes into a page-aligned
+/// block. Mappings start on a page and these never do, which is how `dealloc` tells
+/// them apart.
+const HEAP_OFFSET: usize = 16;
+
 /// See the module documentation.
 pub(crate) struct PageMapped;
 
 fn mapped(layout: Layout) -> bool {
     layout.size() >= THRESHOLD && layout.align() <= PAGE
+}
+
+/// The heap block behind a large block that could not be mapped.
+fn heap_layout(layout: Layout) -> Option<Layout> {
+    let size = layout.size().checked_add(HEAP_OFFSET)?;
+    (layout.align() <= HEAP_OFFSET).then_some(Layout::from_size_align(size, PAGE).ok()?)
+}
+
+/// A large block from the heap, for when no mapping can be had; null if none either.
+fn heap_block(layout: Layout, zeroed: bool) -> *mut u8 {
+    let Some(heap) = heap_layout(layout) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: heap has a non-zero size; the block is heap.size() bytes, so the returned
+    // pointer has layout.size() bytes after it, and HEAP_OFFSET keeps layout.align().
+    unsafe {
+        let p = if zeroed {
+            System.alloc_zeroed(heap)
+        } else {
+            System.alloc(heap)
+        };
+        if p.is_null() {
+            p
+        } else {
+            p.add(HEAP_OFFSET)
+        }
+    }
 }
 
 // SAFETY: every pointer returned is valid for `layout` (a fresh private anonymous
@@ -47,7 +80,7 @@ unsafe impl GlobalAlloc for PageMapped {
             )
         };
         if p == libc::MAP_FAILED {
-            std::ptr::null_mut()
+            heap_block(layout, false)
         } else {
             p.cast()
         }
@@ -55,8 +88,14 @@ unsafe impl GlobalAlloc for PageMapped {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            // SAFETY: as alloc; an anonymous mapping is zero-filled.
-            unsafe { self.alloc(layout) }
+            // SAFETY: as alloc; an anonymous mapping is zero-filled, and so is the heap
+            // block that stands in for one.
+            let p = unsafe { self.alloc(layout) };
+            if p as usize % PAGE == HEAP_OFFSET {
+                // SAFETY: a heap block of layout.size() bytes at p, just allocated.
+                unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
+            }
+            p
         } else {
             // SAFETY: the caller's contract, passed on.
             unsafe { System.alloc_zeroed(layout) }
@@ -64,9 +103,15 @@ unsafe impl GlobalAlloc for PageMapped {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if mapped(layout) {
+        if mapped(layout) && ptr as usize % PAGE == 0 {
             // SAFETY: ptr is a mapping of layout.size() bytes made by alloc.
             unsafe { libc::munmap(ptr.cast(), layout.size()) };
+        } else if mapped(layout) {
+            if let Some(heap) = heap_layout(layout) {
+                // SAFETY: ptr is HEAP_OFFSET bytes into a heap block of this layout,
+                // made by heap_block.
+                unsafe { System.dealloc(ptr.sub(HEAP_OFFSET), heap) }
+            }
         } else {
             // SAFETY: ptr came from System with this layout.
             unsafe { System.dealloc(ptr, layout) }
@@ -95,5 +140,26 @@ mod tests {
         grown.truncate(10);
         grown.shrink_to_fit(); // and back
         assert_eq!(grown, vec![1u8; 10]);
+    }
+
+    #[test]
+    fn a_large_block_the_kernel_would_not_map_comes_from_the_heap_and_goes_back() {
+        let layout = Layout::from_size_align(THRESHOLD, 1).unwrap();
+        let p = heap_block(layout, true);
+        assert!(!p.is_null());
+        assert_eq!(p as usize % PAGE, HEAP_OFFSET, "never taken for a mapping");
+        // SAFETY: p has layout.size() zeroed bytes; then back through dealloc.
+        unsafe {
+            assert!(std::slice::from_raw_parts(p, layout.size())
+                .iter()
+                .all(|&b| b == 0));
+            p.write_bytes(7, layout.size());
+            PageMapped.dealloc(p, layout);
+        }
+        let strict = Layout::from_size_align(THRESHOLD, 64).unwrap();
+        assert!(
+            heap_block(strict, false).is_null(),
+            "cannot keep the alignment"
+        );
     }
 }
