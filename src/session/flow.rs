@@ -39,7 +39,7 @@ pub(super) async fn flow_task(
             return;
         }
     };
-    let _ = stream.set_nodelay(true);
+    // No Nagle on the Tor stream: Tor::connect_as set TCP_NODELAY before the handshake.
     let (to_tor_tx, mut to_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (from_tor_tx, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let _ = ctl.send(Control::Opened {
