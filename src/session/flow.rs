@@ -5,8 +5,6 @@
 use std::rc::Rc;
 
 use netstack::stack::FlowId;
-use std::cell::RefCell;
-
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
@@ -101,24 +99,23 @@ pub(super) async fn flow_task(
     tokio::join!(upstream, downstream);
 }
 
-thread_local! {
-    /// The one read buffer of every flow on this thread: a flow waits for data without
-    /// a buffer, then reads what is there into this one and sends on an exact copy, so
-    /// an idle connection holds no read buffer.
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK]);
-}
-
-/// The next bytes from Tor (empty at the end of the stream).
+/// The next bytes from Tor (empty at the end of the stream). The buffer is allocated
+/// only once data is there and read into without being cleared, then sent on as it is:
+/// an idle connection holds no read buffer, and no byte is copied on the way. A short
+/// read gives its spare room back, since the chunk may wait in the channel.
 async fn read_some(reader: &OwnedReadHalf) -> std::io::Result<Vec<u8>> {
     loop {
         reader.readable().await?;
-        let read = SCRATCH.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            reader.try_read(&mut buf).map(|n| buf[..n].to_vec())
-        });
-        match read {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        match reader.try_read_buf(&mut chunk) {
+            Ok(n) => {
+                if n < CHUNK / 4 {
+                    chunk.shrink_to_fit();
+                }
+                return Ok(chunk);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            other => return other,
+            Err(e) => return Err(e),
         }
     }
 }
