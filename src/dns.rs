@@ -133,7 +133,7 @@ async fn reverse(name: &str, tor: &Tor, pool: &VirtualPool) -> Result<Answer, Lo
     let ip = dns::parse_reverse_name(name).ok_or(LookupError::NotFound)?;
     match plan::reverse(ip, &Policy::namespace(false)) {
         Reverse::Answer(name) => return Ok(Answer::Name(name.to_string())),
-        Reverse::FromPool | Reverse::AskTor => {}
+        Reverse::FromPool => {}
     }
     if let Some(name) = pool.name_of(ip) {
         return Ok(Answer::Name(name));

@@ -59,7 +59,7 @@ pub fn forward(name: &[u8], want: Want) -> Result<IpAddr, LookupError> {
 pub fn reverse(ip: IpAddr) -> Result<String, LookupError> {
     match plan::reverse(ip, &policy()) {
         Reverse::Answer(name) => return Ok(name.to_string()), // RP-1
-        Reverse::FromPool | Reverse::AskTor => {}
+        Reverse::FromPool => {}
     }
     if let Some(name) = state().onion_pool.name_of(ip) {
         return Ok(name); // RP-2

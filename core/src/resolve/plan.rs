@@ -157,10 +157,8 @@ pub fn keep(answer: IpAddr, want: Want, policy: &Policy) -> Result<IpAddr, Looku
 pub enum Reverse {
     /// Answer with this name; no Tor traffic.
     Answer(&'static str),
-    /// The pool's name for a virtual address; when it has none, [`Reverse::AskTor`].
+    /// The pool's name for a virtual address; when it has none, RESOLVE_PTR through Tor.
     FromPool,
-    /// RESOLVE_PTR through Tor.
-    AskTor,
 }
 
 /// The plan for a reverse lookup of `ip` (RP-1..RP-3).
