@@ -27,9 +27,9 @@ pub(crate) struct Tor {
     deadlines: Deadlines,
     /// Whether the SOCKS port refused the last attempt (reported once per outage).
     down: Cell<bool>,
-    /// Asks the kernel whether a SOCKS port on this machine still listens; `None`
-    /// until first needed, and for a SOCKS port elsewhere.
-    probe: RefCell<Option<Probe>>,
+    /// Asks the kernel whether a SOCKS port on loopback still listens; `None` for a
+    /// SOCKS port elsewhere, or when the kernel offers no sock_diag.
+    probe: Option<RefCell<Probe>>,
 }
 
 /// How long a dial plus SOCKS handshake may take.
@@ -109,7 +109,12 @@ impl Tor {
             isolation: RefCell::new(isolation),
             deadlines,
             down: Cell::new(false),
-            probe: RefCell::new(None),
+            probe: endpoint
+                .ip()
+                .is_loopback()
+                .then(Probe::new)
+                .flatten()
+                .map(RefCell::new),
         }
     }
 
@@ -167,14 +172,11 @@ impl Tor {
     /// which costs Tor nothing; otherwise, or when the kernel does not say, a
     /// connection is tried.
     pub(crate) async fn is_alive(&self) -> bool {
-        let listed = self.endpoint.ip().is_loopback().then(|| {
-            let mut probe = self.probe.borrow_mut();
-            if probe.is_none() {
-                *probe = Probe::new();
-            }
-            probe.as_mut().and_then(|p| p.listening(self.endpoint))
-        });
-        let alive = match listed.flatten() {
+        let listed = self
+            .probe
+            .as_ref()
+            .and_then(|p| p.borrow_mut().listening(self.endpoint));
+        let alive = match listed {
             Some(listening) => listening,
             None => matches!(
                 tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
