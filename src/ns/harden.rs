@@ -52,10 +52,6 @@ pub(crate) struct RunAs {
     pub gid: Gid,
 }
 
-fn errno(what: &str) -> impl FnOnce(nix::errno::Errno) -> SetupError + '_ {
-    SetupError::errno(what)
-}
-
 fn check(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
     if rc < 0 {
         Err(SetupError::last_os(what))
@@ -177,9 +173,11 @@ pub(crate) fn drop_privileges(
     // unprivileged caller's user namespace denies setgroups, and keeps them.
     let dropped = nix::unistd::setgroups(&[]);
     if let Some(user) = run_as {
-        dropped.map_err(errno("dropping supplementary groups"))?;
-        nix::unistd::setresgid(user.gid, user.gid, user.gid).map_err(errno("setgid"))?;
-        nix::unistd::setresuid(user.uid, user.uid, user.uid).map_err(errno("setuid"))?;
+        dropped.map_err(SetupError::errno("dropping supplementary groups"))?;
+        nix::unistd::setresgid(user.gid, user.gid, user.gid)
+            .map_err(SetupError::errno("setgid"))?;
+        nix::unistd::setresuid(user.uid, user.uid, user.uid)
+            .map_err(SetupError::errno("setuid"))?;
     }
     for set in [
         caps::CapSet::Effective,
@@ -189,13 +187,13 @@ pub(crate) fn drop_privileges(
         caps::clear(None, set)
             .map_err(SetupError::other(format_args!("capabilities ({set:?})")))?;
     }
-    nix::sys::prctl::set_no_new_privs().map_err(errno("no-new-privs"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(SetupError::errno("no-new-privs"))?;
     for filter in filters {
         seccompiler::apply_filter(filter).map_err(SetupError::other("seccomp"))?;
     }
     // The sandbox's PID 1 holds a copy of the launcher's memory: not for the command
     // to read (ptrace, /proc/1/mem).
-    nix::sys::prctl::set_dumpable(false).map_err(errno("dumpable"))?;
+    nix::sys::prctl::set_dumpable(false).map_err(SetupError::errno("dumpable"))?;
     Ok(())
 }
 

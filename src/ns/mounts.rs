@@ -50,14 +50,6 @@ pub(crate) type Masked = usize;
 const STAGE: &str = "/tmp";
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 
-fn err(what: impl std::fmt::Display) -> impl FnOnce(nix::errno::Errno) -> SetupError {
-    SetupError::errno(what)
-}
-
-fn io_err(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> SetupError {
-    SetupError::io(what)
-}
-
 /// `/proc/self/fd/N`: how a mount reaches a file opened before it was covered.
 fn fd_path(fd: &impl AsRawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -88,7 +80,7 @@ fn tmpfs(target: &Path, mode: u32) -> Result<(), SetupError> {
         NOSUID_NODEV,
         Some(format!("mode={mode:o}").as_str()),
     )
-    .map_err(err(format_args!(
+    .map_err(SetupError::errno(format_args!(
         "mounting a tmpfs on {}",
         target.display()
     )))
@@ -102,7 +94,10 @@ fn bind(source: &Path, target: &Path) -> Result<(), SetupError> {
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(err(format_args!("bind-mounting onto {}", target.display())))
+    .map_err(SetupError::errno(format_args!(
+        "bind-mounting onto {}",
+        target.display()
+    )))
 }
 
 /// Creates `path` (a directory, or an empty file) and its missing parents: only ever
@@ -114,7 +109,10 @@ fn make_mount_point(path: &Path, dir: bool) -> Result<(), SetupError> {
             .recursive(true)
             .mode(0o755)
             .create(parent)
-            .map_err(io_err(format_args!("creating {}", parent.display())))?;
+            .map_err(SetupError::io(format_args!(
+                "creating {}",
+                parent.display()
+            )))?;
     }
     let made = if dir {
         std::fs::DirBuilder::new().mode(0o755).create(path)
@@ -145,9 +143,9 @@ fn stage_file(name: &str, contents: &str) -> Result<PathBuf, SetupError> {
         .custom_flags(libc::O_NOFOLLOW)
         .mode(0o444)
         .open(&path)
-        .map_err(io_err(format_args!("writing {}", path.display())))?;
+        .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
     file.write_all(contents.as_bytes())
-        .map_err(io_err(format_args!("writing {}", path.display())))?;
+        .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
     Ok(path)
 }
 
@@ -165,7 +163,10 @@ fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), 
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | NOSUID_NODEV,
         None::<&str>,
     )
-    .map_err(err(format_args!("making {} read-only", target.display())))
+    .map_err(SetupError::errno(format_args!(
+        "making {} read-only",
+        target.display()
+    )))
 }
 
 /// Sets up the mounts; must run as PID 1 of the sandbox's PID namespace (for /proc)
@@ -178,13 +179,13 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(err("making mounts private"))?;
+    .map_err(SetupError::errno("making mounts private"))?;
 
     // Handles on what must stay reachable, taken before anything is covered.
-    let devnull = open_path(Path::new("/dev/null"), false).map_err(io_err("/dev/null"))?;
+    let devnull = open_path(Path::new("/dev/null"), false).map_err(SetupError::io("/dev/null"))?;
     let mut binds = Vec::new();
     for path in &plan.binds {
-        let fd = open_path(path, false).map_err(io_err(format_args!(
+        let fd = open_path(path, false).map_err(SetupError::io(format_args!(
             "cannot share {} with the sandbox",
             path.display()
         )))?;
@@ -196,7 +197,7 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
         .as_ref()
         .filter(|c| policy::is_under(c, &plan.masked_dirs))
     {
-        let fd = open_path(cwd, false).map_err(io_err(format_args!(
+        let fd = open_path(cwd, false).map_err(SetupError::io(format_args!(
             "the working directory {}",
             cwd.display()
         )))?;
@@ -211,7 +212,7 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
         NOSUID_NODEV | MsFlags::MS_NOEXEC,
         None::<&str>,
     )
-    .map_err(err("mounting a fresh /proc"))?;
+    .map_err(SetupError::errno("mounting a fresh /proc"))?;
     let sysfs_flags = NOSUID_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
     if mount(
         Some("sysfs"),
@@ -250,7 +251,7 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
     {
         make_mount_point(runtime, true)?;
         std::fs::set_permissions(runtime, PermissionsExt::from_mode(0o700))
-            .map_err(io_err(runtime.display()))?;
+            .map_err(SetupError::io(runtime.display()))?;
     }
 
     // The generated files: staged on a tmpfs at /tmp, bound into place, and the stage
@@ -269,7 +270,8 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
             install_file(&staged, target, &masked)?;
         }
     }
-    umount2(STAGE, MntFlags::MNT_DETACH).map_err(err("removing the staging tmpfs"))?;
+    umount2(STAGE, MntFlags::MNT_DETACH)
+        .map_err(SetupError::errno("removing the staging tmpfs"))?;
     for dir in policy::IDENTITY_DIRS.iter().map(Path::new) {
         if is_real_dir(dir) {
             tmpfs(dir, 0o755)?;
@@ -305,7 +307,7 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
     }
     if let Some(cwd) = &plan.cwd {
         std::env::set_current_dir(cwd)
-            .map_err(io_err(format_args!("entering {}", cwd.display())))?;
+            .map_err(SetupError::io(format_args!("entering {}", cwd.display())))?;
     }
     Ok(count)
 }
