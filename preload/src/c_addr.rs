@@ -19,6 +19,19 @@ pub fn readable_len(len: socklen_t) -> usize {
     (len as usize).min(STORAGE_LEN)
 }
 
+/// The readable bytes of a caller's socket address `(ptr, len)`, `None` for NULL.
+/// Expanded inside an export's unsafe block, whose SAFETY comment is the C contract
+/// that a non-NULL `ptr` points to `len` readable bytes.
+macro_rules! caller_addr {
+    ($ptr:expr, $len:expr) => {{
+        let (ptr, len) = ($ptr, $len);
+        (!ptr.is_null()).then(|| {
+            std::slice::from_raw_parts(ptr.cast::<u8>(), $crate::c_addr::readable_len(len))
+        })
+    }};
+}
+pub(crate) use caller_addr;
+
 /// The family of a caller's address (its first two bytes), or `None` for NULL or a
 /// length too short to hold the family field.
 pub fn family(addr: Option<&[u8]>) -> Option<i32> {

@@ -19,10 +19,8 @@ use crate::{real, registry, tor};
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // SAFETY: the caller's own arguments, handed on unchanged.
     let pass = || unsafe { real::CONNECT.get()(fd, addr, len) };
-    let dest = (!addr.is_null()).then(|| {
-        // SAFETY: connect(2)'s contract: a non-NULL addr points to len readable bytes.
-        unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), c_addr::readable_len(len)) }
-    });
+    // SAFETY: connect(2)'s contract: a non-NULL addr points to len readable bytes.
+    let dest = unsafe { c_addr::caller_addr!(addr, len) };
     run(
         pass,
         || fail(libc::ENOMEM),

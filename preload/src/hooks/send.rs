@@ -7,7 +7,7 @@ use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr, socklen_t, 
 use super::check::{self, Verdict};
 use super::connect::connect_checked;
 use super::run;
-use crate::c_addr::readable_len;
+use crate::c_addr::caller_addr;
 use crate::errno::fail;
 use crate::real;
 
@@ -27,10 +27,8 @@ pub unsafe extern "C" fn sendto(
     let connect = || unsafe { real::CONNECT.get()(fd, dest, dlen) };
     // SAFETY: as above, the data alone, MSG_FASTOPEN taken out (P-24).
     let send = || unsafe { libc::send(fd, buf, n, flags & !libc::MSG_FASTOPEN) };
-    let to = (!dest.is_null()).then(|| {
-        // SAFETY: sendto(2)'s contract: a non-NULL dest points to dlen readable bytes.
-        unsafe { std::slice::from_raw_parts(dest.cast::<u8>(), readable_len(dlen)) }
-    });
+    // SAFETY: sendto(2)'s contract: a non-NULL dest points to dlen readable bytes.
+    let to = unsafe { caller_addr!(dest, dlen) };
     let hook = || sending(fd, flags, to, pass, connect, send);
     run(pass, || fail(libc::ENOMEM), hook)
 }
@@ -72,10 +70,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
     let (name, namelen) = (header.msg_name.cast::<sockaddr>(), header.msg_namelen);
     // SAFETY: the caller's own destination, handed on unchanged (P-24).
     let connect = || unsafe { real::CONNECT.get()(fd, name, namelen) };
-    let to = (!name.is_null() && namelen != 0).then(|| {
-        // SAFETY: sendmsg(2)'s contract: msg_name points to msg_namelen readable bytes.
-        unsafe { std::slice::from_raw_parts(name.cast::<u8>(), readable_len(namelen)) }
-    });
+    // SAFETY: sendmsg(2)'s contract: a non-NULL msg_name points to msg_namelen readable
+    // bytes.
+    let to = unsafe { caller_addr!(name, namelen) };
     let hook = || sending(fd, flags, to, pass, connect, send);
     run(pass, || fail(libc::ENOMEM), hook)
 }
@@ -103,13 +100,9 @@ pub unsafe extern "C" fn sendmmsg(
         // SAFETY: sendmmsg(2)'s contract: vec points to vlen readable headers.
         unsafe { std::slice::from_raw_parts(vec, vlen as usize) }
     };
-    let destination = |m: &mmsghdr| {
-        let (name, namelen) = (m.msg_hdr.msg_name, m.msg_hdr.msg_namelen);
-        (!name.is_null() && namelen != 0).then(|| {
-            // SAFETY: as for sendmsg: msg_name points to msg_namelen readable bytes.
-            unsafe { std::slice::from_raw_parts(name.cast::<u8>(), readable_len(namelen)) }
-        })
-    };
+    // SAFETY: as for sendmsg, for each message.
+    let destination =
+        |m: &mmsghdr| unsafe { caller_addr!(m.msg_hdr.msg_name, m.msg_hdr.msg_namelen) };
     let hook = || sending_many(fd, flags, messages.iter().map(destination), pass);
     run(pass, || fail(libc::ENOMEM), hook)
 }

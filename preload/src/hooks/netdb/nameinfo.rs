@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use libc::{c_char, c_int, sockaddr, socklen_t};
 
-use crate::c_addr::{self, readable_len};
+use crate::c_addr;
 use crate::hooks::run;
 use crate::real;
 use crate::resolve;
@@ -41,10 +41,8 @@ pub unsafe extern "C" fn getnameinfo(
         // SAFETY: the caller's own arguments, or NULL and 0 for a part not asked for.
         unsafe { real::GETNAMEINFO.get()(sa, salen, h, hl, s, sl, flags) }
     };
-    let addr = (!sa.is_null()).then(|| {
-        // SAFETY: getnameinfo(3)'s contract: sa points to salen readable bytes.
-        unsafe { std::slice::from_raw_parts(sa.cast::<u8>(), readable_len(salen)) }
-    });
+    // SAFETY: getnameinfo(3)'s contract: a non-NULL sa points to salen readable bytes.
+    let addr = unsafe { c_addr::caller_addr!(sa, salen) };
     let host_room = (!host.is_null() && hostlen > 0).then(|| {
         // SAFETY: as above: host points to hostlen writable bytes.
         unsafe { std::slice::from_raw_parts_mut(host.cast::<MaybeUninit<u8>>(), hostlen as usize) }
