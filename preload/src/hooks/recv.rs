@@ -124,16 +124,15 @@ fn cmsg_align(len: usize) -> usize {
 fn passed_descriptors(control: &[u8]) -> Vec<c_int> {
     let word = std::mem::size_of::<usize>();
     let int = std::mem::size_of::<c_int>();
+    let int_at =
+        |b: &[u8], at: usize| c_int::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     let mut fds = Vec::new();
     let mut at = 0;
     while let Some(header) = control.get(at..at + CMSG_HEADER) {
-        let len = usize::from_ne_bytes(header[..word].try_into().unwrap_or_default());
-        let level = c_int::from_ne_bytes(header[word..word + int].try_into().unwrap_or_default());
-        let kind = c_int::from_ne_bytes(
-            header[word + int..word + 2 * int]
-                .try_into()
-                .unwrap_or_default(),
-        );
+        let mut len_bytes = [0u8; std::mem::size_of::<usize>()];
+        len_bytes.copy_from_slice(&header[..word]);
+        let len = usize::from_ne_bytes(len_bytes);
+        let (level, kind) = (int_at(header, word), int_at(header, word + int));
         if len < CMSG_HEADER {
             break; // malformed: the kernel never writes this
         }
@@ -143,10 +142,7 @@ fn passed_descriptors(control: &[u8]) -> Vec<c_int> {
             .get(at + CMSG_HEADER..(at + len).min(control.len()))
             .unwrap_or_default();
         if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
-            fds.extend(
-                data.chunks_exact(int)
-                    .map(|b| c_int::from_ne_bytes(b.try_into().unwrap_or_default())),
-            );
+            fds.extend(data.chunks_exact(int).map(|b| int_at(b, 0)));
         }
         at += cmsg_align(len);
     }

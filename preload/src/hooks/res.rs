@@ -211,7 +211,7 @@ macro_rules! state_errors {
 
 /// Defines a res_query-like export and its `__res_` alias; `$statp` says whether it
 /// takes the resolver state (the n-variants).
-macro_rules! query_export {
+macro_rules! resolver_export {
     ($name:ident, $alias:ident, $label:literal, ($($statp:ident)?)) => {
         #[doc = concat!("`", $label, "` (P-75, P-77).")]
         #[no_mangle]
@@ -220,7 +220,7 @@ macro_rules! query_export {
             // non-NULL dname is NUL-terminated, a non-NULL answer has anslen writable bytes.
             let (errors, name, answer) = unsafe {
                 (
-                    query_export!(@errors $($statp)?),
+                    resolver_export!(@errors $($statp)?),
                     (!dname.is_null()).then(|| CStr::from_ptr(dname)),
                     answer_room!(answer, anslen),
                 )
@@ -238,10 +238,10 @@ macro_rules! query_export {
     (@errors) => { Errors(None) };
 }
 
-query_export!(res_query, __res_query, "res_query", ());
-query_export!(res_search, __res_search, "res_search", ());
-query_export!(res_nquery, __res_nquery, "res_nquery", (statp));
-query_export!(res_nsearch, __res_nsearch, "res_nsearch", (statp));
+resolver_export!(res_query, __res_query, "res_query", ());
+resolver_export!(res_search, __res_search, "res_search", ());
+resolver_export!(res_nquery, __res_nquery, "res_nquery", (statp));
+resolver_export!(res_nsearch, __res_nsearch, "res_nsearch", (statp));
 
 /// res_nquerydomain(3): `<name>.<domain>` (P-70).
 #[no_mangle]

@@ -33,13 +33,12 @@ pub(super) fn numeric_literal(node: &CStr) -> Option<IpAddr> {
     }
     // SAFETY: on success the C library's list holds at least one entry, whose ai_addr
     // points to ai_addrlen bytes; we free the list once read.
-    let ip = unsafe {
+    unsafe {
         let first = &*res;
         let addr =
             std::slice::from_raw_parts(first.ai_addr.cast::<u8>(), first.ai_addrlen as usize);
         let ip = crate::c_addr::read_inet(addr).map(|a| a.ip());
         libc::freeaddrinfo(res);
         ip
-    };
-    ip
+    }
 }
