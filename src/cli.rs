@@ -5,12 +5,43 @@ use std::ffi::OsString;
 use clap::Parser;
 
 /// `--version`: the project's version and what it is built with.
-const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    "\nsmoltcp ",
-    env!("TORSOCKS_NS_SMOLTCP_VERSION"),
-    "\nembedded Tor client: not built in (Tor's SOCKS port is used)"
-);
+macro_rules! long_version {
+    ($embedded:literal) => {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            "\nsmoltcp ",
+            env!("TORSOCKS_NS_SMOLTCP_VERSION"),
+            "\nembedded Tor client: ",
+            $embedded
+        )
+    };
+}
+#[cfg(feature = "embedded-tor")]
+const LONG_VERSION: &str = long_version!("Arti (arti-client 0.47)");
+#[cfg(not(feature = "embedded-tor"))]
+const LONG_VERSION: &str = long_version!("not built in (Tor's SOCKS port is used)");
+
+/// Which Tor a run uses (`--tor`, `TorClient`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TorKind {
+    /// The daemon when its SOCKS port answers as Tor, else the embedded client.
+    Auto,
+    /// Tor's SOCKS port (-a/-P, TorAddress/TorPort), always.
+    Daemon,
+    /// The Tor client built into torsocks-ns, always (no tor daemon needed).
+    Embedded,
+}
+
+impl From<torsocks_core::config::TorClient> for TorKind {
+    fn from(value: torsocks_core::config::TorClient) -> TorKind {
+        use torsocks_core::config::TorClient as C;
+        match value {
+            C::Auto => TorKind::Auto,
+            C::Daemon => TorKind::Daemon,
+            C::Embedded => TorKind::Embedded,
+        }
+    }
+}
 
 /// Run a program, or a shell, with all of its network traffic forced through Tor:
 /// it lives in its own network namespace whose only way out is Tor.
@@ -27,6 +58,27 @@ pub(crate) struct Args {
     /// Tor's SOCKS port (overrides TorPort and TORSOCKS_TOR_PORT).
     #[arg(short = 'P', long = "port", value_name = "PORT")]
     pub tor_port: Option<String>,
+
+    /// Which Tor to use: `daemon` (Tor's SOCKS port), `embedded` (the Tor client built
+    /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers, else the
+    /// embedded client (-d says which). [default: TorClient, else auto]
+    #[arg(long = "tor", value_name = "KIND", value_enum)]
+    pub tor_kind: Option<TorKind>,
+
+    /// Where the embedded Tor client keeps its state and directory cache [default:
+    /// $XDG_STATE_HOME/torsocks-rs/arti and $XDG_CACHE_HOME/torsocks-rs/arti].
+    #[arg(long, value_name = "DIR")]
+    pub tor_state: Option<std::path::PathBuf>,
+
+    /// An Arti configuration file (TOML) laid over the embedded client's defaults: a
+    /// private network's authorities and fallbacks, bridges, path rules.
+    #[arg(long, value_name = "FILE")]
+    pub arti_config: Option<std::path::PathBuf>,
+
+    /// Preload mode with the embedded client (what `torsocks --embedded` runs): no
+    /// sandbox; COMMAND runs with LIB preloaded and pointed at the client's SOCKS port.
+    #[arg(long, value_name = "LIB", hide = true, conflicts_with_all = ["shell", "check"])]
+    pub preload: Option<std::path::PathBuf>,
 
     /// SOCKS5 username (overrides SOCKS5Username): every request carries these
     /// credentials as they are, so --isolate has no effect.
@@ -134,7 +186,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "control_password")]
     pub control_cookie: Option<std::path::PathBuf>,
 
-    /// With a ControlPort: how long to wait for Tor to bootstrap, in seconds.
+    /// How long to wait for Tor to bootstrap, in seconds (the embedded client, or a
+    /// daemon with a ControlPort).
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub bootstrap_timeout: u64,
 

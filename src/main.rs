@@ -5,6 +5,9 @@
 //! * [`cli`] — the command line (clap) and how options override `torsocks.conf`.
 //! * [`settings`] — the configuration shared with preload mode (torsocks-core).
 //! * [`tor_check`] — makes sure Tor's SOCKS port answers before anything starts.
+//! * [`tor_kind`] — which Tor a run uses: the daemon, or the [`embedded`] client
+//!   (Arti, started after the sandbox is forked, serving SOCKS on loopback).
+//! * [`helper`] — preload mode with the embedded client (`torsocks --embedded`).
 //! * [`control`] — Tor's ControlPort, when configured: [`bootstrap`] progress, onion
 //!   services ([`onion_service`]), NEWNYM.
 //! * [`spec`] — what the sandbox is made of, decided from the options and the host.
@@ -38,6 +41,9 @@ mod cli;
 mod control;
 mod dns;
 mod early_signals;
+#[cfg(feature = "embedded-tor")]
+mod embedded;
+mod helper;
 mod isolation;
 mod limits;
 mod listening;
@@ -54,6 +60,7 @@ mod stats;
 mod this_machine;
 mod tor;
 mod tor_check;
+mod tor_kind;
 mod vpool;
 
 /// Large allocations (the stack's buffers) are mappings of their own: see [`page_alloc`].
@@ -118,6 +125,9 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(message),
     };
+    if let Some(library) = &args.preload {
+        return helper::run(&args, &config, library);
+    }
     if args.check {
         let endpoint = config.tor_endpoint();
         let tor_args: Vec<std::ffi::OsString> = vec![
@@ -149,9 +159,25 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(message) => return fail(message),
     };
-    if let Err(message) = tor_check::socks_port_answers(config.tor_endpoint()) {
-        return fail(message);
+    let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
+    let (chosen, why) = match tor_kind::choose(
+        kind,
+        || tor_check::socks_port_answers(config.tor_endpoint()),
+        tor_kind::EMBEDDED_BUILT_IN,
+    ) {
+        Ok(choice) => choice,
+        Err(message) => return fail(message),
+    };
+    if let (true, Some(why)) = (args.debug, &why) {
+        eprintln!("torsocks-ns: {why}");
     }
+    let embedded_tor = chosen == tor_kind::Chosen::Embedded;
+    #[cfg(feature = "embedded-tor")]
+    let embedded_options = match embedded_tor.then(|| embedded::Options::from_args(&args)) {
+        Some(Ok(options)) => Some(options),
+        Some(Err(message)) => return fail(message),
+        None => None,
+    };
     let mappings: Vec<(u16, u16)> = match args
         .onion_service
         .iter()
@@ -161,9 +187,20 @@ fn main() -> ExitCode {
         Ok(m) => m,
         Err(message) => return fail(message),
     };
-    let mut control = match control_port(&args, &config) {
-        Ok(control) => control,
-        Err(message) => return fail(message),
+    if embedded_tor && (!mappings.is_empty() || args.control.is_some()) {
+        return fail(
+            "--onion-service and --control need a tor daemon's ControlPort; the embedded \
+             Tor client has none (give --tor daemon)",
+        );
+    }
+    // The embedded client has no ControlPort: a TorControlPort in torsocks.conf is for
+    // the daemon.
+    let mut control = match embedded_tor {
+        true => None,
+        false => match control_port(&args, &config) {
+            Ok(control) => control,
+            Err(message) => return fail(message),
+        },
     };
     if control.is_none() && !mappings.is_empty() {
         return fail(
@@ -231,6 +268,22 @@ fn main() -> ExitCode {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
+    // The embedded client starts only now, in the launcher alone: the sandbox's PID 1
+    // was forked before any of its state or threads existed.
+    #[cfg(feature = "embedded-tor")]
+    let embedded_client = match &embedded_options {
+        Some(options) => match embedded::Embedded::start(options) {
+            Ok(client) => Some(client),
+            Err(message) => return fail(message),
+        },
+        None => None,
+    };
+    #[cfg(feature = "embedded-tor")]
+    let tor_endpoint = embedded_client
+        .as_ref()
+        .map_or(config.tor_endpoint(), embedded::Embedded::socks_addr);
+    #[cfg(not(feature = "embedded-tor"))]
+    let tor_endpoint = config.tor_endpoint();
     // Bound once the sandbox exists, so that its PID 1 never holds them.
     let mut published = Vec::new();
     for p in &publishes {
@@ -280,7 +333,7 @@ fn main() -> ExitCode {
     };
     let session = session::SessionConfig {
         tor: tor::Tor::new(
-            config.tor_endpoint(),
+            tor_endpoint,
             isolation,
             tor::Deadlines::default().overridden(
                 args.connect_timeout
@@ -312,6 +365,8 @@ fn main() -> ExitCode {
     });
     drop(local);
     drop(runtime);
+    #[cfg(feature = "embedded-tor")]
+    drop(embedded_client);
     if let (Some(control), Some(id)) = (&control, &onion_id) {
         if let Err(message) = control.borrow_mut().del_onion(id) {
             eprintln!("torsocks-ns: {message}");

@@ -103,7 +103,7 @@ unsafe impl GlobalAlloc for PageMapped {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if mapped(layout) && ptr as usize % PAGE == 0 {
+        if mapped(layout) && (ptr as usize).is_multiple_of(PAGE) {
             // SAFETY: ptr is a mapping of layout.size() bytes made by alloc.
             unsafe { libc::munmap(ptr.cast(), layout.size()) };
         } else if mapped(layout) {

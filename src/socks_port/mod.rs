@@ -153,7 +153,7 @@ fn lookup_failed(e: LookupError) -> Outcome {
 
 /// Reads until the request is complete; None when the client left or broke the
 /// protocol (after sending it whatever refusal the protocol has).
-async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
+pub(crate) async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
     let mut buf = [0u8; proto::MAX_MESSAGE];
     let mut step = server.input(&[]);
     loop {

@@ -15,8 +15,14 @@ pub(crate) mod rep {
     pub(crate) const GENERAL_FAILURE: u8 = 0x01;
     /// Connection not allowed by ruleset.
     pub(crate) const NOT_ALLOWED: u8 = 0x02;
+    /// Network unreachable.
+    #[cfg_attr(not(feature = "embedded-tor"), allow(dead_code))]
+    pub(crate) const NETWORK_UNREACHABLE: u8 = 0x03;
     /// Host unreachable (Tor's answer to a failed lookup).
     pub(crate) const HOST_UNREACHABLE: u8 = 0x04;
+    /// Connection refused (by the destination, as the exit saw it).
+    #[cfg_attr(not(feature = "embedded-tor"), allow(dead_code))]
+    pub(crate) const CONNECTION_REFUSED: u8 = 0x05;
     /// TTL expired (Tor's answer to a timeout).
     pub(crate) const TTL_EXPIRED: u8 = 0x06;
     /// Command not supported.

@@ -56,9 +56,11 @@ pub mod directive {
     pub const TOR_CONTROL_PASSWORD: &str = "TorControlPassword";
     /// `TorControlCookie` (namespace mode): the control auth cookie file.
     pub const TOR_CONTROL_COOKIE: &str = "TorControlCookie";
+    /// `TorClient`: `auto`, `daemon` or `embedded` (torsocks-ns and `torsocks --embedded`).
+    pub const TOR_CLIENT: &str = "TorClient";
 
     /// Every directive, in the order of spec §2.3.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         TOR_ADDRESS,
         TOR_PORT,
         ONION_ADDR_RANGE,
@@ -73,6 +75,7 @@ pub mod directive {
         TOR_CONTROL_PORT,
         TOR_CONTROL_PASSWORD,
         TOR_CONTROL_COOKIE,
+        TOR_CLIENT,
     ];
 
     /// The static name of a known directive; `None` for anything else (case-sensitive).
@@ -91,6 +94,30 @@ pub enum OutboundLocalhost {
     Tcp,
     /// `2`: TCP and UDP to localhost go direct, and inet dgram sockets may be created.
     TcpAndUdp,
+}
+
+/// Which Tor a run uses (`TorClient`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TorClient {
+    /// `auto`: the daemon when its SOCKS port answers, else the embedded client.
+    #[default]
+    Auto,
+    /// `daemon`: Tor's SOCKS port (`TorAddress`:`TorPort`), always.
+    Daemon,
+    /// `embedded`: the Tor client built into torsocks-ns, always.
+    Embedded,
+}
+
+impl TorClient {
+    /// The value for `text` (`auto`, `daemon`, `embedded`; case-insensitive).
+    pub fn parse(text: &str) -> Option<TorClient> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(TorClient::Auto),
+            "daemon" => Some(TorClient::Daemon),
+            "embedded" => Some(TorClient::Embedded),
+            _ => None,
+        }
+    }
 }
 
 /// The effective configuration of one process (CF-1).
@@ -124,6 +151,8 @@ pub struct Config {
     pub control_password: Option<Vec<u8>>,
     /// `TorControlCookie`: the path of Tor's control auth cookie.
     pub control_cookie: Option<PathBuf>,
+    /// `TorClient`: which Tor torsocks-ns uses (preload mode's library ignores it).
+    pub tor_client: TorClient,
 }
 
 impl Default for Config {
@@ -143,6 +172,7 @@ impl Default for Config {
             control_port: None,
             control_password: None,
             control_cookie: None,
+            tor_client: TorClient::Auto,
         }
     }
 }

@@ -159,6 +159,13 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
             config.control_cookie =
                 Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(value)))
         }
+        directive::TOR_CLIENT => {
+            config.tor_client =
+                super::TorClient::parse(&text).ok_or_else(|| ConfigErrorKind::InvalidSwitch {
+                    directive: directive::TOR_CLIENT,
+                    value: text.trim().to_string(),
+                })?
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -192,6 +199,15 @@ fn is_c_space(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tor_client_values() {
+        let mut c = Config::default();
+        assert_eq!(c.tor_client, super::super::TorClient::Auto);
+        assert_eq!(apply(&mut c, directive::TOR_CLIENT, b"embedded"), Ok(true));
+        assert_eq!(c.tor_client, super::super::TorClient::Embedded);
+        assert!(apply(&mut c, directive::TOR_CLIENT, b"arti").is_err());
+    }
 
     #[test]
     fn control_port_forms() {
