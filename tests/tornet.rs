@@ -147,6 +147,7 @@ fn curl_through_private_tor_network() {
     }
 
     sandbox_features_end_to_end(&net);
+    embedded_client_end_to_end(&net, &onion_url);
 
     let peers = net.peers().expect("ss");
     // Seven tor processes talk to each other: the check must have seen them.
@@ -241,4 +242,162 @@ fn sandbox_features_end_to_end(net: &TorNet) {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::io::stdout().flush();
+}
+
+/// The embedded Tor client (Arti) against the private network, with no tor daemon on
+/// the SOCKS port: namespace mode and `torsocks --embedded`. It runs as the tor user,
+/// so the same uid confinement as the tor processes' guards what it may reach, and
+/// `ss` shows it talking to loopback only.
+fn embedded_client_end_to_end(net: &TorNet, onion_url: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let Some(setpriv) = require::program("setpriv") else {
+        return;
+    };
+    let dir = net.dir().join("arti");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("arti.toml");
+    std::fs::write(&config, net.arti_config().expect("arti config")).unwrap();
+    let state = dir.join("state");
+    let owned = Command::new("chown")
+        .args(["-R", "debian-tor:debian-tor"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    // Rootless namespace mode needs a TUN device usable by the user.
+    std::fs::set_permissions(
+        "/dev/net/tun",
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let as_tor_user = |program: &str| {
+        let mut cmd = Command::new(&setpriv);
+        cmd.args([
+            "--reuid=debian-tor",
+            "--regid=debian-tor",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(torsocks_testkit::install::bin(program))
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env("HOME", &dir);
+        cmd
+    };
+    let embedded_args = [
+        "--tor-state".to_string(),
+        state.display().to_string(),
+        "--arti-config".into(),
+        config.display().to_string(),
+    ];
+
+    // Namespace mode: a name of the test zone, the onion service, a name the zone does
+    // not have (NXDOMAIN kept), then a pause in which `ss` looks at the launcher.
+    let script = format!(
+        "curl -sS --max-time 60 http://{ZONE_NAME}/hello.txt; \
+         curl -sS --max-time 60 {onion_url}; \
+         getent hosts nothing-here.tornet.test; echo \"nxdomain=$?\"; \
+         echo paused; read x"
+    );
+    let started = Instant::now();
+    let mut child = as_tor_user("torsocks-ns")
+        .args(["--tor", "embedded", "-P", "1"])
+        .args(&embedded_args)
+        .args(["--", "sh", "-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("torsocks-ns --tor embedded");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.ends_with("paused\n") {
+        if stdout.read_line(&mut seen).unwrap() == 0 {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "torsocks-ns --tor embedded ended early: {seen}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let cold = started.elapsed();
+    let ss = Command::new("ss").args(["-tnpH"]).output().unwrap();
+    let pid = format!("pid={},", child.id());
+    let connections: Vec<String> = String::from_utf8_lossy(&ss.stdout)
+        .lines()
+        .filter(|l| l.contains(&pid))
+        .map(str::to_string)
+        .collect();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{seen}\n{stderr}");
+    let hello = String::from_utf8_lossy(&http_files()["/hello.txt"]).into_owned();
+    assert!(seen.starts_with(&hello), "zone name: {seen}\n{stderr}");
+    assert!(
+        seen.contains(std::str::from_utf8(ONION_BODY).unwrap()),
+        "onion service: {seen}\n{stderr}"
+    );
+    assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}");
+    assert!(
+        stderr.contains("waiting for the embedded Tor client to bootstrap")
+            && stderr.contains("the embedded Tor client has bootstrapped"),
+        "bootstrap progress: {stderr}"
+    );
+    // The launcher (Arti's channels to the relays, the connector's to the front).
+    assert!(
+        !connections.is_empty(),
+        "ss saw no connection of the launcher"
+    );
+    for line in &connections {
+        let peer = line.split_whitespace().nth(4).unwrap_or("");
+        assert!(
+            peer.starts_with("127.0.0.1:") || peer.starts_with("[::1]:"),
+            "the embedded client talked beyond loopback: {line}"
+        );
+    }
+
+    // Preload mode: the wrapper's helper, warm (the directory is cached now).
+    let started = Instant::now();
+    let out = as_tor_user("torsocks")
+        .arg("--embedded")
+        .args(&embedded_args)
+        .args(["curl", "-sS", "--max-time", "60"])
+        .arg(format!("http://{ZONE_NAME}/hello.txt"))
+        .output()
+        .expect("torsocks --embedded");
+    let warm = started.elapsed();
+    assert!(
+        out.status.success(),
+        "torsocks --embedded curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, http_files()["/hello.txt"]);
+    eprintln!(
+        "embedded client: first run (cold bootstrap, 3 fetches) {cold:?}, \
+         torsocks --embedded curl (warm) {warm:?}"
+    );
+
+    // auto: the daemon when it answers.
+    let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args([
+            "--tor",
+            "auto",
+            "-d",
+            "-P",
+            &net.socks_addr().port().to_string(),
+        ])
+        .args(["--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("a tor daemon answers: using it"),
+        "{stderr}"
+    );
 }

@@ -82,6 +82,9 @@ impl Embedded {
                     None => format!("the embedded Tor client's configuration: {e}"),
                 }
             })?;
+        // rustls needs one crypto provider for the process; ring is the one built in.
+        // (Err means one is installed already, which is as good.)
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arti")

@@ -169,7 +169,14 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
         argv: &argv,
         env: &env,
     };
+    let launcher_end = parent_end.as_raw_fd();
     let body = Box::new(|| {
+        // The launcher's end is the launcher's alone: were the child to hold a copy, a
+        // launcher that dies before PID 1 sets PR_SET_PDEATHSIG would never show as
+        // the end of the socket, and PID 1 would wait for it forever.
+        // SAFETY: closes this process's copy of an fd it owns and never uses again
+        // (the child _exits without dropping its copy of `parent_end`).
+        unsafe { libc::close(launcher_end) };
         let Some(control) = child_end.take() else {
             // SAFETY: _exit ends the child without running the parent's atexit handlers.
             unsafe { libc::_exit(1) }

@@ -1,0 +1,165 @@
+//! The embedded Tor client's failures, on loopback only: a network that never answers
+//! gives a clear error within the bootstrap timeout, and bad options are refused
+//! before anything starts. (It carrying traffic is shown end to end, against the
+//! private Tor network, in tests/tornet.rs.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use torsocks_testkit::install::bin;
+use torsocks_testkit::output::{stderr, text};
+use torsocks_testkit::require;
+
+/// A loopback port with nothing listening.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An Arti configuration whose only authority and fallback cache are a closed port on
+/// loopback: the client can reach nothing, and would contact nothing else.
+fn unreachable_network(dir: &std::path::Path) -> std::path::PathBuf {
+    let port = closed_port();
+    let path = dir.join("arti.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[tor_network]\n\
+             authorities = {{ v3idents = [\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"], \
+             uploads = [[\"127.0.0.1:{port}\"]], downloads = [[\"127.0.0.1:{port}\"]], \
+             votes = [[\"127.0.0.1:{port}\"]] }}\n\
+             fallback_caches = [{{ rsa_identity = \"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\", \
+             ed_identity = \"7TfQHXZP7SvdtxnMXQh1CCxvqSnU/9wJ4O7JupzdOXY\", \
+             orports = [\"127.0.0.1:{port}\"] }}]\n\
+             [address_filter]\nallow_local_addrs = true\n\
+             [storage.permissions]\ndangerously_trust_everyone = true\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("embedded-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn built_in() -> bool {
+    let out = Command::new(bin("torsocks-ns"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let built = String::from_utf8_lossy(&out.stdout).contains("embedded Tor client: Arti");
+    if !built {
+        eprintln!("skipped: torsocks-ns was built without the embedded client");
+    }
+    built
+}
+
+#[test]
+fn an_unreachable_network_is_a_clear_error_within_the_timeout() {
+    if !require::tun() || !built_in() {
+        return;
+    }
+    let dir = scratch("unreachable");
+    let config = unreachable_network(&dir);
+    let started = Instant::now();
+    let out = Command::new(bin("torsocks-ns"))
+        .args([
+            "--tor",
+            "embedded",
+            "--bootstrap-timeout",
+            "5",
+            "--tor-state",
+        ])
+        .arg(dir.join("state"))
+        .arg("--arti-config")
+        .arg(&config)
+        .args(["--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("has not bootstrapped within 5 s: it reached"),
+        "{}",
+        text(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn the_helper_reports_the_same_error() {
+    if !built_in() {
+        return;
+    }
+    let dir = scratch("helper");
+    let config = unreachable_network(&dir);
+    let started = Instant::now();
+    let out = Command::new(bin("torsocks-ns"))
+        .arg("--preload")
+        .arg(torsocks_testkit::install::library())
+        .args(["--tor", "auto", "-d", "-P"])
+        .arg(closed_port().to_string())
+        .args(["--bootstrap-timeout", "5", "--tor-state"])
+        .arg(dir.join("state"))
+        .arg("--arti-config")
+        .arg(&config)
+        .args(["--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no tor daemon"), "auto says why: {err}");
+    assert!(err.contains("has not bootstrapped within 5 s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn bad_embedded_options_are_refused_before_anything_starts() {
+    if !built_in() {
+        return;
+    }
+    let dir = scratch("options");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[tor_network\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(bin("torsocks-ns"))
+            .args(args)
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .env("HOME", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--tor",
+        "embedded",
+        "--arti-config",
+        bad.to_str().unwrap(),
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--arti-config"), "{}", text(&out));
+    let out = run(&["--tor", "embedded", "--onion-service", "80", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("need a tor daemon"), "{}", text(&out));
+    let out = run(&["--tor", "arti", "true"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown kind");
+    // The wrapper checks its own options.
+    let out = Command::new(bin("torsocks"))
+        .args(["--tor", "arti", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("expected auto, daemon or embedded"));
+}
