@@ -112,7 +112,12 @@ async fn serve_one(mut stream: TcpStream, client: &Client, debug: bool) {
                         Some(ip) => Outcome::Resolved(ip),
                         None => Outcome::Failed(rep::HOST_UNREACHABLE),
                     },
-                    Err(e) => Outcome::Failed(reply_code(e.kind())),
+                    Err(e) => {
+                        if debug {
+                            eprintln!("torsocks-ns: embedded Tor: lookup of {name}: {e}");
+                        }
+                        Outcome::Failed(reply_code(e.kind()))
+                    }
                 },
             }
         }

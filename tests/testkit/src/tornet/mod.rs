@@ -289,8 +289,9 @@ impl TorNet {
     /// An Arti configuration (TOML) for this network alone: its authorities, with
     /// their DirPorts as the only authority addresses, and the authorities' relays as
     /// the only fallback caches, so that an embedded client never learns of the public
-    /// network's. Local addresses are allowed and subnet families are off (every relay
-    /// is on 127.0.0.1), as chutney configures Arti; permission checks are off, since
+    /// network's. Local addresses are allowed (and the test zone's `.test` names may
+    /// be resolved), subnet families are off (every relay is on 127.0.0.1) and so are
+    /// vanguards (too few relays), as chutney configures Arti; permission checks are off, since
     /// the fixture lives under the world-writable temporary directory.
     pub fn arti_config(&self) -> io::Result<String> {
         let mut v3idents = Vec::new();
@@ -317,7 +318,8 @@ impl TorNet {
              authorities = {{ v3idents = [{}], uploads = [{dirs}], downloads = [{dirs}], votes = [{dirs}] }}\n\
              fallback_caches = [{}]\n\n\
              [path_rules]\nipv4_subnet_family_prefix = 33\nipv6_subnet_family_prefix = 129\n\n\
-             [address_filter]\nallow_local_addrs = true\n\n\
+             [address_filter]\nallow_local_addrs = true\nallow_resolving_local_addrs = true\n\n\
+             [vanguards]\nmode = \"disabled\"\n\n\
              [storage.permissions]\ndangerously_trust_everyone = true\n",
             v3idents.join(", "),
             fallbacks.join(", ")
