@@ -61,7 +61,7 @@ pub(crate) struct Args {
 
     /// Which Tor to use: `daemon` (Tor's SOCKS port), `embedded` (the Tor client built
     /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers, else the
-    /// embedded client (-d says which). [default: TorClient, else auto]
+    /// embedded client (-d says which). [default: TorClient, else daemon]
     #[arg(long = "tor", value_name = "KIND", value_enum)]
     pub tor_kind: Option<TorKind>,
 

@@ -100,9 +100,10 @@ pub enum OutboundLocalhost {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TorClient {
     /// `auto`: the daemon when its SOCKS port answers, else the embedded client.
-    #[default]
     Auto,
-    /// `daemon`: Tor's SOCKS port (`TorAddress`:`TorPort`), always.
+    /// `daemon` (the default): Tor's SOCKS port (`TorAddress`:`TorPort`), always. A
+    /// run never turns to the public network on its own: the fallback is asked for.
+    #[default]
     Daemon,
     /// `embedded`: the Tor client built into torsocks-ns, always.
     Embedded,
@@ -172,7 +173,7 @@ impl Default for Config {
             control_port: None,
             control_password: None,
             control_cookie: None,
-            tor_client: TorClient::Auto,
+            tor_client: TorClient::Daemon,
         }
     }
 }

@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn tor_client_values() {
         let mut c = Config::default();
-        assert_eq!(c.tor_client, super::super::TorClient::Auto);
+        assert_eq!(c.tor_client, super::super::TorClient::Daemon);
         assert_eq!(apply(&mut c, directive::TOR_CLIENT, b"embedded"), Ok(true));
         assert_eq!(c.tor_client, super::super::TorClient::Embedded);
         assert!(apply(&mut c, directive::TOR_CLIENT, b"arti").is_err());
