@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use torsocks_core::socks5::Auth;
 
-use crate::socks_port::proto::{rep, Ask, Outcome, Server};
-use crate::socks_port::{exchange, HANDSHAKE_DEADLINE};
+use crate::socks_port::handshake;
+use crate::socks_port::proto::{rep, Ask, Outcome};
 
 /// The client, on whichever runtime Arti was given.
 pub(crate) type Client = TorClient<tor_rtcompat::PreferredRuntime>;
@@ -69,13 +69,9 @@ pub(crate) async fn serve(listener: TcpListener, client: Arc<Client>, debug: boo
 }
 
 async fn serve_one(mut stream: TcpStream, client: &Client, debug: bool) {
-    let _ = stream.set_nodelay(true);
-    let mut server = Server::new();
-    let ask =
-        match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange(&mut stream, &mut server)).await {
-            Ok(Some(ask)) => ask,
-            _ => return,
-        };
+    let Some((mut server, ask)) = handshake(&mut stream).await else {
+        return;
+    };
     let prefs = prefs(server.client_auth());
     let outcome = match ask {
         Ask::Connect { host, port } => {

@@ -55,13 +55,9 @@ pub(crate) async fn serve(listener: TcpListener, context: Context) {
 
 /// One client: the exchange, the request, then the relay.
 async fn client(mut stream: TcpStream, context: &Context) {
-    let _ = stream.set_nodelay(true);
-    let mut server = Server::new();
-    let ask =
-        match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange(&mut stream, &mut server)).await {
-            Ok(Some(ask)) => ask,
-            _ => return,
-        };
+    let Some((mut server, ask)) = handshake(&mut stream).await else {
+        return;
+    };
     let client_auth = server.client_auth().cloned();
     let tor = &context.tor;
     match ask {
@@ -132,6 +128,18 @@ async fn client(mut stream: TcpStream, context: &Context) {
     }
 }
 
+/// A client's greeting and request, within [`HANDSHAKE_DEADLINE`] (no Nagle on its
+/// stream from here on); None when it left, broke the protocol or took too long. The
+/// server is returned for the reply and the client's credentials.
+pub(crate) async fn handshake(stream: &mut TcpStream) -> Option<(Server, Ask)> {
+    let _ = stream.set_nodelay(true);
+    let mut server = Server::new();
+    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange(stream, &mut server)).await {
+        Ok(Some(ask)) => Some((server, ask)),
+        _ => None,
+    }
+}
+
 /// Resolves when the client has closed its side (end of stream or an error) before
 /// sending anything more; pends forever once it has sent data (early data, kept for the
 /// stream), so that only a client that left ends the wait.
@@ -153,7 +161,7 @@ fn lookup_failed(e: LookupError) -> Outcome {
 
 /// Reads until the request is complete; None when the client left or broke the
 /// protocol (after sending it whatever refusal the protocol has).
-pub(crate) async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
+async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
     let mut buf = [0u8; proto::MAX_MESSAGE];
     let mut step = server.input(&[]);
     loop {
