@@ -11,6 +11,10 @@ use torsocks_testkit::target_host::{http_files, TargetHost};
 use torsocks_testkit::tornet::{TorNet, TorNetOptions, ONION_BODY};
 
 const ZONE_NAME: &str = "www.tornet.test";
+/// A zone name for reverse lookups: tor exits refuse those of internal addresses, so
+/// it has an address of TEST-NET-1 (RFC 5737), to which nothing ever connects.
+const PTR_NAME: &str = "ptr.tornet.test";
+const PTR_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 80);
 
 fn curl(socks: std::net::SocketAddr, url: &str) -> std::process::Output {
     Command::new("curl")
@@ -38,7 +42,7 @@ fn curl_through_private_tor_network() {
     }
     let host = TargetHost::start().expect("target host");
     let options = TorNetOptions {
-        zone: vec![(ZONE_NAME.into(), host.ip())],
+        zone: vec![(ZONE_NAME.into(), host.ip()), (PTR_NAME.into(), PTR_ADDR)],
         allow: vec![(
             host.subnet().to_string(),
             format!("tsrs{}h", host.subnet().addr.octets()[2]),
@@ -146,6 +150,23 @@ fn curl_through_private_tor_network() {
         assert_eq!(out.stdout, body, "torsocks-ns {program:?} {url}");
     }
 
+    // A reverse lookup in the sandbox: RESOLVE_PTR through Tor to an exit's resolver.
+    let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args(["-P", &net.socks_addr().port().to_string(), "--"])
+        .args(["getent", "hosts", &PTR_ADDR.to_string()])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .expect("run torsocks-ns getent");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && answer
+                .split_whitespace()
+                .eq([PTR_ADDR.to_string().as_str(), PTR_NAME]),
+        "PTR through the daemon: {answer}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     sandbox_features_end_to_end(&net);
     embedded_client_end_to_end(&net);
 
@@ -161,6 +182,25 @@ fn curl_through_private_tor_network() {
         "tor talked beyond loopback and the target host: {:#?}",
         peers.foreign
     );
+}
+
+/// The `first=SECONDS` curl printed (`-w`), as printed.
+fn first_fetch_time(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("first="))
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// The resident memory of a process, from /proc.
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `--check`, an onion service of a server inside the sandbox fetched from outside, and
@@ -293,12 +333,16 @@ fn embedded_client_end_to_end(net: &TorNet) {
         config.display().to_string(),
     ];
 
-    // Namespace mode: a name of the test zone, a name the zone does not have (NXDOMAIN
-    // kept), then a pause in which `ss` looks at the launcher. (Onion services are not
-    // asked of the embedded client here: Arti builds onion-service circuits from
-    // relays this five-relay network does not have, which waits for a larger one.)
+    // Namespace mode: a name of the test zone (the session's first connection, timed),
+    // the onion service by curl and by a static busybox, a reverse lookup, a name the
+    // zone does not have (NXDOMAIN kept), then a pause in which `ss` looks at the
+    // launcher and its memory is read.
+    let onion_url = format!("http://{}/", net.onion_hostname());
     let script = format!(
-        "curl -sS --max-time 60 http://{ZONE_NAME}/hello.txt; \
+        "curl -sS --max-time 60 -w 'first=%{{time_total}}\\n' http://{ZONE_NAME}/hello.txt; \
+         curl -sS --max-time 60 {onion_url}; \
+         /bin/busybox wget -q -O - {onion_url}; \
+         getent hosts {PTR_ADDR}; \
          getent hosts nothing-here.tornet.test; echo \"nxdomain=$?\"; \
          echo paused; read x"
     );
@@ -332,13 +376,27 @@ fn embedded_client_end_to_end(net: &TorNet) {
         .filter(|l| l.contains(&pid))
         .map(str::to_string)
         .collect();
+    let rss_kib = resident_kib(child.id());
     child.stdin.take().unwrap().write_all(b"\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{seen}\n{stderr}");
     let hello = String::from_utf8_lossy(&http_files()["/hello.txt"]).into_owned();
     assert!(seen.starts_with(&hello), "zone name: {seen}\n{stderr}");
+    let onion_body = String::from_utf8_lossy(ONION_BODY).into_owned();
+    assert_eq!(
+        seen.matches(onion_body.as_str()).count(),
+        2,
+        "the onion service by curl and busybox: {seen}\n{stderr}"
+    );
+    assert!(
+        seen.lines().any(|l| l
+            .split_whitespace()
+            .eq([PTR_ADDR.to_string().as_str(), PTR_NAME])),
+        "PTR through the embedded client: {seen}\n{stderr}"
+    );
     assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}");
+    let embedded_first = first_fetch_time(&seen);
     assert!(
         stderr.contains("waiting for the embedded Tor client to bootstrap")
             && stderr.contains("the embedded Tor client has bootstrapped"),
@@ -356,7 +414,6 @@ fn embedded_client_end_to_end(net: &TorNet) {
             "the embedded client talked beyond loopback: {line}"
         );
     }
-
     // Preload mode: the wrapper's helper, warm (the directory is cached now).
     let started = Instant::now();
     let out = as_tor_user("torsocks")
@@ -373,9 +430,53 @@ fn embedded_client_end_to_end(net: &TorNet) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, http_files()["/hello.txt"]);
+
+    // Isolation, as the onion service sees it: the rendezvous circuits its clients
+    // come on. Two fetches in one session share a circuit; with `--isolate
+    // connection` each fetch has its own.
+    let mut circuits = Vec::new();
+    for isolate in ["session", "connection"] {
+        let before = net.onion_rendezvous_circuits().expect("onion ControlPort");
+        let out = as_tor_user("torsocks-ns")
+            .args(["--tor", "embedded", "-P", "1", "--isolate", isolate])
+            .args(&embedded_args)
+            .args(["--", "sh", "-c"])
+            .arg(format!(
+                "curl -sS --max-time 60 {onion_url} {onion_url}; \
+                 echo done; exec sleep 0.5"
+            ))
+            .output()
+            .expect("torsocks-ns --isolate");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.matches(onion_body.as_str()).count(),
+            2,
+            "--isolate {isolate}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = net.onion_rendezvous_circuits().expect("onion ControlPort");
+        circuits.push(after.iter().filter(|id| !before.contains(id)).count());
+    }
+    assert_eq!(
+        circuits,
+        [1, 2],
+        "new rendezvous circuits for two fetches: [one session, --isolate connection]"
+    );
+
+    // The daemon's first connection of a session, for comparison.
+    let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args(["-P", &net.socks_addr().port().to_string(), "--"])
+        .args(["curl", "-sS", "--max-time", "60", "-o", "/dev/null"])
+        .args(["-w", "first=%{time_total}\n"])
+        .arg(format!("http://{ZONE_NAME}/hello.txt"))
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let daemon_first = first_fetch_time(&String::from_utf8_lossy(&out.stdout));
     eprintln!(
-        "embedded client: first run (cold bootstrap, 3 fetches) {cold:?}, \
-         torsocks --embedded curl (warm) {warm:?}"
+        "embedded client: first run (cold bootstrap, 3 fetches, 2 onion connections) \
+         {cold:?}; launcher RSS then {rss_kib} KiB; torsocks --embedded curl (warm) \
+         {warm:?}; a session's first fetch {embedded_first} s (the daemon's: {daemon_first} s)"
     );
 
     // auto: the daemon when it answers.

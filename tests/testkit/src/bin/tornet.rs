@@ -10,7 +10,10 @@ fn main() {
     // mask and only `sigwait` below receives them.
     let signals = block_signals();
     let options = TorNetOptions {
-        zone: vec![("www.tornet.test".into(), Ipv4Addr::LOCALHOST)],
+        zone: vec![
+            ("www.tornet.test".into(), Ipv4Addr::LOCALHOST),
+            ("ptr.tornet.test".into(), Ipv4Addr::new(192, 0, 2, 80)),
+        ],
         allow: Vec::new(),
     };
     eprintln!("tornet: starting 7 tor processes (about 15 s)...");
@@ -27,6 +30,15 @@ fn main() {
     println!("SocksPort   {}", net.socks_addr());
     println!("ControlPort {}", net.control_addr());
     println!("Onion       http://{}/", net.onion_hostname());
+    // The same network for the embedded client: `torsocks-ns --tor embedded --arti-config`.
+    let arti = net.dir().join("arti.toml");
+    match net
+        .arti_config()
+        .and_then(|text| std::fs::write(&arti, text))
+    {
+        Ok(()) => println!("Arti config {}", arti.display()),
+        Err(e) => eprintln!("tornet: warning: no Arti configuration: {e}"),
+    }
     println!("Press Ctrl-C to stop.");
     wait_for(&signals);
     drop(net);

@@ -1,5 +1,6 @@
-//! The exits' DNS server: answers A queries for the test zone, NOERROR-empty for other
-//! types of zone names, and REFUSED for every other name. It forwards nothing, so a
+//! The exits' DNS server: answers A queries for the test zone, PTR queries for its
+//! addresses (`d.c.b.a.in-addr.arpa`, with the zone's name), NOERROR-empty for other
+//! types of those names, and REFUSED for every other name. It forwards nothing, so a
 //! lookup of a real name by an exit goes nowhere.
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 const TYPE_A: u16 = 1;
+const TYPE_PTR: u16 = 12;
 const CLASS_IN: u16 = 1;
 const RCODE_REFUSED: u8 = 5;
 
@@ -96,9 +98,19 @@ pub fn answer(query: &[u8], zone: &HashMap<String, Ipv4Addr>) -> Option<(String,
     let question_end = at + 4;
     let name = labels.join(".");
 
-    let found = zone.get(&name).copied();
+    let found = zone.get(&name).map(|ip| Record::A(*ip)).or_else(|| {
+        let ip = reverse_name(&name)?;
+        let (owner, _) = zone.iter().find(|(_, a)| **a == ip)?;
+        Some(Record::Ptr(owner.clone()))
+    });
     let rcode = if found.is_some() { 0 } else { RCODE_REFUSED };
-    let record = found.filter(|_| qtype == TYPE_A && qclass == CLASS_IN);
+    let record = found.filter(|record| {
+        qclass == CLASS_IN
+            && match record {
+                Record::A(_) => qtype == TYPE_A,
+                Record::Ptr(_) => qtype == TYPE_PTR,
+            }
+    });
 
     let mut r = Vec::with_capacity(question_end + 16);
     r.extend_from_slice(&query[0..2]); // ID
@@ -106,11 +118,42 @@ pub fn answer(query: &[u8], zone: &HashMap<String, Ipv4Addr>) -> Option<(String,
     r.push(0x80 | rcode); // RA, RCODE
     r.extend_from_slice(&[0, 1, 0, u8::from(record.is_some()), 0, 0, 0, 0]);
     r.extend_from_slice(&query[12..question_end]); // the question, case preserved
-    if let Some(ip) = record {
-        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        r.extend_from_slice(&ip.octets());
+    match record {
+        Some(Record::A(ip)) => {
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+            r.extend_from_slice(&ip.octets());
+        }
+        Some(Record::Ptr(owner)) => {
+            let mut rdata = Vec::new();
+            for label in owner.split('.') {
+                rdata.push(label.len() as u8);
+                rdata.extend_from_slice(label.as_bytes());
+            }
+            rdata.push(0);
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 12, 0, 1, 0, 0, 0, 60]);
+            r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            r.extend_from_slice(&rdata);
+        }
+        None => {}
     }
     Some((name, r))
+}
+
+/// What the zone holds for a name.
+enum Record {
+    A(Ipv4Addr),
+    Ptr(String),
+}
+
+/// The address `d.c.b.a.in-addr.arpa` stands for.
+fn reverse_name(name: &str) -> Option<Ipv4Addr> {
+    let digits = name.strip_suffix(".in-addr.arpa")?;
+    let mut octets = [0u8; 4];
+    let mut parts = digits.split('.');
+    for octet in octets.iter_mut().rev() {
+        *octet = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 #[cfg(test)]
@@ -143,5 +186,17 @@ mod tests {
         let (_, r) = answer(&query("example.com", 1), &zone).unwrap();
         assert_eq!(r[3] & 0x0f, RCODE_REFUSED);
         assert!(answer(&[0; 5], &zone).is_none());
+    }
+
+    #[test]
+    fn answers_reverse_lookups_of_zone_addresses() {
+        let zone = HashMap::from([("www.tornet.test".to_string(), Ipv4Addr::new(10, 77, 1, 2))]);
+        let (name, r) = answer(&query("2.1.77.10.in-addr.arpa", 12), &zone).unwrap();
+        assert_eq!(name, "2.1.77.10.in-addr.arpa");
+        assert_eq!((r[3] & 0x0f, r[7]), (0, 1), "NOERROR, one answer");
+        assert!(r.ends_with(b"\x03www\x06tornet\x04test\x00"), "{r:?}");
+        let (_, r) = answer(&query("3.1.77.10.in-addr.arpa", 12), &zone).unwrap();
+        assert_eq!(r[3] & 0x0f, RCODE_REFUSED);
+        assert_eq!(reverse_name("1.2.3.in-addr.arpa"), None);
     }
 }

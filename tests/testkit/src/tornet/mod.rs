@@ -29,6 +29,16 @@ use confine::Confinement;
 use dns_stub::DnsStub;
 use torrc::{Authority, Role};
 
+/// One command on an unauthenticated ControlPort; the whole reply.
+fn control_exchange(port: SocketAddr, command: &str) -> io::Result<String> {
+    let mut control = TcpStream::connect(port)?;
+    control.set_read_timeout(Some(Duration::from_secs(10)))?;
+    control.write_all(format!("AUTHENTICATE\r\n{command}\r\nQUIT\r\n").as_bytes())?;
+    let mut reply = String::new();
+    control.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
 /// The user every tor process runs as.
 pub const TOR_USER: &str = "debian-tor";
 /// How long to wait for the client to bootstrap.
@@ -55,6 +65,7 @@ pub struct TorNet {
     nodes: Vec<Node>,
     socks: SocketAddr,
     control: SocketAddr,
+    onion_control: SocketAddr,
     onion: String,
     onion_http: HttpServer,
     dns: DnsStub,
@@ -115,7 +126,14 @@ impl TorNet {
         let target_port = onion_listener.local_addr()?.port();
         let onion_http =
             HttpServer::serve(onion_listener, BTreeMap::from([("/", ONION_BODY.to_vec())]))?;
-        roles.push(("onion".into(), Role::OnionService { target_port }));
+        let onion_control_port = free_port()?;
+        roles.push((
+            "onion".into(),
+            Role::OnionService {
+                target_port,
+                control_port: onion_control_port,
+            },
+        ));
         let (socks_port, control_port) = (free_port()?, free_port()?);
         roles.push((
             "client".into(),
@@ -148,6 +166,7 @@ impl TorNet {
             nodes: Vec::new(),
             socks: SocketAddr::from((Ipv4Addr::LOCALHOST, socks_port)),
             control: SocketAddr::from((Ipv4Addr::LOCALHOST, control_port)),
+            onion_control: SocketAddr::from((Ipv4Addr::LOCALHOST, onion_control_port)),
             onion: String::new(),
             onion_http,
             dns,
@@ -206,16 +225,28 @@ impl TorNet {
 
     /// Sends `SIGNAL NEWNYM` on the ControlPort: new circuits for new streams.
     pub fn newnym(&self) -> io::Result<()> {
-        let mut control = TcpStream::connect(self.control)?;
-        control.set_read_timeout(Some(Duration::from_secs(10)))?;
-        control.write_all(b"AUTHENTICATE\r\nSIGNAL NEWNYM\r\nQUIT\r\n")?;
-        let mut reply = String::new();
-        control.read_to_string(&mut reply)?;
+        let reply = control_exchange(self.control, "SIGNAL NEWNYM")?;
         if reply.lines().filter(|l| l.starts_with("250")).count() >= 2 {
             Ok(())
         } else {
             Err(io::Error::other(format!("NEWNYM refused: {reply}")))
         }
+    }
+
+    /// The rendezvous circuits the onion service has joined with clients, by circuit
+    /// id: the service's view of how many distinct circuits its clients came on.
+    pub fn onion_rendezvous_circuits(&self) -> io::Result<Vec<String>> {
+        let reply = control_exchange(self.onion_control, "GETINFO circuit-status")?;
+        Ok(reply
+            .lines()
+            .filter(|l| l.contains("PURPOSE=HS_SERVICE_REND") && l.contains("HSSR_JOINED"))
+            .filter_map(|l| {
+                l.trim_start_matches("250+circuit-status=")
+                    .split(' ')
+                    .next()
+            })
+            .map(str::to_string)
+            .collect())
     }
 
     /// Waits until an HTTP GET of `/` on the onion service succeeds through the client

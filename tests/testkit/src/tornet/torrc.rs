@@ -25,21 +25,29 @@ pub enum Role {
     Authority { or_port: u16, dir_port: u16 },
     /// An exit relay.
     Exit { or_port: u16, dir_port: u16 },
-    /// An onion service in front of `127.0.0.1:<target_port>`, port 80.
-    OnionService { target_port: u16 },
+    /// An onion service in front of `127.0.0.1:<target_port>`, port 80, with a
+    /// ControlPort from which tests watch its rendezvous circuits.
+    OnionService { target_port: u16, control_port: u16 },
     /// A client with a SocksPort and a ControlPort.
     Client { socks_port: u16, control_port: u16 },
 }
 
-/// The voting schedule: a consensus every 10 s, so the network is up in ~16 s.
+/// The voting schedule: a consensus every 15 s, so the network is up in ~20 s.
+///
+/// In a testing network, C tor's onion-service time period is one shared-random run
+/// (24 voting intervals: 6 minutes here), while Arti takes it from the consensus
+/// parameter `hsdir_interval` (at least 5 minutes). The authorities publish the same
+/// 6 minutes, so tor's onion service and the embedded client agree on the blinded key
+/// and the directories that hold the descriptor.
 const VOTING: &str = "\
-V3AuthVotingInterval 10
+V3AuthVotingInterval 15
 V3AuthVoteDelay 2
 V3AuthDistDelay 2
-TestingV3AuthInitialVotingInterval 10
+TestingV3AuthInitialVotingInterval 15
 TestingV3AuthInitialVoteDelay 2
 TestingV3AuthInitialDistDelay 2
 TestingV3AuthVotingStartOffset 0
+ConsensusParams hsdir_interval=6
 ";
 
 /// Renders the torrc of `nickname` with data in `dir`.
@@ -89,11 +97,15 @@ pub fn render(
             t.push_str(VOTING);
         }
         Role::Exit { or_port, dir_port } => relay(&mut t, *or_port, *dir_port),
-        Role::OnionService { target_port } => {
+        Role::OnionService {
+            target_port,
+            control_port,
+        } => {
             let _ = write!(
                 t,
                 "SocksPort 0\nHiddenServiceDir {d}/hs\nHiddenServiceVersion 3\n\
-                 HiddenServicePort 80 127.0.0.1:{target_port}\n"
+                 HiddenServicePort 80 127.0.0.1:{target_port}\n\
+                 ControlPort 127.0.0.1:{control_port}\nCookieAuthentication 0\n"
             );
         }
         Role::Client {
