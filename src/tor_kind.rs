@@ -27,9 +27,18 @@ pub(crate) fn choose(
     const NOT_BUILT: &str = "this torsocks-ns was built without the embedded Tor client \
                              (cargo feature embedded-tor): use a tor daemon";
     match kind {
-        TorKind::Daemon => daemon()
-            .map(|()| (Chosen::Daemon, None))
-            .map_err(|e| e.to_string()),
+        TorKind::Daemon => daemon().map(|()| (Chosen::Daemon, None)).map_err(|e| {
+            // The daemon is the default, so a user without one learns here that
+            // the built-in client is an option away.
+            match e {
+                TorCheckError::Unreachable { .. } if built_in => format!(
+                    "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
+                     (always) or --tor auto (when no daemon answers), also TorClient in \
+                     torsocks.conf."
+                ),
+                e => e.to_string(),
+            }
+        }),
         TorKind::Embedded if built_in => Ok((Chosen::Embedded, None)),
         TorKind::Embedded => Err(format!("--tor embedded: {NOT_BUILT}")),
         TorKind::Auto => match daemon() {
@@ -78,7 +87,16 @@ mod tests {
 
     #[test]
     fn explicit_kinds_do_not_fall_back() {
-        assert!(choose(TorKind::Daemon, down, true).is_err());
+        let err = choose(TorKind::Daemon, down, true).unwrap_err();
+        assert!(
+            err.contains("--tor embedded"),
+            "the way out is named: {err}"
+        );
+        let err = choose(TorKind::Daemon, down, false).unwrap_err();
+        assert!(
+            !err.contains("--tor embedded"),
+            "not without the client: {err}"
+        );
         let probed = std::cell::Cell::new(false);
         let (chosen, _) = choose(
             TorKind::Embedded,

@@ -8,7 +8,10 @@
 //! [`confine`] so that nothing but loopback and the test host is routable for them.
 //!
 //! Needs root, `tor` and `tor-gencert` (Debian package `tor`, its service kept from
-//! starting). With 10-second voting the client bootstraps in about 15 seconds.
+//! starting). With 15-second voting the client bootstraps in about 20 seconds. The
+//! authorities publish `hsdir_interval=6`, the onion-service time period C tor uses in
+//! a testing network with this schedule, so that Arti (which reads the parameter)
+//! finds the descriptors tor publishes.
 
 pub mod confine;
 pub mod dns_stub;
