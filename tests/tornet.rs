@@ -430,31 +430,74 @@ fn embedded_client_end_to_end(net: &TorNet) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, http_files()["/hello.txt"]);
+    // The rest of what the library does through the embedded client: the onion service,
+    // a reverse lookup (RESOLVE_PTR) and a name the zone lacks.
+    let out = as_tor_user("torsocks")
+        .arg("--embedded")
+        .args(&embedded_args)
+        .args(["/bin/sh", "-c"]) // (`torsocks sh` is `torsocks show`)
+        .arg(format!(
+            "curl -sS --max-time 60 {onion_url}; getent hosts {PTR_ADDR}; \
+             getent hosts nothing-here.tornet.test; echo \"nxdomain=$?\""
+        ))
+        .output()
+        .expect("torsocks --embedded sh");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(seen.starts_with(&onion_body), "onion: {seen}{stderr}");
+    assert!(
+        seen.lines().any(|l| l
+            .split_whitespace()
+            .eq([PTR_ADDR.to_string().as_str(), PTR_NAME])),
+        "PTR in preload mode: {seen}{stderr}"
+    );
+    assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}{stderr}");
+
+    // auto with no daemon on the configured port: the embedded client.
+    let out = as_tor_user("torsocks-ns")
+        .args(["--tor", "auto", "-d", "-P", "1"])
+        .args(&embedded_args)
+        .args(["--", "curl", "-sS", "--max-time", "60", &onion_url])
+        .output()
+        .expect("torsocks-ns --tor auto");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("using the embedded Tor client"),
+        "auto without a daemon: {stderr}"
+    );
+    assert_eq!(out.stdout, ONION_BODY, "auto without a daemon: {stderr}");
 
     // Isolation, as the onion service sees it: the rendezvous circuits its clients
     // come on. Two fetches in one session share a circuit; with `--isolate
     // connection` each fetch has its own.
     let mut circuits = Vec::new();
+    // The service is asked while the client still runs: its circuits close with it.
     for isolate in ["session", "connection"] {
         let before = net.onion_rendezvous_circuits().expect("onion ControlPort");
-        let out = as_tor_user("torsocks-ns")
+        let mut child = as_tor_user("torsocks-ns")
             .args(["--tor", "embedded", "-P", "1", "--isolate", isolate])
             .args(&embedded_args)
             .args(["--", "sh", "-c"])
             .arg(format!(
-                "curl -sS --max-time 60 {onion_url} {onion_url}; \
-                 echo done; exec sleep 0.5"
+                "curl -sS --max-time 60 {onion_url} {onion_url}; echo done; read x"
             ))
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("torsocks-ns --isolate");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        while !seen.ends_with("done\n") && stdout.read_line(&mut seen).unwrap() > 0 {}
+        let after = net.onion_rendezvous_circuits().expect("onion ControlPort");
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
         assert_eq!(
-            stdout.matches(onion_body.as_str()).count(),
+            seen.matches(onion_body.as_str()).count(),
             2,
-            "--isolate {isolate}: {stdout}{}",
+            "--isolate {isolate}: {seen}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let after = net.onion_rendezvous_circuits().expect("onion ControlPort");
         circuits.push(after.iter().filter(|id| !before.contains(id)).count());
     }
     assert_eq!(
