@@ -14,7 +14,9 @@
 # with the first and last round, to show decay), the CPU of the process in the middle
 # (torsocks-ns's launcher, pasta, slirp4netns) per connection, a 2 GiB download (median
 # of 3) and that process's CPU per GB, its memory per idle connection (IDLE held open)
-# and the download with them open. Then start-up times. Nothing leaves the machine:
+# and the download with them open; and for rate and download, the whole machine's CPU per
+# connection and per GB with how busy it was (every process of the path). Then start-up
+# times. Nothing leaves the machine:
 # every address is loopback or the namespace's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,6 +103,18 @@ printf 'TorAddress 127.0.0.1\nTorPort 11081\n' > "$work/ts-11081.conf"
 ticks() { [ -n "${1:-}" ] && awk '{ print $14 + $15 }' "/proc/$1/stat" || echo 0; }
 rss() { [ -n "${1:-}" ] && awk '/VmRSS/ { print $2 }' "/proc/$1/status" || echo 0; }
 hz=$(getconf CLK_TCK)
+# The whole machine's CPU ticks: "busy total" (user, nice, system, irq, softirq, steal;
+# total adds idle and iowait). Every process of a path (client, SOCKS server, target,
+# the process in the middle, the kernel's work for them) is in it: on two cores, when
+# busy nears 100 %, the path is bound by CPU and its rate follows its CPU per unit.
+machine() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# "CPU-per-unit (busy %)" between two machine samples, for n units of the given scale.
+machine_cost() { # before after units scale format
+    awk -v a="$1" -v b="$2" -v n="$3" -v scale="$4" -v hz="$hz" -v fmt="$5" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        busy = y[1] - x[1]; total = y[2] - x[2]
+        printf fmt " (%.0f %%)", busy / hz * scale / n, 100 * busy / total }'
+}
 
 # Starts `sh -c BODY` through path $1 (port $2) with fifos on stdin and stdout; sets
 # mid (the pid of the process in the middle, if any) and opens fd 3 (to it) and 4.
@@ -156,19 +170,21 @@ rows=()
 # with idle connections open.
 measure() {
     local label=$1 path=$2 port=${3:-}
-    local t0 t1 rates first last rate cpu_conn gbits cpu_gb r0 r1 per_idle loaded
+    local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb r0 r1 per_idle loaded
     start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]}; done; read _"
-    t0=$(ticks "$mid"); echo >&3
+    t0=$(ticks "$mid"); m0=$(machine); echo >&3
     rates=$(for _ in $(seq "$rounds"); do read -r line <&4; echo "$line"; done)
-    t1=$(ticks "$mid"); finish
+    t1=$(ticks "$mid"); m1=$(machine); finish
+    all_conn=$(machine_cost "$m0" "$m1" $((rounds * conns)) 1e6 "%.0f")
     first=$(echo "$rates" | head -1); last=$(echo "$rates" | tail -1)
     rate=$(echo "$rates" | median)
     cpu_conn=-
     [ -n "$mid" ] && cpu_conn=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n=$((rounds * conns)) 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     start "$path" "$port" "read _; for i in 1 2 3; do CLIENT bulk 2147483648 ${target[*]}; done; read _"
-    t0=$(ticks "$mid"); echo >&3
+    t0=$(ticks "$mid"); m0=$(machine); echo >&3
     gbits=$(for _ in 1 2 3; do read -r line <&4; echo "$line"; done | median)
-    t1=$(ticks "$mid"); finish
+    t1=$(ticks "$mid"); m1=$(machine); finish
+    all_gb=$(machine_cost "$m0" "$m1" 6.442450944 1 "%.2f")
     cpu_gb=-
     [ -n "$mid" ] && cpu_gb=$(awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "%.2f", d / hz / (3 * 2.147483648) }')
     start "$path" "$port" "CLIENT idle $idle ${target[*]}"
@@ -177,7 +193,7 @@ measure() {
     read -r loaded <&4; finish
     per_idle=-
     [ -n "$mid" ] && per_idle=$(awk -v a="$r0" -v b="$r1" -v n="$idle" 'BEGIN { printf "%.1f", (b - a) / n }')
-    rows+=("$label|$rate|$first → $last|$cpu_conn|$gbits|$cpu_gb|$per_idle|$loaded|${r0}")
+    rows+=("$label|$rate|$first → $last|$cpu_conn|$all_conn|$gbits|$cpu_gb|$all_gb|$per_idle|$loaded|${r0}")
     echo "done: $label" >&2
 }
 
@@ -195,8 +211,8 @@ measure "slirp4netns (no SOCKS)" slirp4netns
 echo
 echo "$rounds rounds of $conns connect-request-close; 2 GiB downloads (median of 3); $idle idle connections"
 echo
-echo "| path | connections/s (median) | first → last round | CPU µs/connection | 2 GiB Gbit/s | CPU s/GB | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| path | connections/s (median) | first → last round | CPU µs/connection | machine CPU µs/connection (busy) | 2 GiB Gbit/s | CPU s/GB | machine CPU s/GB (busy) | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
 
 # Start-up: milliseconds for each of 40 runs, median and best.
