@@ -159,10 +159,7 @@ fn curl_through_private_tor_network() {
         .expect("run torsocks-ns getent");
     let answer = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success()
-            && answer
-                .split_whitespace()
-                .eq([PTR_ADDR.to_string().as_str(), PTR_NAME]),
+        out.status.success() && names_ptr(&answer),
         "PTR through the daemon: {answer}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -182,6 +179,14 @@ fn curl_through_private_tor_network() {
         "tor talked beyond loopback and the target host: {:#?}",
         peers.foreign
     );
+}
+
+/// Whether `getent hosts PTR_ADDR` printed the zone's name for it.
+fn names_ptr(output: &str) -> bool {
+    let addr = PTR_ADDR.to_string();
+    output
+        .lines()
+        .any(|l| l.split_whitespace().eq([addr.as_str(), PTR_NAME]))
 }
 
 /// The `first=SECONDS` curl printed (`-w`), as printed.
@@ -390,9 +395,7 @@ fn embedded_client_end_to_end(net: &TorNet) {
         "the onion service by curl and busybox: {seen}\n{stderr}"
     );
     assert!(
-        seen.lines().any(|l| l
-            .split_whitespace()
-            .eq([PTR_ADDR.to_string().as_str(), PTR_NAME])),
+        names_ptr(&seen),
         "PTR through the embedded client: {seen}\n{stderr}"
     );
     assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}");
@@ -445,12 +448,7 @@ fn embedded_client_end_to_end(net: &TorNet) {
     let seen = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(seen.starts_with(&onion_body), "onion: {seen}{stderr}");
-    assert!(
-        seen.lines().any(|l| l
-            .split_whitespace()
-            .eq([PTR_ADDR.to_string().as_str(), PTR_NAME])),
-        "PTR in preload mode: {seen}{stderr}"
-    );
+    assert!(names_ptr(&seen), "PTR in preload mode: {seen}{stderr}");
     assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}{stderr}");
 
     // auto with no daemon on the configured port: the embedded client.
