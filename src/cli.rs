@@ -60,7 +60,7 @@ pub(crate) struct Args {
     pub tor_port: Option<String>,
 
     /// Which Tor to use: `daemon` (Tor's SOCKS port), `embedded` (the Tor client built
-    /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers, else the
+    /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers as Tor, else the
     /// embedded client (-d says which). [default: TorClient, else daemon]
     #[arg(long = "tor", value_name = "KIND", value_enum)]
     pub tor_kind: Option<TorKind>,

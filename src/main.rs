@@ -162,7 +162,7 @@ fn main() -> ExitCode {
     let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
     let (chosen, why) = match tor_kind::choose(
         kind,
-        || tor_check::socks_port_answers(config.tor_endpoint()),
+        |probe| tor_kind::probe(config.tor_endpoint(), probe),
         tor_kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,

@@ -17,34 +17,62 @@ pub(crate) enum Chosen {
 /// Whether this build has the embedded client.
 pub(crate) const EMBEDDED_BUILT_IN: bool = cfg!(feature = "embedded-tor");
 
+/// What the daemon check must establish of the configured SOCKS port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// It answers SOCKS5 (`daemon`: the user named it, as with the C torsocks).
+    Answers,
+    /// It answers SOCKS5 and is Tor (`auto`: a SOCKS server that is not Tor, an
+    /// `ssh -D` say, must not be taken for the daemon when the embedded client could
+    /// carry the traffic through Tor instead).
+    IsTor,
+}
+
+/// The daemon check of `endpoint` for `probe`.
+pub(crate) fn probe(endpoint: std::net::SocketAddr, probe: Probe) -> Result<(), TorCheckError> {
+    crate::tor_check::socks_port_answers(endpoint)?;
+    match probe {
+        Probe::Answers => Ok(()),
+        Probe::IsTor => crate::tor_check::is_tor(endpoint).map(|_| ()),
+    }
+}
+
 /// The Tor to use, and for `auto` why (for `-d`); `daemon` is the answer of the
 /// daemon check, made only when `kind` needs it. The error is the message to print.
 pub(crate) fn choose(
     kind: TorKind,
-    daemon: impl FnOnce() -> Result<(), TorCheckError>,
+    daemon: impl FnOnce(Probe) -> Result<(), TorCheckError>,
     built_in: bool,
 ) -> Result<(Chosen, Option<String>), String> {
     const NOT_BUILT: &str = "this torsocks-ns was built without the embedded Tor client \
                              (cargo feature embedded-tor): use a tor daemon";
     match kind {
-        TorKind::Daemon => daemon().map(|()| (Chosen::Daemon, None)).map_err(|e| {
-            // The daemon is the default, so a user without one learns here that
-            // the built-in client is an option away.
-            match e {
-                TorCheckError::Unreachable { .. } if built_in => format!(
-                    "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
+        TorKind::Daemon => daemon(Probe::Answers)
+            .map(|()| (Chosen::Daemon, None))
+            .map_err(|e| {
+                // The daemon is the default, so a user without one learns here that
+                // the built-in client is an option away.
+                match e {
+                    TorCheckError::Unreachable { .. } if built_in => format!(
+                        "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
                      (always) or --tor auto (when no daemon answers), also TorClient in \
                      torsocks.conf."
-                ),
-                e => e.to_string(),
-            }
-        }),
+                    ),
+                    e => e.to_string(),
+                }
+            }),
         TorKind::Embedded if built_in => Ok((Chosen::Embedded, None)),
         TorKind::Embedded => Err(format!("--tor embedded: {NOT_BUILT}")),
-        TorKind::Auto => match daemon() {
+        TorKind::Auto => match daemon(Probe::IsTor) {
             Ok(()) => Ok((
                 Chosen::Daemon,
                 Some("a tor daemon answers: using it".into()),
+            )),
+            Err(e @ TorCheckError::NotTor(_)) if built_in => Ok((
+                Chosen::Embedded,
+                Some(format!(
+                    "the SOCKS port answers but is not Tor ({e}); using the embedded Tor client"
+                )),
             )),
             Err(e) if built_in => Ok((
                 Chosen::Embedded,
@@ -61,7 +89,7 @@ pub(crate) fn choose(
 mod tests {
     use super::*;
 
-    fn down() -> Result<(), TorCheckError> {
+    fn down(_: Probe) -> Result<(), TorCheckError> {
         Err(TorCheckError::Unreachable {
             endpoint: "127.0.0.1:9050".parse().unwrap(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
@@ -70,9 +98,30 @@ mod tests {
 
     #[test]
     fn auto_prefers_a_daemon_that_answers() {
-        let (chosen, why) = choose(TorKind::Auto, || Ok(()), true).unwrap();
+        let asked = std::cell::Cell::new(None);
+        let answers = |probe| {
+            asked.set(Some(probe));
+            Ok(())
+        };
+        let (chosen, why) = choose(TorKind::Auto, answers, true).unwrap();
         assert_eq!(chosen, Chosen::Daemon);
         assert!(why.unwrap().contains("daemon answers"));
+        assert_eq!(asked.get(), Some(Probe::IsTor), "auto takes only Tor");
+        choose(TorKind::Daemon, answers, true).unwrap();
+        assert_eq!(
+            asked.get(),
+            Some(Probe::Answers),
+            "a named daemon is trusted"
+        );
+    }
+
+    #[test]
+    fn auto_passes_over_a_socks_server_that_is_not_tor() {
+        let not_tor = |_| Err(TorCheckError::NotTor("no HTTP answer, no RESOLVE".into()));
+        let (chosen, why) = choose(TorKind::Auto, not_tor, true).unwrap();
+        assert_eq!(chosen, Chosen::Embedded);
+        assert!(why.unwrap().contains("is not Tor"));
+        assert!(choose(TorKind::Auto, not_tor, false).is_err());
     }
 
     #[test]
@@ -100,7 +149,7 @@ mod tests {
         let probed = std::cell::Cell::new(false);
         let (chosen, _) = choose(
             TorKind::Embedded,
-            || {
+            |_| {
                 probed.set(true);
                 Ok(())
             },
@@ -109,7 +158,7 @@ mod tests {
         .unwrap();
         assert_eq!(chosen, Chosen::Embedded);
         assert!(!probed.get(), "embedded never probes the daemon");
-        assert!(choose(TorKind::Embedded, || Ok(()), false)
+        assert!(choose(TorKind::Embedded, |_| Ok(()), false)
             .unwrap_err()
             .contains("embedded-tor"));
     }

@@ -97,6 +97,70 @@ fn an_unreachable_network_is_a_clear_error_within_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// A SOCKS5 server on loopback that is not Tor (as `ssh -D` is not): it takes every
+/// greeting, refuses every request, and closes on anything else. It serves at most
+/// `connections` connections.
+fn socks_server_not_tor(connections: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut greeting = [0u8; 2];
+            if stream.read_exact(&mut greeting).is_err() || greeting[0] != 5 {
+                continue; // not SOCKS5 (Tor's HTTP answer is what this server lacks)
+            }
+            let mut methods = vec![0u8; usize::from(greeting[1])];
+            let _ = stream.read_exact(&mut methods);
+            let _ = stream.write_all(&[5, 0]);
+            let mut request = [0u8; 512];
+            if stream.read(&mut request).is_ok_and(|n| n > 0) {
+                // REP 1, general failure, for CONNECT, RESOLVE and the rest alike.
+                let _ = stream.write_all(&[5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn auto_does_not_take_a_socks_server_that_is_not_tor() {
+    if !built_in() {
+        return;
+    }
+    let dir = scratch("not-tor");
+    let config = unreachable_network(&dir);
+    let port = socks_server_not_tor(10);
+    let out = Command::new(bin("torsocks-ns"))
+        .args(["--tor", "auto", "-d", "-P", &port.to_string()])
+        .args(["--bootstrap-timeout", "5", "--tor-state"])
+        .arg(dir.join("state"))
+        .arg("--arti-config")
+        .arg(&config)
+        .args(["--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("answers but is not Tor") && err.contains("using the embedded Tor client"),
+        "auto says why it passes over the SOCKS server: {err}"
+    );
+    // The embedded client was taken (and, on this closed network, reports it cannot
+    // bootstrap); the SOCKS server carried nothing.
+    assert!(err.contains("has not bootstrapped within 5 s"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Named as the daemon, the same server is used: the user asked for it.
+    let out = Command::new(bin("torsocks-ns"))
+        .args(["--tor", "daemon", "-P", &port.to_string(), "--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 #[test]
 fn the_helper_reports_the_same_error() {
     if !built_in() {
