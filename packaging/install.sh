@@ -8,6 +8,7 @@
 #   P/bin/torsocks                     the preload wrapper (sourceable POSIX sh)
 #   L/torsocks/libtorsocks.so          preload mode
 #   L/torsocks/torsocks-inspect        the wrapper's static-binary check
+#   L/torsocks/torsocks-arti           the embedded Tor client, started by torsocks-ns
 #   E/torsocks.conf                    default configuration (an existing one is kept)
 #   P/share/man/...                    man pages
 #   P/share/{bash-completion,zsh,fish}/...  shell completions
@@ -67,6 +68,13 @@ install -d "$dest/bin" "$lib" "$etc"
 install -m 0755 "$out/torsocks-ns" "$dest/bin/torsocks-ns"
 install -m 0644 "$out/libtorsocks.so" "$lib/libtorsocks.so"
 install -m 0755 "$out/torsocks-inspect" "$lib/torsocks-inspect"
+# The embedded Tor client (feature embedded-tor, on by default): torsocks-ns finds it in
+# this directory. A build without the feature has none, and drops an older copy.
+if [ -f "$out/torsocks-arti" ]; then
+    install -m 0755 "$out/torsocks-arti" "$lib/torsocks-arti"
+else
+    rm -f "$lib/torsocks-arti"
+fi
 # The wrapper names the installed paths (without DESTDIR): when sourced, a script
 # cannot find its own location in every shell.
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

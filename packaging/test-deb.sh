@@ -62,6 +62,25 @@ grep -q "host: Some(\"smoke.test\")\|host: Some(\"192.0.2.7\")" "$work/mock.log"
     || fail "torsocks-ns --version"
 MANWIDTH=200 MANPAGER=cat man torsocks-ns 2>/dev/null | grep -q "only way out is Tor" || fail "man torsocks-ns"
 MANWIDTH=200 MANPAGER=cat man 5 torsocks.conf 2>/dev/null | grep -q TorControlPort || fail "man torsocks.conf"
+# The embedded client's program is installed where torsocks-ns finds it: pointed at a
+# network whose only authority and cache are a closed loopback port (nothing else is
+# ever contacted), it answers with its own bootstrap error.
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$work/arti.toml" <<EOF
+[tor_network]
+authorities = { v3idents = ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"], uploads = [["127.0.0.1:$closed"]], downloads = [["127.0.0.1:$closed"]], votes = [["127.0.0.1:$closed"]] }
+fallback_caches = [{ rsa_identity = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", ed_identity = "7TfQHXZP7SvdtxnMXQh1CCxvqSnU/9wJ4O7JupzdOXY", orports = ["127.0.0.1:$closed"] }]
+[address_filter]
+allow_local_addrs = true
+[storage.permissions]
+dangerously_trust_everyone = true
+EOF
+got=$(TORSOCKS_CONF_FILE=/dev/null timeout 60 /usr/bin/torsocks-ns --tor embedded \
+    --bootstrap-timeout 3 --tor-state "$work/arti" --arti-config "$work/arti.toml" -- true 2>&1 || true)
+case $got in
+    *"has not bootstrapped within 3 s"*) echo "test-deb.sh: torsocks-ns started the embedded client" ;;
+    *) fail "torsocks-ns --tor embedded: $got" ;;
+esac
 bash -c '. /usr/share/bash-completion/completions/torsocks-ns && complete -p torsocks-ns' \
     >/dev/null || fail "the bash completion of torsocks-ns does not load"
 bash -c '. /usr/share/bash-completion/completions/torsocks && complete -p torsocks' \

@@ -82,7 +82,7 @@ fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCo
             return ExitCode::from(1);
         }
     };
-    let client = match crate::embedded::Embedded::start(&options) {
+    let client = match crate::embedded::process::Helper::start(&options) {
         Ok(client) => client,
         Err(message) => {
             eprintln!("torsocks: {message}");

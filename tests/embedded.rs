@@ -161,6 +161,76 @@ fn auto_does_not_take_a_socks_server_that_is_not_tor() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+/// The children of a process named `comm`, from /proc.
+fn children_named(pid: u32, comm: &str) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|p: &u32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+#[test]
+fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
+    if !built_in() {
+        return;
+    }
+    let dir = scratch("lifetime");
+    let config = unreachable_network(&dir);
+    let mut launcher = Command::new(bin("torsocks-ns"))
+        .args([
+            "--tor",
+            "embedded",
+            "--bootstrap-timeout",
+            "20",
+            "--tor-state",
+        ])
+        .arg(dir.join("state"))
+        .arg("--arti-config")
+        .arg(&config)
+        .args(["--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bootstrapping (it cannot finish on this network): torsocks-arti is running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let arti = loop {
+        if let Some(&pid) = children_named(launcher.id(), "torsocks-arti").first() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "torsocks-arti never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let alive = || std::path::Path::new(&format!("/proc/{arti}")).exists();
+    // A Ctrl-C or Ctrl-\ at the terminal is for the program, not for its Tor.
+    for signal in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: kill(2) on the PID of a process this test started (a child of its child).
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(arti as libc::pid_t, signal) };
+        assert_eq!(rc, 0);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(), "torsocks-arti died of SIGINT or SIGQUIT");
+    // The launcher killed outright: the client goes with it (its stdin closes).
+    launcher.kill().unwrap();
+    launcher.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive()
+        && !std::fs::read_to_string(format!("/proc/{arti}/stat")).is_ok_and(|s| s.contains(") Z "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "torsocks-arti outlived its launcher's SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_helper_reports_the_same_error() {
     if !built_in() {

@@ -41,7 +41,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The minimal build, without the embedded Tor client, is checked and unit-tested too.
 cargo clippy -p torsocks-ns --no-default-features --all-targets -- -D warnings
-cargo test -q -p torsocks-ns --no-default-features --bins
+cargo test -q -p torsocks-ns --no-default-features --lib --bins
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

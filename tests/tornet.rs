@@ -198,6 +198,15 @@ fn first_fetch_time(output: &str) -> String {
         .to_string()
 }
 
+/// The children of a process, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// The resident memory of a process, from /proc.
 fn resident_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -374,14 +383,32 @@ fn embedded_client_end_to_end(net: &TorNet) {
         }
     }
     let cold = started.elapsed();
+    // The launcher and its children in this network namespace: the embedded client's
+    // process (torsocks-arti) among them. (The sandbox's processes have a network of
+    // their own, which `ss` here does not show.)
+    let helpers = children(child.id());
+    let arti = helpers
+        .iter()
+        .copied()
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "torsocks-arti")
+        })
+        .unwrap_or_else(|| panic!("no torsocks-arti among the launcher's children {helpers:?}"));
     let ss = Command::new("ss").args(["-tnpH"]).output().unwrap();
-    let pid = format!("pid={},", child.id());
-    let connections: Vec<String> = String::from_utf8_lossy(&ss.stdout)
-        .lines()
-        .filter(|l| l.contains(&pid))
-        .map(str::to_string)
-        .collect();
+    let of = |pid: u32| {
+        let needle = format!("pid={pid},");
+        String::from_utf8_lossy(&ss.stdout)
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let arti_connections = of(arti);
+    let mut connections = of(child.id());
+    connections.extend(arti_connections.iter().cloned());
     let rss_kib = resident_kib(child.id());
+    let arti_rss_kib = resident_kib(arti);
     child.stdin.take().unwrap().write_all(b"\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -405,10 +432,11 @@ fn embedded_client_end_to_end(net: &TorNet) {
             && stderr.contains("the embedded Tor client has bootstrapped"),
         "bootstrap progress: {stderr}"
     );
-    // The launcher (Arti's channels to the relays, the connector's to the front).
+    // The embedded client (Arti's channels to the relays, the front's to the launcher)
+    // and the launcher (its connector's to the front).
     assert!(
-        !connections.is_empty(),
-        "ss saw no connection of the launcher"
+        !arti_connections.is_empty(),
+        "ss saw no connection of the embedded client"
     );
     for line in &connections {
         let peer = line.split_whitespace().nth(4).unwrap_or("");
@@ -516,7 +544,8 @@ fn embedded_client_end_to_end(net: &TorNet) {
     let daemon_first = first_fetch_time(&String::from_utf8_lossy(&out.stdout));
     eprintln!(
         "embedded client: first run (cold bootstrap, 3 fetches, 2 onion connections) \
-         {cold:?}; launcher RSS then {rss_kib} KiB; torsocks --embedded curl (warm) \
+         {cold:?}; RSS then: launcher {rss_kib} KiB, torsocks-arti {arti_rss_kib} KiB; \
+         torsocks --embedded curl (warm) \
          {warm:?}; a session's first fetch {embedded_first} s (the daemon's: {daemon_first} s)"
     );
 

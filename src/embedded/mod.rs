@@ -1,9 +1,11 @@
 //! The embedded Tor client (Arti), for machines without a tor daemon.
 //!
-//! It runs in the launcher, on a runtime of its own (two worker threads named
-//! `arti`), created only after the sandbox's PID 1 has been forked: the sandbox never
-//! holds a copy of the client's keys or state, and Arti never sees a `fork`. Once
-//! bootstrapped it serves SOCKS5 on an ephemeral port of 127.0.0.1 ([`front`]), and
+//! It runs in `torsocks-arti` ([`process`]), a process of its own that the launcher
+//! starts only after the sandbox's PID 1 has been forked, and only for runs that ask
+//! for it: the sandbox never holds a copy of the client's keys or state, Arti never
+//! sees a `fork`, and the launcher of a daemon run does not carry Arti's code. There,
+//! on a runtime of its own (two worker threads named `arti`), the client bootstraps
+//! and then serves SOCKS5 on an ephemeral port of 127.0.0.1 ([`front`]), and
 //! everything else reaches it the way it reaches a tor daemon: the launcher's
 //! [`crate::tor::Tor`] connector (the stack, the DNS server and the sandbox's SOCKS
 //! port all use it), or `libtorsocks` in preload mode ([`crate::helper`]). One front
@@ -17,6 +19,7 @@
 pub(crate) mod config;
 pub(crate) mod dirs;
 mod front;
+pub(crate) mod process;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
