@@ -3,9 +3,10 @@
 # (tests/tornet: real tor processes on loopback, nothing leaves the machine): a run with
 # a cold and with a warm directory cache, a session's first fetch (a test-zone name, by an
 # exit, from an HTTP server on loopback) and then the onion service, through the embedded
-# client beside the same through the network's running tor daemon, and the launcher's
-# RSS with the client bootstrapped. The embedded client runs as the tor user, under the same
-# egress confinement as the network's tor processes. Median of N runs each.
+# client beside the same through the network's running tor daemon, and the RSS of the
+# launcher and of the client's process (torsocks-arti) with the client bootstrapped.
+# The embedded client runs as the tor user, under the same egress confinement as the
+# network's tor processes. Median of N runs each.
 #
 #   sudo benches/embedded.sh [N]
 set -euo pipefail
@@ -24,7 +25,7 @@ grep -q "Press Ctrl-C" "$work/tornet.out" || { cat "$work/tornet.err" >&2; exit 
 socks=$(awk '/^SocksPort/ { print $2 }' "$work/tornet.out")
 onion=$(awk '/^Onion/ { print $2 }' "$work/tornet.out")
 cp "$(awk '/^Arti config/ { print $3 }' "$work/tornet.out")" "$work/arti.toml"
-cp target/release/torsocks-ns "$work/torsocks-ns"
+cp target/release/torsocks-ns target/release/torsocks-arti "$work/"
 chown -R debian-tor:debian-tor "$work"
 
 as_tor_user() {
@@ -76,7 +77,10 @@ row "tor daemon" with_daemon
 
 embedded sh -c "$fetches > /dev/null; echo ready; sleep 3" > "$work/ready" 2>&1 & job=$!
 for _ in $(seq 600); do grep -q ready "$work/ready" && break; sleep 0.05; done
-# The launcher is the tor user's oldest torsocks-ns (the sandbox's PID 1 is a clone).
+# The launcher is the tor user's oldest torsocks-ns (the sandbox's PID 1 is a clone);
+# the client is its torsocks-arti.
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$(pgrep -o -u debian-tor -x torsocks-ns)/status")
+arti_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$(pgrep -o -u debian-tor -x torsocks-arti)/status")
 wait "$job"
-printf '\n| launcher RSS, embedded client bootstrapped, after the two fetches | %s KiB |\n|---|---|\n' "$rss"
+printf '\n| after the two fetches, embedded client bootstrapped | RSS KiB |\n|---|---|\n'
+printf '| launcher (torsocks-ns) | %s |\n| embedded client (torsocks-arti) | %s |\n' "$rss" "$arti_rss"
