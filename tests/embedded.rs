@@ -43,6 +43,20 @@ fn unreachable_network(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// The arguments that point the embedded client at the unreachable network of `dir`,
+/// with a bootstrap deadline of `seconds`.
+fn unreachable_client(dir: &std::path::Path, seconds: u32) -> Vec<std::ffi::OsString> {
+    let config = unreachable_network(dir);
+    vec![
+        "--bootstrap-timeout".into(),
+        seconds.to_string().into(),
+        "--tor-state".into(),
+        dir.join("state").into(),
+        "--arti-config".into(),
+        config.into(),
+    ]
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::current_dir()
         .unwrap()
@@ -71,19 +85,10 @@ fn an_unreachable_network_is_a_clear_error_within_the_timeout() {
         return;
     }
     let dir = scratch("unreachable");
-    let config = unreachable_network(&dir);
     let started = Instant::now();
     let out = Command::new(bin("torsocks-ns"))
-        .args([
-            "--tor",
-            "embedded",
-            "--bootstrap-timeout",
-            "5",
-            "--tor-state",
-        ])
-        .arg(dir.join("state"))
-        .arg("--arti-config")
-        .arg(&config)
+        .args(["--tor", "embedded"])
+        .args(unreachable_client(&dir, 5))
         .args(["--", "true"])
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .output()
@@ -131,14 +136,10 @@ fn auto_does_not_take_a_socks_server_that_is_not_tor() {
         return;
     }
     let dir = scratch("not-tor");
-    let config = unreachable_network(&dir);
     let port = socks_server_not_tor(10);
     let out = Command::new(bin("torsocks-ns"))
         .args(["--tor", "auto", "-d", "-P", &port.to_string()])
-        .args(["--bootstrap-timeout", "5", "--tor-state"])
-        .arg(dir.join("state"))
-        .arg("--arti-config")
-        .arg(&config)
+        .args(unreachable_client(&dir, 5))
         .args(["--", "true"])
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .output()
@@ -179,18 +180,9 @@ fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
         return;
     }
     let dir = scratch("lifetime");
-    let config = unreachable_network(&dir);
     let mut launcher = Command::new(bin("torsocks-ns"))
-        .args([
-            "--tor",
-            "embedded",
-            "--bootstrap-timeout",
-            "20",
-            "--tor-state",
-        ])
-        .arg(dir.join("state"))
-        .arg("--arti-config")
-        .arg(&config)
+        .args(["--tor", "embedded"])
+        .args(unreachable_client(&dir, 20))
         .args(["--", "true"])
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .stdout(std::process::Stdio::null())
@@ -237,17 +229,13 @@ fn the_helper_reports_the_same_error() {
         return;
     }
     let dir = scratch("helper");
-    let config = unreachable_network(&dir);
     let started = Instant::now();
     let out = Command::new(bin("torsocks-ns"))
         .arg("--preload")
         .arg(torsocks_testkit::install::library())
         .args(["--tor", "auto", "-d", "-P"])
         .arg(closed_port().to_string())
-        .args(["--bootstrap-timeout", "5", "--tor-state"])
-        .arg(dir.join("state"))
-        .arg("--arti-config")
-        .arg(&config)
+        .args(unreachable_client(&dir, 5))
         .args(["--", "true"])
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .output()
