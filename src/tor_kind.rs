@@ -47,19 +47,17 @@ pub(crate) fn choose(
     const NOT_BUILT: &str = "this torsocks-ns was built without the embedded Tor client \
                              (cargo feature embedded-tor): use a tor daemon";
     match kind {
+        // The daemon is the default, so a user without one learns here that the
+        // built-in client is an option away.
         TorKind::Daemon => daemon(Probe::Answers)
             .map(|()| (Chosen::Daemon, None))
-            .map_err(|e| {
-                // The daemon is the default, so a user without one learns here that
-                // the built-in client is an option away.
-                match e {
-                    TorCheckError::Unreachable { .. } if built_in => format!(
-                        "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
+            .map_err(|e| match e {
+                TorCheckError::Unreachable { .. } if built_in => format!(
+                    "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
                      (always) or --tor auto (when no daemon answers), also TorClient in \
                      torsocks.conf."
-                    ),
-                    e => e.to_string(),
-                }
+                ),
+                e => e.to_string(),
             }),
         TorKind::Embedded if built_in => Ok((Chosen::Embedded, None)),
         TorKind::Embedded => Err(format!("--tor embedded: {NOT_BUILT}")),

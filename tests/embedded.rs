@@ -162,18 +162,6 @@ fn auto_does_not_take_a_socks_server_that_is_not_tor() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-/// The children of a process named `comm`, from /proc.
-fn children_named(pid: u32, comm: &str) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|p: &u32| {
-            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
-        })
-        .collect()
-}
-
 #[test]
 fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
     if !built_in() {
@@ -192,7 +180,10 @@ fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
     // Bootstrapping (it cannot finish on this network): torsocks-arti is running.
     let deadline = Instant::now() + Duration::from_secs(10);
     let arti = loop {
-        if let Some(&pid) = children_named(launcher.id(), "torsocks-arti").first() {
+        if let Some(pid) = torsocks_testkit::procfs::children(launcher.id())
+            .into_iter()
+            .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"))
+        {
             break pid;
         }
         assert!(Instant::now() < deadline, "torsocks-arti never started");

@@ -198,15 +198,6 @@ fn first_fetch_time(output: &str) -> String {
         .to_string()
 }
 
-/// The children of a process, from /proc.
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
 /// The resident memory of a process, from /proc.
 fn resident_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -386,14 +377,11 @@ fn embedded_client_end_to_end(net: &TorNet) {
     // The launcher and its children in this network namespace: the embedded client's
     // process (torsocks-arti) among them. (The sandbox's processes have a network of
     // their own, which `ss` here does not show.)
-    let helpers = children(child.id());
+    let helpers = torsocks_testkit::procfs::children(child.id());
     let arti = helpers
         .iter()
         .copied()
-        .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim() == "torsocks-arti")
-        })
+        .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"))
         .unwrap_or_else(|| panic!("no torsocks-arti among the launcher's children {helpers:?}"));
     let ss = Command::new("ss").args(["-tnpH"]).output().unwrap();
     let of = |pid: u32| {

@@ -11,13 +11,14 @@
 //! `socks ADDR` (its SOCKS port) or `error MESSAGE` (what to tell the user). Progress
 //! goes to the inherited stderr. The helper lives until its stdin reaches end of file,
 //! watched from its first moment (bootstrapping too): the launcher holds the other end,
-//! so however the launcher ends (even by SIGKILL), the client ends with it. The terminal's SIGINT and SIGQUIT are ignored by the
-//! helper: they are meant for the program in the sandbox, not for its Tor.
+//! so however the launcher ends (even by SIGKILL), the client ends with it. The
+//! terminal's SIGINT and SIGQUIT are ignored by the helper: they are meant for the
+//! program in the sandbox, not for its Tor.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use clap::Parser;
@@ -30,8 +31,8 @@ const PROGRAM: &str = "torsocks-arti";
 /// A running, bootstrapped `torsocks-arti`. Dropping it ends the process.
 #[derive(Debug)]
 pub(crate) struct Helper {
+    /// Holds our end of its stdin (`child.stdin`): while it is open, the helper serves.
     child: Child,
-    stdin: Option<ChildStdin>,
     socks: SocketAddr,
 }
 
@@ -63,17 +64,12 @@ impl Helper {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("the embedded Tor client ({}): {e}", program.display()))?;
-        let stdin = child.stdin.take();
         let mut line = String::new();
         if let Some(stdout) = child.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut line);
         }
         match parse_report(&line) {
-            Ok(socks) => Ok(Helper {
-                child,
-                stdin,
-                socks,
-            }),
+            Ok(socks) => Ok(Helper { child, socks }),
             Err(message) => {
                 let _ = child.kill();
                 let status = child.wait();
@@ -93,9 +89,8 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        // End of file tells it to go; open streams die with the launcher anyway, so
-        // there is nothing to wait for beyond reaping it.
-        drop(self.stdin.take());
+        // Open streams die with the launcher anyway: nothing to wait for but the reaping.
+        // (Had the launcher no chance to get here, its closed end of our stdin ends it.)
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

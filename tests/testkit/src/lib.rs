@@ -31,6 +31,7 @@ pub mod mock_tor;
 pub mod net;
 pub mod output;
 pub mod probe;
+pub mod procfs;
 pub mod require;
 pub mod target_host;
 pub mod tornet;
