@@ -257,6 +257,8 @@ pub fn main() -> ExitCode {
         mtu: args.mtu as usize,
         // RandomState's keys come from the operating system's randomness, per process.
         random_seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), pid),
+        // The TUN device carries virtio-net headers (ns::tun).
+        checksum_offload: true,
         ..StackConfig::default()
     };
     let plan = ns::NetPlan {

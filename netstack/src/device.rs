@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 /// How many spare packet buffers each pool keeps.
@@ -26,6 +26,8 @@ pub struct QueueDevice {
     /// (a separate list because smoltcp holds a receive and a transmit token at once).
     consumed: Vec<Vec<u8>>,
     mtu: usize,
+    /// TCP and UDP checksums are left to the device ([`crate::vnet`]).
+    checksum_offload: bool,
 }
 
 impl QueueDevice {
@@ -37,7 +39,14 @@ impl QueueDevice {
             pool: Vec::new(),
             consumed: Vec::new(),
             mtu,
+            checksum_offload: false,
         }
+    }
+
+    /// Leaves TCP and UDP checksums to the device: smoltcp neither verifies them on
+    /// packets it receives nor computes them on packets it sends ([`crate::vnet`]).
+    pub fn offload_checksums(&mut self) {
+        self.checksum_offload = true;
     }
 
     /// Queues a copy of `packet` for smoltcp.
@@ -154,6 +163,10 @@ impl phy::Device for QueueDevice {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ip;
         caps.max_transmission_unit = self.mtu;
+        if self.checksum_offload {
+            caps.checksum.tcp = Checksum::None;
+            caps.checksum.udp = Checksum::None;
+        }
         caps
     }
 }

@@ -10,6 +10,8 @@
 //!   with the SYN-ACK held until the launcher has opened the outbound stream.
 //! * [`device`] — the packet queues between the stack and whoever moves packets.
 //! * [`reply`] — packets the stack writes itself: DNS answers, ICMP unreachable.
+//! * [`vnet`] — the header of a TUN device with checksum offload: no TCP checksum is
+//!   computed or verified on either side of the device.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,6 +20,7 @@ pub mod classify;
 pub mod device;
 pub mod reply;
 pub mod stack;
+pub mod vnet;
 
 /// The stack's clock types (smoltcp's), for callers that drive it.
 pub mod time {

@@ -55,6 +55,9 @@ pub struct StackConfig {
     /// Seeds smoltcp's randomness (TCP initial sequence numbers): give a fresh random
     /// value per run.
     pub random_seed: u64,
+    /// TCP and UDP checksums are neither verified nor computed: the packets travel with
+    /// a virtio-net header that says so ([`crate::vnet`]).
+    pub checksum_offload: bool,
 }
 
 impl Default for StackConfig {
@@ -73,6 +76,7 @@ impl Default for StackConfig {
             rx_buffer: 16 * 1024,
             tx_buffer: 16 * 1024,
             random_seed: 0x5eed_7075_6e65_7473,
+            checksum_offload: false,
         }
     }
 }
@@ -167,6 +171,9 @@ impl Stack {
     /// A stack with no flows.
     pub fn new(config: StackConfig, now: Instant) -> Stack {
         let mut device = QueueDevice::new(config.mtu);
+        if config.checksum_offload {
+            device.offload_checksums();
+        }
         let mut iface_config = Config::new(HardwareAddress::Ip);
         iface_config.random_seed = config.random_seed;
         let mut iface = Interface::new(iface_config, &mut device, now);

@@ -1,4 +1,7 @@
-//! Creating the TUN device (`/dev/net/tun`, TUNSETIFF).
+//! The TUN device (`/dev/net/tun`): creating it, reading and writing its packets.
+//!
+//! Every packet on it is preceded by a virtio-net header (`IFF_VNET_HDR`), through which
+//! neither side computes or verifies TCP checksums: see [`netstack::vnet`].
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
@@ -6,7 +9,15 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 
+/// `_IOW('T', 202, int)` and `_IOW('T', 208, unsigned int)` (linux/if_tun.h).
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// `IFF_VNET_HDR` (linux/if_tun.h): packets carry a `struct virtio_net_hdr`.
+const IFF_VNET_HDR: libc::c_int = 0x4000;
+/// `TUN_F_CSUM` (linux/if_tun.h): the kernel may send packets whose checksum is left
+/// to be completed. No segmentation offload (`TUN_F_TSO4`...): packets stay within the
+/// MTU.
+const TUN_F_CSUM: libc::c_uint = 0x01;
 
 #[repr(C)]
 struct IfReq {
@@ -15,8 +26,9 @@ struct IfReq {
     _pad: [u8; 22],
 }
 
-/// Creates the TUN interface `name` (raw IP packets, no packet-information header) in
-/// the current network namespace and returns its fd, close-on-exec and non-blocking.
+/// Creates the TUN interface `name` (IP packets behind a virtio-net header, checksum
+/// offload on) in the current network namespace and returns its fd, close-on-exec and
+/// non-blocking.
 pub(crate) fn create(name: &str) -> io::Result<OwnedFd> {
     let file: File = OpenOptions::new()
         .read(true)
@@ -25,7 +37,7 @@ pub(crate) fn create(name: &str) -> io::Result<OwnedFd> {
         .open("/dev/net/tun")?;
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
-        flags: (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short,
+        flags: (libc::IFF_TUN | libc::IFF_NO_PI | IFF_VNET_HDR) as libc::c_short,
         _pad: [0; 22],
     };
     let bytes = name.as_bytes();
@@ -47,19 +59,46 @@ pub(crate) fn create(name: &str) -> io::Result<OwnedFd> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: TUNSETOFFLOAD takes its flags by value.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            TUNSETOFFLOAD as _,
+            TUN_F_CSUM as libc::c_ulong,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(file.into())
 }
 
-/// Reads one packet; `WouldBlock` when none is waiting.
-pub(crate) fn read_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for writes of its length; fd is an open TUN device.
-    let n = unsafe {
-        libc::read(
-            std::os::fd::AsRawFd::as_raw_fd(fd),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+/// Reads one packet into `buf`, which must hold [`netstack::vnet::HEADER_LEN`] bytes
+/// more than the MTU, and returns it without its header; `Ok(None)` for a read that
+/// carried none (too short, or segmentation offload, never negotiated); `WouldBlock`
+/// when none is waiting.
+pub(crate) fn read_packet<'b>(fd: &OwnedFd, buf: &'b mut [u8]) -> io::Result<Option<&'b [u8]>> {
+    let n = read(fd, buf)?;
+    Ok(netstack::vnet::inbound(&buf[..n]))
+}
+
+/// Writes one IP packet behind its virtio-net header; the packet's TCP checksum field,
+/// if it has one, gets its pseudo-header's sum ([`netstack::vnet::outbound_header`]).
+pub(crate) fn write_packet(fd: &OwnedFd, packet: &mut [u8]) -> io::Result<usize> {
+    let header = netstack::vnet::outbound_header(packet);
+    let iov = [
+        libc::iovec {
+            iov_base: header.as_ptr() as *mut libc::c_void,
+            iov_len: header.len(),
+        },
+        libc::iovec {
+            iov_base: packet.as_mut_ptr().cast(),
+            iov_len: packet.len(),
+        },
+    ];
+    // SAFETY: both iovecs point to live buffers of their lengths, which writev only
+    // reads; fd is an open TUN device.
+    let n = unsafe { libc::writev(std::os::fd::AsRawFd::as_raw_fd(fd), iov.as_ptr(), 2) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -67,14 +106,14 @@ pub(crate) fn read_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// Writes one packet.
-pub(crate) fn write_packet(fd: &OwnedFd, packet: &[u8]) -> io::Result<usize> {
-    // SAFETY: packet is valid for reads of its length; fd is an open TUN device.
+/// One read(2).
+fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for writes of its length; fd is an open TUN device.
     let n = unsafe {
-        libc::write(
+        libc::read(
             std::os::fd::AsRawFd::as_raw_fd(fd),
-            packet.as_ptr().cast(),
-            packet.len(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
         )
     };
     if n < 0 {

@@ -242,7 +242,8 @@ pub(crate) async fn run(
         });
     }
 
-    let mut buf = vec![0u8; 65536];
+    // The largest MTU, and the virtio-net header before each packet.
+    let mut buf = vec![0u8; 65536 + netstack::vnet::HEADER_LEN];
     // One timer for the stack's next deadline, moved each pass (not a new one).
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
@@ -277,7 +278,8 @@ pub(crate) async fn run(
                 if let Ok(mut guard) = guard {
                     loop {
                         match tun::read_packet(guard.get_inner(), &mut buf) {
-                            Ok(n) => driver.receive(&buf[..n], now()),
+                            Ok(Some(packet)) => driver.receive(packet, now()),
+                            Ok(None) => {}
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                                 guard.clear_ready();
                                 break;
@@ -368,8 +370,8 @@ pub(crate) async fn run(
                 }
             }
         }
-        while let Some(packet) = driver.transmit() {
-            write_tun(&tun, &packet).await;
+        while let Some(mut packet) = driver.transmit() {
+            write_tun(&tun, &mut packet).await;
             driver.recycle(packet);
         }
     };
@@ -378,7 +380,7 @@ pub(crate) async fn run(
     (status, summary, Some(tun.into_inner()))
 }
 
-async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &[u8]) {
+async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &mut [u8]) {
     loop {
         match tun::write_packet(tun.get_ref(), packet) {
             Ok(_) => return,
