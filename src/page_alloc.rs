@@ -8,9 +8,15 @@
 //! its buffers resident, and each new one costs a 256 KiB memset. glibc's own mmap
 //! threshold cannot promise this: it only maps what its free lists and the top of the
 //! heap cannot serve.
+//!
+//! A few released mappings are kept for the next connection ([`Spare`]), emptied with
+//! `MADV_DONTNEED` (their pages go back to the kernel and read as zeros again): a
+//! connection then costs one `madvise` per buffer instead of an `mmap` and a `munmap`,
+//! and the kernel does not split and merge the neighbouring mappings each time.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 
 /// From this size up, an allocation is mapped.
 pub(crate) const THRESHOLD: usize = 64 * 1024;
@@ -23,8 +29,55 @@ const PAGE: usize = 4096;
 /// them apart.
 const HEAP_OFFSET: usize = 16;
 
+/// How many released mappings are kept for reuse: a few connections' buffers, so that
+/// connections made one after another reuse them. Empty, they hold no memory, only
+/// address space.
+const SPARES: usize = 8;
+
 /// See the module documentation.
 pub(crate) struct PageMapped;
+
+/// Released mappings, emptied, by address and length (0: no mapping in that place).
+struct Spare {
+    blocks: Mutex<[(usize, usize); SPARES]>,
+}
+
+static SPARE: Spare = Spare {
+    blocks: Mutex::new([(0, 0); SPARES]),
+};
+
+impl Spare {
+    /// A kept mapping of exactly `len` bytes, zero-filled, if there is one.
+    fn take(&self, len: usize) -> Option<*mut u8> {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = blocks
+            .iter_mut()
+            .find(|(addr, l)| *addr != 0 && *l == len)?;
+        let (addr, _) = std::mem::take(slot);
+        Some(addr as *mut u8)
+    }
+
+    /// Keeps the mapping at `ptr` of `len` bytes, emptied, if there is room; else, or
+    /// if it cannot be emptied, unmaps it.
+    ///
+    /// # Safety
+    /// `ptr` is a mapping of `len` bytes that nothing uses any more.
+    unsafe fn give(&self, ptr: *mut u8, len: usize) {
+        {
+            let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = blocks.iter_mut().find(|(addr, _)| *addr == 0) {
+                // SAFETY: the caller's mapping; MADV_DONTNEED on private anonymous
+                // memory drops its pages, which then read as zeros.
+                if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) } == 0 {
+                    *slot = (ptr as usize, len);
+                    return;
+                }
+            }
+        }
+        // SAFETY: the caller's mapping, no longer used.
+        unsafe { libc::munmap(ptr.cast(), len) };
+    }
+}
 
 fn mapped(layout: Layout) -> bool {
     layout.size() >= THRESHOLD && layout.align() <= PAGE
@@ -67,6 +120,9 @@ unsafe impl GlobalAlloc for PageMapped {
             // SAFETY: the caller's contract, passed on.
             return unsafe { System.alloc(layout) };
         }
+        if let Some(p) = SPARE.take(layout.size()) {
+            return p;
+        }
         // SAFETY: an anonymous private mapping with no address hint has no
         // preconditions; failure is MAP_FAILED.
         let p = unsafe {
@@ -88,8 +144,8 @@ unsafe impl GlobalAlloc for PageMapped {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            // SAFETY: as alloc; an anonymous mapping is zero-filled, and so is the heap
-            // block that stands in for one.
+            // SAFETY: as alloc; an anonymous mapping is zero-filled (a kept one was
+            // emptied), and so is the heap block that stands in for one.
             let p = unsafe { self.alloc(layout) };
             if p as usize % PAGE == HEAP_OFFSET {
                 // SAFETY: a heap block of layout.size() bytes at p, just allocated.
@@ -104,8 +160,9 @@ unsafe impl GlobalAlloc for PageMapped {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if mapped(layout) && (ptr as usize).is_multiple_of(PAGE) {
-            // SAFETY: ptr is a mapping of layout.size() bytes made by alloc.
-            unsafe { libc::munmap(ptr.cast(), layout.size()) };
+            // SAFETY: ptr is a mapping of layout.size() bytes made by alloc, which the
+            // caller no longer uses.
+            unsafe { SPARE.give(ptr, layout.size()) };
         } else if mapped(layout) {
             if let Some(heap) = heap_layout(layout) {
                 // SAFETY: ptr is HEAP_OFFSET bytes into a heap block of this layout,
@@ -140,6 +197,72 @@ mod tests {
         grown.truncate(10);
         grown.shrink_to_fit(); // and back
         assert_eq!(grown, vec![1u8; 10]);
+    }
+
+    /// A fresh mapping of `len` bytes, filled with a pattern.
+    fn dirty_mapping(len: usize) -> *mut u8 {
+        // SAFETY: as in alloc.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: the mapping just made, len bytes.
+        unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0xa5, len) };
+        p.cast()
+    }
+
+    /// Whether `ptr` is mapped (mincore fails with ENOMEM where nothing is).
+    fn is_mapped(ptr: *mut u8) -> bool {
+        let mut resident = 0u8;
+        // SAFETY: one page asked about, one byte of answer.
+        unsafe { libc::mincore(ptr.cast(), PAGE, &mut resident) == 0 }
+    }
+
+    #[test]
+    fn a_released_mapping_is_reused_emptied() {
+        let spare = Spare {
+            blocks: Mutex::new([(0, 0); SPARES]),
+        };
+        let len = 2 * THRESHOLD;
+        let p = dirty_mapping(len);
+        // SAFETY: the mapping is unused from here on.
+        unsafe { spare.give(p, len) };
+        assert_eq!(spare.take(len + PAGE), None, "only the same size");
+        assert_eq!(spare.take(len), Some(p));
+        // SAFETY: the len bytes at p, mapped (the spare kept it), now ours again.
+        let bytes = unsafe { std::slice::from_raw_parts(p, len) };
+        assert!(bytes.iter().all(|&b| b == 0), "reads as zeros again");
+        assert_eq!(spare.take(len), None, "taken once");
+        // SAFETY: ours, unused.
+        unsafe { libc::munmap(p.cast(), len) };
+    }
+
+    #[test]
+    fn spares_beyond_the_bound_are_unmapped() {
+        let spare = Spare {
+            blocks: Mutex::new([(0, 0); SPARES]),
+        };
+        let len = THRESHOLD;
+        let blocks: Vec<*mut u8> = (0..=SPARES).map(|_| dirty_mapping(len)).collect();
+        for &p in &blocks {
+            // SAFETY: each mapping is unused from here on.
+            unsafe { spare.give(p, len) };
+        }
+        assert!(blocks[..SPARES].iter().all(|&p| is_mapped(p)), "kept");
+        assert!(!is_mapped(blocks[SPARES]), "one too many: unmapped");
+        for _ in 0..SPARES {
+            let p = spare.take(len).unwrap();
+            // SAFETY: ours again, unused.
+            unsafe { libc::munmap(p.cast(), len) };
+        }
+        assert_eq!(spare.take(len), None);
     }
 
     #[test]
