@@ -11,7 +11,9 @@
 #   SOCKS-aware client, torsocks-ns, torsocks-rs preload, C torsocks, proxychains4
 #   (through each SOCKS server); pasta and slirp4netns (no SOCKS: the stack alone).
 # For each: connect-request-close per second (median of ROUNDS rounds of CONNECTIONS,
-# with the first and last round, to show decay), the CPU of the process in the middle
+# with the first and last round, to show decay), the CPU of the program itself (the
+# clients: for the SOCKS-aware client, what speaking SOCKS costs a program; for the
+# preload paths, with the library's work), the CPU of the process in the middle
 # (torsocks-ns's launcher, pasta, slirp4netns) per connection, a 2 GiB download (median
 # of 3) and that process's CPU per GB, its memory per idle connection (IDLE held open)
 # and the download with them open; and for rate and download, the whole machine's CPU per
@@ -101,6 +103,18 @@ printf 'TorAddress 127.0.0.1\nTorPort 11080\n' > "$work/ts-11080.conf"
 printf 'TorAddress 127.0.0.1\nTorPort 11081\n' > "$work/ts-11081.conf"
 
 ticks() { [ -n "${1:-}" ] && awk '{ print $14 + $15 }' "/proc/$1/stat" || echo 0; }
+# The CPU of the processes a shell has waited for (cutime + cstime: its clients).
+waited() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$1/stat"; }
+# The shell that runs the program on path $1: the path's own process, or for
+# torsocks-ns the `sh` in its sandbox (the launcher's descendant).
+program_shell() {
+    local pid=$1
+    for _ in 1 2 3 4; do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sh ] && { echo "$pid"; return; }
+        pid=$(awk '{ print $1 }' "/proc/$pid/task/$pid/children" 2>/dev/null)
+        [ -n "$pid" ] || return
+    done
+}
 rss() { [ -n "${1:-}" ] && awk '/VmRSS/ { print $2 }' "/proc/$1/status" || echo 0; }
 hz=$(getconf CLK_TCK)
 # The whole machine's CPU ticks: "busy total" (user, nice, system, irq, softirq, steal;
@@ -170,11 +184,16 @@ rows=()
 # with idle connections open.
 measure() {
     local label=$1 path=$2 port=${3:-}
-    local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb r0 r1 per_idle loaded
-    start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]}; done; read _"
+    local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb r0 r1 per_idle loaded shell prog_conn
+    start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]}; done; echo end; read _"
     t0=$(ticks "$mid"); m0=$(machine); echo >&3
     rates=$(for _ in $(seq "$rounds"); do read -r line <&4; echo "$line"; done)
-    t1=$(ticks "$mid"); m1=$(machine); finish
+    read -r _ <&4
+    t1=$(ticks "$mid"); m1=$(machine)
+    shell=$(program_shell "$session" || true)
+    prog_conn=-
+    [ -n "$shell" ] && prog_conn=$(awk -v d="$(waited "$shell")" -v hz="$hz" -v n=$((rounds * conns)) 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
+    finish
     all_conn=$(machine_cost "$m0" "$m1" $((rounds * conns)) 1e6 "%.0f")
     first=$(echo "$rates" | head -1); last=$(echo "$rates" | tail -1)
     rate=$(echo "$rates" | median)
@@ -193,7 +212,7 @@ measure() {
     read -r loaded <&4; finish
     per_idle=-
     [ -n "$mid" ] && per_idle=$(awk -v a="$r0" -v b="$r1" -v n="$idle" 'BEGIN { printf "%.1f", (b - a) / n }')
-    rows+=("$label|$rate|$first → $last|$cpu_conn|$all_conn|$gbits|$cpu_gb|$all_gb|$per_idle|$loaded|${r0}")
+    rows+=("$label|$rate|$first → $last|$prog_conn|$cpu_conn|$all_conn|$gbits|$cpu_gb|$all_gb|$per_idle|$loaded|${r0}")
     echo "done: $label" >&2
 }
 
@@ -211,8 +230,8 @@ measure "slirp4netns (no SOCKS)" slirp4netns
 echo
 echo "$rounds rounds of $conns connect-request-close; 2 GiB downloads (median of 3); $idle idle connections"
 echo
-echo "| path | connections/s (median) | first → last round | CPU µs/connection | machine CPU µs/connection (busy) | 2 GiB Gbit/s | CPU s/GB | machine CPU s/GB (busy) | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| path | connections/s (median) | first → last round | program CPU µs/connection | CPU µs/connection | machine CPU µs/connection (busy) | 2 GiB Gbit/s | CPU s/GB | machine CPU s/GB (busy) | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
 
 # Start-up: milliseconds for each of 40 runs, median and best.
