@@ -25,6 +25,9 @@ use crate::classify::{classify, udp_payload, DropCounters, DropKind, Verdict};
 use crate::device::QueueDevice;
 use crate::reply;
 
+/// How often idle sockets are looked for, to be parked ([`Stack::park_idle`]).
+const PARK_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Identifies a flow for its whole life.
 pub type FlowId = u64;
 
@@ -145,6 +148,8 @@ struct Flow {
     /// The program gave up before the SYN-ACK (its RST sent the listening socket back
     /// to LISTEN): the flow is over, and its socket must never take another SYN.
     abandoned: bool,
+    /// The socket is in the parked set (see [`Stack::park_idle`]); `handle` is there.
+    parked: bool,
 }
 
 /// The stack. See the module documentation.
@@ -152,7 +157,18 @@ pub struct Stack {
     config: StackConfig,
     iface: Interface,
     device: QueueDevice,
+    /// The sockets smoltcp polls.
     sockets: SocketSet<'static>,
+    /// Idle sockets: established, nothing queued either way, no timer running. smoltcp
+    /// scans every socket of a set for each packet, each poll and each deadline, so
+    /// a thousand idle connections would slow every busy one; parked, they cost
+    /// nothing until a segment for them arrives or the caller gives them work.
+    parked: SocketSet<'static>,
+    /// A set of at most one socket, where a candidate for parking is asked whether
+    /// it has a timer running (smoltcp answers that only for a whole set).
+    staging: SocketSet<'static>,
+    /// When [`Stack::park_idle`] last ran.
+    last_park: Instant,
     flows: HashMap<FlowId, Flow>,
     tuples: HashMap<(SocketAddr, SocketAddr), FlowId>,
     next_flow: FlowId,
@@ -193,6 +209,9 @@ impl Stack {
             iface,
             device,
             sockets: SocketSet::new(Vec::new()),
+            parked: SocketSet::new(Vec::new()),
+            staging: SocketSet::new(Vec::new()),
+            last_park: now,
             flows: HashMap::new(),
             tuples: HashMap::new(),
             next_flow: 1,
@@ -210,6 +229,10 @@ impl Stack {
             Verdict::Tcp { src, dst, syn } => {
                 let flow = self.tuples.get(&(src, dst)).copied();
                 let known = flow.is_some();
+                if let Some(flow) = flow {
+                    // smoltcp must see the segment's socket (or it answers RST).
+                    self.unpark(flow);
+                }
                 self.dirty.extend(flow);
                 if syn && !known {
                     // A listening socket that went back to LISTEN (its program reset
@@ -246,7 +269,8 @@ impl Stack {
     /// report closed from now on.
     fn retire_abandoned(&mut self, dst: SocketAddr) {
         for (&id, flow) in self.flows.iter_mut() {
-            if flow.dst != dst || flow.abandoned {
+            // A parked socket is established: never back in LISTEN.
+            if flow.dst != dst || flow.abandoned || flow.parked {
                 continue;
             }
             let socket = self.sockets.get_mut::<tcp::Socket>(flow.handle);
@@ -288,6 +312,7 @@ impl Stack {
                 src,
                 dst,
                 abandoned: false,
+                parked: false,
             },
         );
         self.tuples.insert((src, dst), flow);
@@ -299,6 +324,47 @@ impl Stack {
         self.iface.poll(now, &mut self.device, &mut self.sockets);
         for handle in self.released.drain(..) {
             self.sockets.remove(handle);
+        }
+        if now - self.last_park >= PARK_INTERVAL {
+            self.last_park = now;
+            self.park_idle(now);
+        }
+    }
+
+    /// Moves every idle socket to the parked set: established, nothing queued either
+    /// way, and no timer running (no retransmission, delayed ACK or window update due),
+    /// so that smoltcp would have nothing to do for it until a segment arrives.
+    fn park_idle(&mut self, now: Instant) {
+        for flow in self.flows.values_mut() {
+            if flow.parked {
+                continue;
+            }
+            let socket = self.sockets.get::<tcp::Socket>(flow.handle);
+            if socket.state() != tcp::State::Established
+                || socket.send_queue() > 0
+                || socket.recv_queue() > 0
+            {
+                continue;
+            }
+            let staged = self.staging.add(self.sockets.remove(flow.handle));
+            let idle = self.iface.poll_at(now, &self.staging).is_none();
+            let socket = self.staging.remove(staged);
+            if idle {
+                flow.handle = self.parked.add(socket);
+                flow.parked = true;
+            } else {
+                flow.handle = self.sockets.add(socket);
+            }
+        }
+    }
+
+    /// Brings a parked flow's socket back to the polled set.
+    fn unpark(&mut self, flow: FlowId) {
+        if let Some(f) = self.flows.get_mut(&flow) {
+            if f.parked {
+                f.handle = self.sockets.add(self.parked.remove(f.handle));
+                f.parked = false;
+            }
         }
     }
 
@@ -344,14 +410,29 @@ impl Stack {
         self.iface.poll_delay(now, &self.sockets)
     }
 
+    /// The flow's socket, parked or not: for what leaves it idle (looking, or taking
+    /// from a receive queue that a parked socket has empty).
     fn socket(&mut self, flow: FlowId) -> Option<&mut tcp::Socket<'static>> {
+        let f = self.flows.get(&flow)?;
+        let set = if f.parked {
+            &mut self.parked
+        } else {
+            &mut self.sockets
+        };
+        Some(set.get_mut::<tcp::Socket>(f.handle))
+    }
+
+    /// The flow's socket, unparked: for what gives smoltcp work (bytes or a FIN to
+    /// send, a SYN-ACK to let go, a reset).
+    fn busy_socket(&mut self, flow: FlowId) -> Option<&mut tcp::Socket<'static>> {
+        self.unpark(flow);
         let handle = self.flows.get(&flow)?.handle;
         Some(self.sockets.get_mut::<tcp::Socket>(handle))
     }
 
     /// The outbound stream is open: let the SYN-ACK go, the program's connect succeeds.
     pub fn accept(&mut self, flow: FlowId) {
-        if let Some(socket) = self.socket(flow) {
+        if let Some(socket) = self.busy_socket(flow) {
             socket.pause_synack(false);
             self.counters.flows_opened += 1;
         }
@@ -359,7 +440,7 @@ impl Stack {
 
     /// The outbound stream could not be opened: the program's connect is refused (RST).
     pub fn refuse(&mut self, flow: FlowId) {
-        if let Some(socket) = self.socket(flow) {
+        if let Some(socket) = self.busy_socket(flow) {
             socket.abort();
             self.counters.flows_refused += 1;
         }
@@ -367,7 +448,10 @@ impl Stack {
 
     /// Queues bytes for the program; returns how many fit (backpressure: 0 when full).
     pub fn send(&mut self, flow: FlowId, data: &[u8]) -> usize {
-        let Some(socket) = self.socket(flow) else {
+        if data.is_empty() {
+            return 0;
+        }
+        let Some(socket) = self.busy_socket(flow) else {
             return 0;
         };
         if !socket.may_send() {
@@ -385,6 +469,10 @@ impl Stack {
 
     /// Takes bytes the program sent.
     pub fn recv(&mut self, flow: FlowId, buf: &mut [u8]) -> Received {
+        if self.socket(flow).is_some_and(|s| s.can_recv()) {
+            // Taking bytes may open the window: smoltcp may have an update to send.
+            self.unpark(flow);
+        }
         let Some(socket) = self.socket(flow) else {
             return Received::End;
         };
@@ -410,14 +498,14 @@ impl Stack {
 
     /// The outbound side ended: send FIN to the program once its data is delivered.
     pub fn close(&mut self, flow: FlowId) {
-        if let Some(socket) = self.socket(flow) {
+        if let Some(socket) = self.busy_socket(flow) {
             socket.close();
         }
     }
 
     /// The outbound side failed: reset the program's connection.
     pub fn abort(&mut self, flow: FlowId) {
-        if let Some(socket) = self.socket(flow) {
+        if let Some(socket) = self.busy_socket(flow) {
             socket.abort();
         }
     }
@@ -439,7 +527,12 @@ impl Stack {
     pub fn release(&mut self, flow: FlowId) {
         if let Some(f) = self.flows.remove(&flow) {
             self.tuples.remove(&(f.src, f.dst));
-            self.released.push(f.handle);
+            if f.parked {
+                // Idle: it has nothing left to say.
+                self.parked.remove(f.handle);
+            } else {
+                self.released.push(f.handle);
+            }
         }
     }
 
