@@ -12,6 +12,10 @@
 //!
 //! The stack performs no I/O and keeps no clock: the caller feeds packets in, takes
 //! packets out, and polls at the deadline [`Stack::poll_delay`] names.
+//!
+//! Idle flows cost nothing per packet: smoltcp scans every socket of its set for each
+//! segment, poll and deadline, so sockets with nothing to do are parked in a set it
+//! does not see (`park_idle`) until a segment or work comes for them.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
