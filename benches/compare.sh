@@ -14,12 +14,12 @@
 # with the first and last round, to show decay), the CPU of the program itself (the
 # clients: for the SOCKS-aware client, what speaking SOCKS costs a program; for the
 # preload paths, with the library's work), the CPU of the process in the middle
-# (torsocks-ns's launcher, pasta, slirp4netns) per connection, a 2 GiB download (median
-# of 3) and that process's CPU per GB, its memory per idle connection (IDLE held open)
-# and the download with them open; and for rate and download, the whole machine's CPU per
-# connection and per GB with how busy it was (every process of the path). Then start-up
-# times. Nothing leaves the machine:
-# every address is loopback or the namespace's.
+# (torsocks-ns's launcher, pasta, slirp4netns) per connection, a 2 GiB download and a
+# 2 GiB upload (median of 3 each) and that process's CPU per GB, its memory per idle
+# connection (IDLE held open) and the download with them open; and for rate and
+# download, the whole machine's CPU per connection and per GB with how busy it was
+# (every process of the path). Then start-up times. Nothing leaves the machine: every
+# address is loopback or the namespace's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
@@ -184,7 +184,7 @@ rows=()
 # with idle connections open.
 measure() {
     local label=$1 path=$2 port=${3:-}
-    local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb r0 r1 per_idle loaded shell prog_conn
+    local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb up cpu_up r0 r1 per_idle loaded shell prog_conn
     start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]}; done; echo end; read _"
     t0=$(ticks "$mid"); m0=$(machine); echo >&3
     rates=$(for _ in $(seq "$rounds"); do read -r line <&4; echo "$line"; done)
@@ -206,13 +206,19 @@ measure() {
     all_gb=$(machine_cost "$m0" "$m1" 6.442450944 1 "%.2f")
     cpu_gb=-
     [ -n "$mid" ] && cpu_gb=$(awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "%.2f", d / hz / (3 * 2.147483648) }')
+    start "$path" "$port" "read _; for i in 1 2 3; do CLIENT upload 2147483648 ${target[*]}; done; read _"
+    t0=$(ticks "$mid"); echo >&3
+    up=$(for _ in 1 2 3; do read -r line <&4; echo "$line"; done | median)
+    t1=$(ticks "$mid"); finish
+    cpu_up=-
+    [ -n "$mid" ] && cpu_up=$(awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "%.2f", d / hz / (3 * 2.147483648) }')
     start "$path" "$port" "CLIENT idle $idle ${target[*]}"
     read -r _ <&4; r0=$(rss "$mid"); echo >&3
     read -r _ <&4; r1=$(rss "$mid"); echo >&3
     read -r loaded <&4; finish
     per_idle=-
     [ -n "$mid" ] && per_idle=$(awk -v a="$r0" -v b="$r1" -v n="$idle" 'BEGIN { printf "%.1f", (b - a) / n }')
-    rows+=("$label|$rate|$first → $last|$prog_conn|$cpu_conn|$all_conn|$gbits|$cpu_gb|$all_gb|$per_idle|$loaded|${r0}")
+    rows+=("$label|$rate|$first → $last|$prog_conn|$cpu_conn|$all_conn|$gbits|$cpu_gb|$all_gb|$up|$cpu_up|$per_idle|$loaded|${r0}")
     echo "done: $label" >&2
 }
 
@@ -228,10 +234,10 @@ measure "pasta (no SOCKS)" pasta
 measure "slirp4netns (no SOCKS)" slirp4netns
 
 echo
-echo "$rounds rounds of $conns connect-request-close; 2 GiB downloads (median of 3); $idle idle connections"
+echo "$rounds rounds of $conns connect-request-close; 2 GiB downloads and uploads (median of 3); $idle idle connections"
 echo
-echo "| path | connections/s (median) | first → last round | program CPU µs/connection | CPU µs/connection | machine CPU µs/connection (busy) | 2 GiB Gbit/s | CPU s/GB | machine CPU s/GB (busy) | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| path | connections/s (median) | first → last round | program CPU µs/connection | CPU µs/connection | machine CPU µs/connection (busy) | 2 GiB Gbit/s | CPU s/GB | machine CPU s/GB (busy) | 2 GiB up Gbit/s | CPU s/GB up | KiB per idle connection | Gbit/s with $idle idle | RSS idle KiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
 
 # Start-up: milliseconds for each of 40 runs, median and best.

@@ -3,6 +3,7 @@
  * does. Modes:
  *   rate N     N connect-request-close in a row; prints connections per second
  *   bulk BYTES one download; prints Gbit/s
+ *   upload BYTES one upload (until the server has counted every byte); prints Gbit/s
  *   idle N     prints "ready" and waits for a line on stdin; opens N connections that
  *              stay idle, prints "open" and waits for another line; then downloads
  *              2 GiB with them open and prints Gbit/s */
@@ -73,6 +74,30 @@ static int bulk(long long n) {
     return 0;
 }
 
+/* One upload of `n` bytes, done when the server reports their count; prints Gbit/s. */
+static int upload(long long n) {
+    int fd = open_conn();
+    static char buf[1 << 16];
+    double start = now();
+    uint64_t len = (uint64_t)n;
+    if (write(fd, "u", 1) != 1 || write(fd, &len, 8) != 8) return 1;
+    for (long long left = n; left > 0;) {
+        ssize_t w = write(fd, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf);
+        if (w <= 0) { perror("upload"); return 1; }
+        left -= w;
+    }
+    uint64_t counted = 0;
+    if (full(fd, &counted, 8) || counted != (uint64_t)n) {
+        fprintf(stderr, "short upload: the server counted %llu of %lld\n", (unsigned long long)counted, n);
+        return 1;
+    }
+    double secs = now() - start;
+    close(fd);
+    printf("%.2f\n", n * 8 / secs / 1e9);
+    fflush(stdout);
+    return 0;
+}
+
 static void parse(struct sockaddr_in *a, const char *host, const char *port) {
     a->sin_family = AF_INET;
     a->sin_port = htons(atoi(port));
@@ -88,7 +113,7 @@ int main(int argc, char **argv) {
         use_socks = 1;
         i = 3;
     }
-    if (argc < i + 4) { fprintf(stderr, "usage: [--socks H:P] rate|bulk|idle N ADDR PORT\n"); return 2; }
+    if (argc < i + 4) { fprintf(stderr, "usage: [--socks H:P] rate|bulk|upload|idle N ADDR PORT\n"); return 2; }
     const char *mode = argv[i];
     long long n = atoll(argv[i + 1]);
     parse(&target, argv[i + 2], argv[i + 3]);
@@ -103,6 +128,8 @@ int main(int argc, char **argv) {
         printf("%.0f\n", n / (now() - start));
     } else if (!strcmp(mode, "bulk")) {
         return bulk(n);
+    } else if (!strcmp(mode, "upload")) {
+        return upload(n);
     } else {
         struct rlimit l = { n + 64, n + 64 };
         setrlimit(RLIMIT_NOFILE, &l);

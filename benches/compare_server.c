@@ -2,6 +2,8 @@
  * thread per connection, whose first byte says what it wants:
  *   'r'  a 64-byte reply, then close (the connect-request-close rate);
  *   'b'  8 bytes of length (little-endian), then that many bytes, then close (download);
+ *   'u'  8 bytes of length, then that many bytes from the client, then the count of
+ *        them in 8 bytes (upload; no half-close, which SOCKS servers may not relay);
  *   'i'  nothing until the client closes (idle connections). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +35,14 @@ static void *serve(void *arg) {
                     left -= (uint64_t)w;
                 }
             }
+        } else if (c == 'u') {
+            char *sink = malloc(1 << 17); /* not on the thread's 64 KiB stack */
+            uint64_t len = 0, got = 0;
+            ssize_t r = 0;
+            if (read(fd, &len, 8) == 8)
+                while (sink && got < len && (r = read(fd, sink, 1 << 17)) > 0) got += (uint64_t)r;
+            free(sink);
+            (void)!write(fd, &got, 8);
         } else if (c == 'i') {
             while (read(fd, &c, 1) > 0) {}
         }
