@@ -177,7 +177,9 @@ finish() {
     wait "$session" || true
     if [ -n "$mid" ]; then kill -KILL "$mid" 2>/dev/null || true; wait "$mid" 2>/dev/null || true; fi
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# The median of the lines read; a transfer that failed prints "failed" instead of a
+# figure (so that the reader is never left waiting for a line), and any failure shows.
+median() { sort -n | awk '{ a[NR] = $1 } /failed/ { f = 1 } END { print f ? "failed" : a[int((NR + 1) / 2)] }'; }
 
 rows=()
 # One path: rate, CPU per connection, download, CPU per GB, idle memory, download
@@ -185,7 +187,7 @@ rows=()
 measure() {
     local label=$1 path=$2 port=${3:-}
     local t0 t1 m0 m1 rates first last rate cpu_conn all_conn gbits cpu_gb all_gb up cpu_up r0 r1 per_idle loaded shell prog_conn
-    start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]}; done; echo end; read _"
+    start "$path" "$port" "read _; for i in \$(seq $rounds); do CLIENT rate $conns ${target[*]} || echo failed; done; echo end; read _"
     t0=$(ticks "$mid"); m0=$(machine); echo >&3
     rates=$(for _ in $(seq "$rounds"); do read -r line <&4; echo "$line"; done)
     read -r _ <&4
@@ -199,14 +201,14 @@ measure() {
     rate=$(echo "$rates" | median)
     cpu_conn=-
     [ -n "$mid" ] && cpu_conn=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n=$((rounds * conns)) 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
-    start "$path" "$port" "read _; for i in 1 2 3; do CLIENT bulk 2147483648 ${target[*]}; done; read _"
+    start "$path" "$port" "read _; for i in 1 2 3; do CLIENT bulk 2147483648 ${target[*]} || echo failed; done; read _"
     t0=$(ticks "$mid"); m0=$(machine); echo >&3
     gbits=$(for _ in 1 2 3; do read -r line <&4; echo "$line"; done | median)
     t1=$(ticks "$mid"); m1=$(machine); finish
     all_gb=$(machine_cost "$m0" "$m1" 6.442450944 1 "%.2f")
     cpu_gb=-
     [ -n "$mid" ] && cpu_gb=$(awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "%.2f", d / hz / (3 * 2.147483648) }')
-    start "$path" "$port" "read _; for i in 1 2 3; do CLIENT upload 2147483648 ${target[*]}; done; read _"
+    start "$path" "$port" "read _; for i in 1 2 3; do CLIENT upload 2147483648 ${target[*]} || echo failed; done; read _"
     t0=$(ticks "$mid"); echo >&3
     up=$(for _ in 1 2 3; do read -r line <&4; echo "$line"; done | median)
     t1=$(ticks "$mid"); finish
