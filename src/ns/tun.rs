@@ -82,17 +82,20 @@ pub(crate) fn read_packet<'b>(fd: &OwnedFd, buf: &'b mut [u8]) -> io::Result<Opt
     Ok(netstack::vnet::inbound(&buf[..n]))
 }
 
-/// Writes one IP packet behind its virtio-net header; the packet's TCP checksum field,
-/// if it has one, gets its pseudo-header's sum ([`netstack::vnet::outbound_header`]).
-pub(crate) fn write_packet(fd: &OwnedFd, packet: &mut [u8]) -> io::Result<usize> {
-    let header = netstack::vnet::outbound_header(packet);
+/// Writes one IP packet behind its virtio-net header, as
+/// [`netstack::vnet::outbound_header`] made it for the packet.
+pub(crate) fn write_packet(
+    fd: &OwnedFd,
+    header: &[u8; netstack::vnet::HEADER_LEN],
+    packet: &[u8],
+) -> io::Result<usize> {
     let iov = [
         libc::iovec {
             iov_base: header.as_ptr() as *mut libc::c_void,
             iov_len: header.len(),
         },
         libc::iovec {
-            iov_base: packet.as_mut_ptr().cast(),
+            iov_base: packet.as_ptr() as *mut libc::c_void,
             iov_len: packet.len(),
         },
     ];

@@ -381,8 +381,10 @@ pub(crate) async fn run(
 }
 
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &mut [u8]) {
+    // Once per packet, not per attempt: it also rewrites the TCP checksum field.
+    let header = netstack::vnet::outbound_header(packet);
     loop {
-        match tun::write_packet(tun.get_ref(), packet) {
+        match tun::write_packet(tun.get_ref(), &header, packet) {
             Ok(_) => return,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if let Ok(mut guard) = tun.writable().await {
