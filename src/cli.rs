@@ -89,9 +89,54 @@ pub(crate) struct Args {
     #[arg(short = 'p', long = "pass", value_name = "PASS")]
     pub password: Option<String>,
 
-    /// Run the command as this user (needs root); supplementary groups are dropped.
+    /// Run the command as this user (needs root). A root-run's command is never host
+    /// root: without --user it runs as nobody. Supplementary groups are dropped.
     #[arg(long = "user", value_name = "USER")]
     pub run_as: Option<String>,
+
+    /// The home directory inside: `host` (yours, read-write, with its secret stores
+    /// hidden; the default, but for a root-run as nobody), `private` (an empty one that
+    /// goes away with the sandbox), or a directory kept for the sandbox.
+    #[arg(long, value_name = "host|private|DIR")]
+    pub home: Option<HomeArg>,
+
+    /// A persistent identity: its own home, Tor client state and onion keys, under
+    /// $XDG_DATA_HOME/torsocks-rs/profiles/NAME (created 0700).
+    #[arg(long, value_name = "NAME", conflicts_with = "home")]
+    pub profile: Option<String>,
+
+    /// Bind a host path into the sandbox, read-write, at DST (default: the same path).
+    #[arg(long, value_name = "SRC[:DST]")]
+    pub bind: Vec<String>,
+
+    /// Bind a host path into the sandbox, read-only, at DST (default: the same path).
+    #[arg(long, value_name = "SRC[:DST]")]
+    pub ro_bind: Vec<String>,
+
+    /// Hide this path inside the sandbox (an empty directory or file over it).
+    #[arg(long, value_name = "PATH")]
+    pub hide: Vec<std::path::PathBuf>,
+
+    /// Expose one of the secret stores the default home hides (~/.ssh, ...), on purpose.
+    #[arg(long, value_name = "PATH")]
+    pub show: Vec<std::path::PathBuf>,
+
+    /// Set a variable in the command's environment.
+    #[arg(long, value_name = "VAR=VALUE")]
+    pub setenv: Vec<String>,
+
+    /// Give the command UTC as its time zone (TZ=UTC, /etc/localtime), not the host's.
+    #[arg(long)]
+    pub utc: bool,
+
+    /// The most processes and threads the command may have at once.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_procs: u64,
+
+    /// The most address space each process may map (e.g. 4G; RLIMIT_AS). Unbounded by
+    /// default: the sandbox is what the OOM killer takes first.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
 
     /// Let the command inherit this fd (above 2); every other one is closed.
     #[arg(long = "keep-fd", value_name = "N", value_parser = clap::value_parser!(i32).range(3..))]
@@ -120,7 +165,8 @@ pub(crate) struct Args {
     #[arg(long)]
     pub new_session: bool,
 
-    /// Keep this variable although the sandbox would remove it (see torsocks-ns(1)).
+    /// Keep this variable of your environment (the command gets only a short list of
+    /// them otherwise: see torsocks-ns(1)).
     #[arg(long = "keep-env", value_name = "VAR")]
     pub keep_env: Vec<OsString>,
 
@@ -261,6 +307,51 @@ pub(crate) struct Args {
         required_unless_present_any = ["shell", "check", "check_inside", "completions"]
     )]
     pub command: Vec<OsString>,
+}
+
+/// `--home`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HomeArg {
+    Host,
+    Private,
+    Dir(std::path::PathBuf),
+}
+
+impl std::str::FromStr for HomeArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HomeArg, String> {
+        match s {
+            "host" => Ok(HomeArg::Host),
+            "private" => Ok(HomeArg::Private),
+            dir if dir.starts_with('/') => Ok(HomeArg::Dir(dir.into())),
+            other => Err(format!(
+                "expected host, private or an absolute directory, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// A size in bytes: a number with an optional K, M, G or T (powers of 1024).
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{text:?}: expected a size such as 512M or 4G")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?}: expected a size such as 512M or 4G"))
 }
 
 impl Args {

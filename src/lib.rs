@@ -121,7 +121,7 @@ fn control_port(
 /// The launcher, `torsocks-ns`.
 pub fn main() -> ExitCode {
     early_signals::install();
-    let args = cli::Args::parse();
+    let mut args = cli::Args::parse();
     if let Some(shell) = args.completions {
         let mut command = <cli::Args as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "torsocks-ns", &mut std::io::stdout());
@@ -134,6 +134,9 @@ pub fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(message),
     };
+    if let Err(message) = spec::apply_profile(&mut args) {
+        return fail(message);
+    }
     if let Some(library) = &args.preload {
         return helper::run(&args, &config, library);
     }
@@ -271,7 +274,8 @@ pub fn main() -> ExitCode {
         stack_v6: stack_config.ipv6.addr,
         mtu: stack_config.mtu as u32,
     };
-    let spec = match spec::sandbox_spec(&args, plan, stack_config.ipv4.addr) {
+    let launcher_files = spec::launcher_files(&args, &config);
+    let spec = match spec::sandbox_spec(&args, plan, stack_config.ipv4.addr, launcher_files) {
         Ok(spec) => spec,
         Err(message) => return fail(message),
     };

@@ -1,19 +1,24 @@
-//! The sandbox as the options and the host's facts make it: what to run, with which
-//! environment and fds, the mounts (masked directories, host sockets, shared paths,
-//! generated files) and the user to run as. Read on the host, before the sandbox
-//! exists; [`crate::ns`] then builds it.
+//! The sandbox as the options and the host's facts make it: what to run, as whom, with
+//! which environment and fds, the file system (its plan: [`crate::ns::plan`]) and the
+//! bounds. Read on the host, before the sandbox exists; [`crate::ns`] then builds it.
 
+use std::ffi::OsString;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::cli;
+use crate::ns::plan::{self, Entry, Home, HostFacts, Request, UserBind};
 use crate::ns::{self, policy};
+
+/// The user a root-run's command is when no `--user` is given.
+const NOBODY: u32 = 65534;
 
 /// The sandbox as the options and the host's facts make it.
 pub(crate) fn sandbox_spec(
     args: &cli::Args,
     net: ns::NetPlan,
     dns: Ipv4Addr,
+    launcher_files: Vec<PathBuf>,
 ) -> Result<ns::Spec, String> {
     let opt_ins = policy::OptIns {
         sockets: args.allow_socket.clone(),
@@ -34,53 +39,10 @@ pub(crate) fn sandbox_spec(
             return Err(format!("--keep-fd {fd}: no such open file descriptor"));
         }
     }
-    let mut env = policy::scrub_env(std::env::vars_os(), &shares.keep_env);
-    let socks_port = (!args.no_socks_port).then_some(args.socks_port);
-    if let (true, Some(port)) = (args.proxy_env, socks_port) {
-        policy::point_at_socks_port(&mut env, port);
-    }
-    let run_as = match &args.run_as {
-        None => None,
-        Some(name) => {
-            let (run_as, home) = user_named(name)?;
-            env.retain(|(k, _)| !["HOME", "USER", "LOGNAME"].iter().any(|v| k == *v));
-            env.push(("HOME".into(), home.into_os_string()));
-            env.push(("USER".into(), name.into()));
-            env.push(("LOGNAME".into(), name.into()));
-            Some(run_as)
-        }
-    };
-    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute());
-    let masked_dirs = policy::masked_dirs(runtime_dir.as_deref());
-    let argv = args.argv();
-    let mut binds = shares.binds;
-    for path in policy::named_paths(
-        &argv,
-        std::env::var_os("PATH").as_deref(),
-        &masked_dirs,
-        |p| std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir()),
-    ) {
-        if !binds.contains(&path) {
-            binds.push(path);
-        }
-    }
-    let resolv = PathBuf::from("/etc/resolv.conf");
-    let mounts = ns::MountPlan {
-        masked_dirs,
-        host_sockets: std::fs::read("/proc/net/unix")
-            .map(|table| policy::unix_socket_paths(&table))
-            .unwrap_or_default(),
-        binds,
-        cwd: std::env::current_dir().ok(),
-        runtime_dir,
-        resolv_target: link_target(&resolv),
-        resolv: policy::resolv_conf(dns),
-        nsswitch: std::fs::read_to_string("/etc/nsswitch.conf")
-            .ok()
-            .map(|host| policy::nsswitch_conf(&host)),
-    };
+    let user = command_user(args)?;
+    let request = request(args, &user, &shares.binds, launcher_files)?;
+    let env = environment(args, &user, &shares.keep_env, &request)?;
+    let facts = host_facts(dns, &user);
     // On a terminal the command stays in its session, for job control; otherwise it
     // gets a session of its own, and kill(0) reaches nothing of the caller's job.
     use std::io::IsTerminal;
@@ -88,20 +50,354 @@ pub(crate) fn sandbox_spec(
         || std::io::stdout().is_terminal()
         || std::io::stderr().is_terminal();
     Ok(ns::Spec {
-        argv,
+        argv: args.argv(),
         env,
         keep_fds: args.keep_fd.clone(),
         net,
-        mounts,
-        run_as,
+        mounts: plan::plan(&request, &facts),
+        run_as: user.ids,
+        bounds: ns::harden::Bounds {
+            max_procs: args.max_procs,
+            memory: args.memory,
+        },
         new_session: args.new_session || !on_a_terminal,
-        socks_port,
+        socks_port: (!args.no_socks_port).then_some(args.socks_port),
     })
+}
+
+/// Whom the command runs as.
+struct CommandUser {
+    ids: ns::RunAs,
+    name: String,
+    /// Its home directory as its account names it.
+    home: PathBuf,
+    /// Whether it is the caller.
+    caller: bool,
+}
+
+/// The caller (rootless), `--user`, or for a root-run nobody: never host root.
+fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
+    let root = nix::unistd::getuid().is_root();
+    match (&args.run_as, root) {
+        (Some(name), false) => Err(format!(
+            "--user {name}: only root can run the command as another user"
+        )),
+        (Some(name), true) => {
+            let user = nix::unistd::User::from_name(name)
+                .map_err(|e| format!("--user {name}: {e}"))?
+                .ok_or_else(|| format!("--user {name}: no such user"))?;
+            if user.uid.is_root() {
+                return Err(format!(
+                    "--user {name}: the command never runs as root (it would be host root)"
+                ));
+            }
+            Ok(CommandUser {
+                ids: ns::RunAs {
+                    uid: user.uid,
+                    gid: user.gid,
+                },
+                name: user.name,
+                home: user.dir,
+                caller: false,
+            })
+        }
+        (None, true) => {
+            let account = nix::unistd::User::from_uid(NOBODY.into()).ok().flatten();
+            Ok(CommandUser {
+                ids: ns::RunAs {
+                    uid: NOBODY.into(),
+                    gid: account.as_ref().map_or(NOBODY.into(), |a| a.gid),
+                },
+                name: account.map_or_else(|| "nobody".into(), |a| a.name),
+                home: PathBuf::from("/home/nobody"),
+                caller: false,
+            })
+        }
+        (None, false) => {
+            let uid = nix::unistd::getuid();
+            let account = nix::unistd::User::from_uid(uid).ok().flatten();
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .or_else(|| account.as_ref().map(|a| a.dir.clone()))
+                .unwrap_or_else(|| PathBuf::from("/"));
+            let name = std::env::var("USER")
+                .ok()
+                .or_else(|| account.map(|a| a.name))
+                .unwrap_or_else(|| uid.to_string());
+            Ok(CommandUser {
+                ids: ns::RunAs {
+                    uid,
+                    gid: nix::unistd::getgid(),
+                },
+                name,
+                home,
+                caller: true,
+            })
+        }
+    }
+}
+
+/// What the options ask of the file system.
+fn request(
+    args: &cli::Args,
+    user: &CommandUser,
+    opt_in_binds: &[PathBuf],
+    launcher_files: Vec<PathBuf>,
+) -> Result<Request, String> {
+    let has_home = user.home.parent().is_some() && user.home.is_dir();
+    let home = match &args.home {
+        Some(cli::HomeArg::Private) => Home::Private,
+        Some(cli::HomeArg::Dir(dir)) => Home::Dir(private_dir(dir)?),
+        Some(cli::HomeArg::Host) if !has_home => {
+            return Err(format!(
+                "--home host: {} has no home directory to share",
+                user.name
+            ))
+        }
+        Some(cli::HomeArg::Host) => Home::Host,
+        None if has_home && (user.caller || args.run_as.is_some()) => Home::Host,
+        None => Home::Private,
+    };
+    let home = match &args.profile {
+        Some(name) => Home::Dir(profile_dir(name)?.join("home")),
+        None => home,
+    };
+    let mut binds: Vec<UserBind> = opt_in_binds
+        .iter()
+        .map(|p| UserBind {
+            from: p.clone(),
+            at: p.clone(),
+            read_only: false,
+        })
+        .collect();
+    for (spec, read_only) in args
+        .bind
+        .iter()
+        .map(|b| (b, false))
+        .chain(args.ro_bind.iter().map(|b| (b, true)))
+    {
+        binds.push(user_bind(spec, read_only)?);
+    }
+    let argv = args.argv();
+    let named = policy::named_paths(&argv, std::env::var_os("PATH").as_deref(), |p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir())
+    });
+    let absolute = |p: &PathBuf| p.is_absolute();
+    Ok(Request {
+        home_path: user.home.clone(),
+        host_home: has_home.then(|| user.home.clone()),
+        home,
+        cwd: std::env::current_dir().ok(),
+        named,
+        binds,
+        hide: args.hide.iter().filter(|p| absolute(p)).cloned().collect(),
+        show: args.show.iter().map(|p| canonical_or_same(p)).collect(),
+        launcher_files: launcher_files
+            .iter()
+            .flat_map(|p| [p.clone(), canonical_or_same(p)])
+            .collect(),
+        runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_absolute()),
+        utc: args.utc,
+    })
+}
+
+fn canonical_or_same(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `--bind SRC[:DST]`: both absolute; SRC must exist.
+fn user_bind(spec: &str, read_only: bool) -> Result<UserBind, String> {
+    let option = if read_only { "--ro-bind" } else { "--bind" };
+    let (from, at) = match spec.split_once(':') {
+        Some((from, at)) => (PathBuf::from(from), PathBuf::from(at)),
+        None => (PathBuf::from(spec), PathBuf::from(spec)),
+    };
+    if !from.is_absolute() || !at.is_absolute() {
+        return Err(format!("{option} {spec}: give absolute paths"));
+    }
+    let from = std::fs::canonicalize(&from)
+        .map_err(|e| format!("{option} {spec}: {}: {e}", from.display()))?;
+    Ok(UserBind {
+        from,
+        at,
+        read_only,
+    })
+}
+
+/// A directory of the user's for the sandbox: made 0700 when missing; never a link.
+fn private_dir(dir: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+        Err(_) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?,
+    }
+    std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// `--profile NAME`: `$XDG_DATA_HOME/torsocks-rs/profiles/NAME`, made 0700.
+pub(crate) fn profile_dir(name: &str) -> Result<PathBuf, String> {
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !valid {
+        return Err(format!(
+            "--profile {name:?}: use letters, digits, '.', '_' and '-' only"
+        ));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .map(|h| h.join(".local/share"))
+        })
+        .ok_or("--profile: set HOME or XDG_DATA_HOME")?;
+    let dir = private_dir(&data.join("torsocks-rs/profiles").join(name))?;
+    private_dir(&dir.join("home"))?;
+    Ok(dir)
+}
+
+/// The command's environment, from an allow-list.
+fn environment(
+    args: &cli::Args,
+    user: &CommandUser,
+    keep: &[OsString],
+    request: &Request,
+) -> Result<Vec<(OsString, OsString)>, String> {
+    let mut set = Vec::new();
+    for pair in &args.setenv {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() => set.push((name.into(), value.into())),
+            _ => return Err(format!("--setenv {pair}: expected VAR=VALUE")),
+        }
+    }
+    let mut env = policy::sandbox_env(std::env::vars_os(), keep, &[]);
+    policy::set_var(&mut env, "HOME", request.home_path.as_os_str());
+    if !user.caller {
+        policy::set_var(&mut env, "USER", &user.name);
+        policy::set_var(&mut env, "LOGNAME", &user.name);
+    }
+    if let Some(runtime) = &request.runtime_dir {
+        policy::set_var(&mut env, "XDG_RUNTIME_DIR", runtime.as_os_str());
+    }
+    if args.utc {
+        policy::set_var(&mut env, "TZ", "UTC");
+    }
+    if let (true, false) = (args.proxy_env, args.no_socks_port) {
+        policy::point_at_socks_port(&mut env, args.socks_port);
+    }
+    for (name, value) in set {
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value));
+    }
+    Ok(env)
+}
+
+/// What the plan needs to know of the host.
+fn host_facts(dns: Ipv4Addr, user: &CommandUser) -> HostFacts {
+    let resolv = Path::new(policy::RESOLV_CONF);
+    let (uid, gid) = (user.ids.uid.as_raw(), user.ids.gid.as_raw());
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let mut etc_files = vec![
+        (
+            PathBuf::from("/etc/hostname"),
+            format!("{}\n", policy::HOSTNAME),
+        ),
+        (PathBuf::from("/etc/hosts"), policy::hosts_file()),
+        (resolv.to_path_buf(), policy::resolv_conf(dns)),
+        (
+            PathBuf::from("/etc/machine-id"),
+            policy::MACHINE_ID.to_string(),
+        ),
+        (
+            PathBuf::from("/etc/passwd"),
+            policy::id_file(&read("/etc/passwd"), &[0, uid, NOBODY]),
+        ),
+        (
+            PathBuf::from("/etc/group"),
+            policy::id_file(&read("/etc/group"), &[0, gid, NOBODY]),
+        ),
+    ];
+    if let Ok(host) = std::fs::read_to_string("/etc/nsswitch.conf") {
+        etc_files.push(("/etc/nsswitch.conf".into(), policy::nsswitch_conf(&host)));
+    }
+    HostFacts {
+        system: system_entries(),
+        resolv_target: link_target(resolv),
+        etc_files,
+        etc_identifiers: files_starting("/etc/ssh", "ssh_host_"),
+        disk_identifiers: disk_identifiers(),
+        remote_mounts: policy::remote_mounts(&read("/proc/self/mountinfo")),
+        host_sockets: std::fs::read("/proc/net/unix")
+            .map(|table| policy::unix_socket_paths(&table))
+            .unwrap_or_default(),
+    }
+}
+
+/// The system directories present on the host, links as links.
+fn system_entries() -> Vec<(PathBuf, Entry)> {
+    policy::SYSTEM_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .filter_map(|path| {
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            let entry = match meta.file_type().is_symlink() {
+                true => Entry::Symlink(std::fs::read_link(&path).ok()?),
+                false if meta.is_dir() => Entry::Dir,
+                false => return None,
+            };
+            Some((path, entry))
+        })
+        .collect()
+}
+
+fn files_starting(dir: &str, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .as_encoded_bytes()
+                .starts_with(prefix.as_bytes())
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The sysfs files of the host's block devices that identify the disks.
+fn disk_identifiers() -> Vec<PathBuf> {
+    let Ok(devices) = std::fs::read_dir("/sys/class/block") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for device in devices.flatten() {
+        for name in policy::DISK_IDENTIFIERS {
+            let path = device.path().join(name);
+            if path.exists() {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// The file `path` ends at after its symlinks, whether or not that file exists (a
 /// systemd-resolved `/etc/resolv.conf` points into /run, which the sandbox replaces,
-/// so the mount must cover the link's target, created there).
+/// so the file must be made where the link leads).
 fn link_target(path: &Path) -> PathBuf {
     if let Ok(real) = std::fs::canonicalize(path) {
         return real;
@@ -130,21 +426,50 @@ fn link_target(path: &Path) -> PathBuf {
     clean
 }
 
-/// `--user NAME`: the user's ids and home; root only.
-fn user_named(name: &str) -> Result<(ns::RunAs, PathBuf), String> {
-    if !nix::unistd::getuid().is_root() {
-        return Err(format!(
-            "--user {name}: only root can run the command as another user"
-        ));
+/// `--profile NAME` fills in what it keeps: the embedded client's state and the onion
+/// service's key, each in the profile (unless given).
+pub(crate) fn apply_profile(args: &mut cli::Args) -> Result<(), String> {
+    let Some(name) = args.profile.clone() else {
+        return Ok(());
+    };
+    let dir = profile_dir(&name)?;
+    args.tor_state.get_or_insert_with(|| dir.join("tor"));
+    if !args.onion_service.is_empty() {
+        args.onion_key.get_or_insert_with(|| dir.join("onion-key"));
     }
-    let user = nix::unistd::User::from_name(name)
-        .map_err(|e| format!("--user {name}: {e}"))?
-        .ok_or_else(|| format!("--user {name}: no such user"))?;
-    Ok((
-        ns::RunAs {
-            uid: user.uid,
-            gid: user.gid,
-        },
-        user.dir,
-    ))
+    Ok(())
+}
+
+/// The files the launcher reads for itself (keys, cookies, configurations, the
+/// embedded client's state and cache): never visible inside.
+pub(crate) fn launcher_files(
+    args: &cli::Args,
+    config: &torsocks_core::config::Config,
+) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = [
+        &args.tor_state,
+        &args.arti_config,
+        &args.onion_key,
+        &args.control_cookie,
+        &config.control_cookie,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    if let Some(conf) = std::env::var_os("TORSOCKS_CONF_FILE") {
+        files.push(conf.into());
+    }
+    let xdg = |var: &str, fallback: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|d| d.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+            .map(|base| base.join("torsocks-rs"))
+    };
+    files.extend(xdg("XDG_STATE_HOME", ".local/state"));
+    files.extend(xdg("XDG_CACHE_HOME", ".cache"));
+    files.extend(xdg("XDG_DATA_HOME", ".local/share"));
+    files.retain(|f| f.is_absolute() && f != Path::new("/dev/null"));
+    files
 }

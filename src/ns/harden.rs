@@ -1,9 +1,12 @@
 //! No way back: the last step of the sandbox's PID 1 before it starts the command.
-//! The caller's session keyring is left behind, every capability goes (bounding, ambient, inheritable, permitted, effective), the
+//! The caller's session keyring is left behind, supplementary groups go where the
+//! kernel lets them, the command's user is taken ([`RunAs`]: never host root), every
+//! capability goes (bounding, ambient, inheritable, permitted, effective), the
 //! securebits are locked so that uid 0 regains none at exec, no-new-privs is set, and
-//! seccomp filters refuse the socket families that no namespace scopes, io_uring, and
-//! typing into the terminal. From then on
-//! not even a root-run program can undo a mount or reach past the network namespace.
+//! seccomp filters refuse the socket families that no namespace scopes, io_uring, new
+//! user namespaces and the kernel interfaces of [`REFUSED_CALLS`], and typing into the
+//! terminal. From then on no program inside can undo a mount or reach past the network
+//! namespace. [`Bounds`] and [`new_clocks`] are set up here too.
 #![allow(unsafe_code)]
 
 use super::SetupError;
@@ -43,13 +46,69 @@ const TIOCLINUX: u64 = 0x541C;
 #[cfg(target_arch = "x86_64")]
 const X32_IOCTL: i64 = 514;
 
-/// Who the command runs as when `--user` is given (root only).
-#[derive(Debug, Clone)]
+/// Who the command runs as: the caller, or for a root-run `nobody` or `--user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RunAs {
     /// The user's uid.
     pub uid: Uid,
-    /// Its primary group; supplementary groups are dropped.
+    /// Its primary group; supplementary groups are dropped where the kernel lets us.
     pub gid: Gid,
+}
+
+/// Bounds on what the command may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    /// Processes (and threads) of the command's user inside the sandbox
+    /// (RLIMIT_NPROC, counted in the sandbox's own user namespace).
+    pub max_procs: u64,
+    /// Address space per process (RLIMIT_AS), when asked for.
+    pub memory: Option<u64>,
+}
+
+/// The highest OOM score: when memory runs out, the kernel takes the sandbox's
+/// processes first, never the launcher or the caller's session.
+const OOM_SCORE_ADJ: &str = "1000";
+
+impl Bounds {
+    /// Applies the bounds to this process (PID 1, before it forks the command), which
+    /// the command inherits.
+    pub(crate) fn apply(&self) -> Result<(), SetupError> {
+        use nix::sys::resource::{setrlimit, Resource};
+        setrlimit(Resource::RLIMIT_NPROC, self.max_procs, self.max_procs)
+            .map_err(SetupError::errno("--max-procs"))?;
+        if let Some(bytes) = self.memory {
+            setrlimit(Resource::RLIMIT_AS, bytes, bytes).map_err(SetupError::errno("--memory"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes the sandbox the OOM killer's first choice (before privileges go: the score is
+/// set through PID 1's own /proc file, which is root's once PID 1 is not dumpable).
+pub(crate) fn first_to_go() -> Result<(), SetupError> {
+    std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ)
+        .map_err(SetupError::io("raising the sandbox's OOM score"))
+}
+
+/// A boot time of the sandbox's own: its children live in a new time namespace whose
+/// monotonic and boot clocks run ahead of the host's by a random offset (up to 30
+/// days), so that `/proc/uptime` and `/proc/stat`'s btime do not link runs to the
+/// host's boot. Where the kernel has no time namespaces, the host's clocks show.
+pub(crate) fn new_clocks() -> bool {
+    let mut random = [0u8; 4];
+    if nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
+        libc::CLONE_NEWTIME,
+    ))
+    .is_err()
+        || std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut random))
+            .is_err()
+    {
+        return false;
+    }
+    let offset = 3600 + u64::from(u32::from_le_bytes(random)) % (30 * 86_400);
+    let offsets = format!("monotonic {offset} 0\nboottime {offset} 0\n");
+    std::fs::write("/proc/self/timens_offsets", offsets).is_ok()
 }
 
 fn check(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
@@ -96,11 +155,16 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
     let families = refusing(sockets, libc::EAFNOSUPPORT)?;
     // io_uring creates sockets without socket(2) (IORING_OP_SOCKET): not offered, so
     // programs fall back to the system calls above.
-    let mut uring: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    uring.insert(libc::SYS_io_uring_setup, vec![]);
-    #[cfg(target_arch = "x86_64")]
-    uring.insert(libc::SYS_io_uring_setup | X32_SYSCALL_BIT, vec![]);
-    let uring = refusing(uring, libc::ENOSYS)?;
+    // clone3 passes its flags in memory, out of the filter's sight: without it, the C
+    // library falls back to clone, whose flags the next filter reads.
+    let mut absent: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for nr in [libc::SYS_io_uring_setup, libc::SYS_clone3] {
+        absent.insert(nr, vec![]);
+        #[cfg(target_arch = "x86_64")]
+        absent.insert(nr | X32_SYSCALL_BIT, vec![]);
+    }
+    let absent = refusing(absent, libc::ENOSYS)?;
+    let kernel = refusing(kernel_surface().map_err(bad)?, libc::EPERM)?;
     // TIOCSTI pushes bytes into the terminal's input queue: a command could type into
     // the caller's shell, to run after the sandbox has ended (bubblewrap's
     // CVE-2017-5226). TIOCLINUX's selection paste on a virtual console does the same.
@@ -117,18 +181,58 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
     #[cfg(target_arch = "x86_64")]
     ttys.insert(X32_IOCTL | X32_SYSCALL_BIT, typing);
     let ttys = refusing(ttys, libc::EPERM)?;
-    [families, uring, ttys]
+    [families, absent, kernel, ttys]
         .into_iter()
         .map(|f| BpfProgram::try_from(f).map_err(SetupError::other("seccomp filter")))
         .collect()
 }
 
-/// Drops everything; `run_as` switches user on the way. The filters come from
+/// Kernel interfaces a sandboxed program has no business with, each a common road to a
+/// kernel privilege escalation: new user namespaces (namespaced root over fresh network
+/// and mount namespaces: nf_tables, tc, the new mount API), userfaultfd, the key
+/// management calls, perf events, eBPF, kexec and kernel modules. ptrace stays, so that
+/// debuggers work on the sandbox's own processes.
+pub(crate) const REFUSED_CALLS: &[libc::c_long] = &[
+    libc::SYS_userfaultfd,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_perf_event_open,
+    libc::SYS_bpf,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+];
+
+/// The rules of [`REFUSED_CALLS`], and clone or unshare asking for a user namespace.
+fn kernel_surface() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for &nr in REFUSED_CALLS {
+        rules.insert(nr, vec![]);
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(nr | X32_SYSCALL_BIT, vec![]);
+    }
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let condition = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::MaskedEq(newuser),
+        newuser,
+    )?;
+    let rule = SeccompRule::new(vec![condition])?;
+    for nr in [libc::SYS_clone, libc::SYS_unshare] {
+        rules.insert(nr, vec![rule.clone()]);
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(nr | X32_SYSCALL_BIT, vec![rule.clone()]);
+    }
+    Ok(rules)
+}
+
+/// Drops everything; switches to `run_as` on the way. The filters come from
 /// [`filters`].
-pub(crate) fn drop_privileges(
-    run_as: Option<&RunAs>,
-    filters: &[BpfProgram],
-) -> Result<(), SetupError> {
+pub(crate) fn drop_privileges(run_as: &RunAs, filters: &[BpfProgram]) -> Result<(), SetupError> {
     // Securebits first (needs CAP_SETPCAP): uid 0 gains no capability at exec, a uid
     // change does not touch capabilities (they are cleared explicitly below), and no
     // ambient capability can be raised again; each bit locked.
@@ -169,16 +273,16 @@ pub(crate) fn drop_privileges(
         return Err(SetupError::last_os("a new session keyring"));
     }
     caps::clear(None, caps::CapSet::Ambient).map_err(SetupError::other("ambient capabilities"))?;
-    // Supplementary groups go where the kernel lets us (root's full id map); an
-    // unprivileged caller's user namespace denies setgroups, and keeps them.
+    // Supplementary groups go where the kernel lets us (a root-run's); an unprivileged
+    // caller's user namespace denies setgroups, and keeps them.
     let dropped = nix::unistd::setgroups(&[]);
-    if let Some(user) = run_as {
+    if nix::unistd::getuid().is_root() {
         dropped.map_err(SetupError::errno("dropping supplementary groups"))?;
-        nix::unistd::setresgid(user.gid, user.gid, user.gid)
-            .map_err(SetupError::errno("setgid"))?;
-        nix::unistd::setresuid(user.uid, user.uid, user.uid)
-            .map_err(SetupError::errno("setuid"))?;
     }
+    nix::unistd::setresgid(run_as.gid, run_as.gid, run_as.gid)
+        .map_err(SetupError::errno("setgid"))?;
+    nix::unistd::setresuid(run_as.uid, run_as.uid, run_as.uid)
+        .map_err(SetupError::errno("setuid"))?;
     for set in [
         caps::CapSet::Effective,
         caps::CapSet::Permitted,
@@ -229,7 +333,7 @@ mod tests {
     #[test]
     fn filters_build_for_this_architecture() {
         let filters = filters().unwrap();
-        assert_eq!(filters.len(), 3);
+        assert_eq!(filters.len(), 4);
         assert!(filters.iter().all(|f| !f.is_empty()));
     }
 

@@ -38,6 +38,8 @@ pub(crate) struct Command<'a> {
     /// Start a session of its own (no controlling terminal, no process group shared
     /// with the caller's job).
     pub new_session: bool,
+    /// Bounds on processes and memory.
+    pub bounds: &'a harden::Bounds,
 }
 
 /// Waits for a signal or a request from the launcher (connections into the sandbox,
@@ -86,6 +88,10 @@ pub(crate) fn run(command: &Command, control: std::os::unix::net::UnixStream) ->
     }
     waited.add(Signal::SIGCHLD);
     if command.new_session && nix::unistd::setsid().is_err() {
+        return 1;
+    }
+    if let Err(e) = command.bounds.apply() {
+        eprintln!("torsocks-ns: {e}");
         return 1;
     }
     let mut previous = SigSet::empty();

@@ -1,13 +1,13 @@
 //! The sandbox: the command runs under a small PID 1 in new user, network, mount, PID,
-//! UTS and IPC namespaces whose only network interface is a TUN device.
+//! UTS, IPC, cgroup and time namespaces whose only network interface is a TUN device.
 //!
 //! [`spawn`] clones the sandbox's PID 1 straight into the new namespaces. It maps the
-//! caller's ids ([`Identity`]), names the host `localhost`, creates and configures
-//! `tun0` ([`tun`], [`netconf`]), builds the mount namespace ([`mounts`]: fresh /proc and
-//! sysfs, host IPC masked, private resolv.conf and nsswitch.conf), drops every
-//! privilege ([`harden`]), hands the TUN fd to the launcher over a unix socket
-//! (SCM_RIGHTS) and waits for its go. Then it starts the command and stays as its init
-//! ([`init`]). What each step hides is decided beforehand, as data, by [`policy`].
+//! ids ([`Identity`]: never host root for the command), names the host `localhost`,
+//! creates and configures `tun0` ([`tun`], [`netconf`]), builds a new root from the
+//! mount plan ([`plan`], applied by [`mounts`]), drops every privilege ([`harden`]),
+//! hands the TUN fd to the launcher over a unix socket (SCM_RIGHTS) and waits for its
+//! go. Then it starts the command and stays as its init ([`init`]). What each step
+//! gives and hides is decided beforehand, as data, by [`policy`] and [`plan`].
 //! The launcher keeps the fd and runs the stack; PID 1 dies with the launcher
 //! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
 #![allow(unsafe_code)]
@@ -18,6 +18,7 @@ pub(crate) mod init;
 pub(crate) mod inward;
 pub(crate) mod mounts;
 pub(crate) mod netconf;
+pub(crate) mod plan;
 pub(crate) mod policy;
 pub(crate) mod tun;
 
@@ -33,7 +34,6 @@ use nix::unistd::{Gid, Pid, Uid};
 
 pub(crate) use error::SetupError;
 pub(crate) use harden::RunAs;
-pub(crate) use mounts::MountPlan;
 pub(crate) use netconf::NetPlan;
 
 /// The name of the TUN interface inside the sandbox.
@@ -66,10 +66,13 @@ pub(crate) struct Spec {
     pub keep_fds: Vec<i32>,
     /// The network inside.
     pub net: NetPlan,
-    /// The mounts.
-    pub mounts: MountPlan,
-    /// Another user to run as (root only).
-    pub run_as: Option<RunAs>,
+    /// The file system: the new root's setup operations.
+    pub mounts: plan::Plan,
+    /// The user the command runs as: the caller, or for a root-run an unprivileged user
+    /// (`nobody`, or `--user`), never host root.
+    pub run_as: RunAs,
+    /// Bounds on the command's processes and memory.
+    pub bounds: harden::Bounds,
     /// Run in a session of its own ([`init::Command::new_session`]).
     pub new_session: bool,
     /// The port of the sandbox's own SOCKS port, if it has one.
@@ -98,33 +101,37 @@ impl Sandbox {
     }
 }
 
-/// How the caller's ids appear inside the user namespace.
+/// Who creates the sandbox and whom its command runs as.
 #[derive(Debug, Clone, Copy)]
 struct Identity {
-    uid: Uid,
-    gid: Gid,
+    caller: Uid,
+    caller_gid: Gid,
+    run_as: RunAs,
 }
 
 impl Identity {
     /// Writes the maps of `child`'s user namespace, from the launcher (only a process
-    /// outside the namespace may map more than its own id). Root maps every id onto
-    /// itself (files keep their owners, `--user` can switch); anyone else maps only
-    /// their own uid and gid, and gains nothing.
+    /// outside the namespace may map more than its own id). A root-run maps host root
+    /// (for the setup alone: PID 1 changes to the command's user before anything of
+    /// the command runs, and nothing inside can change back) and the command's user;
+    /// anyone else maps only their own uid and gid, and gains nothing.
     fn write_maps(self, child: Pid) -> Result<(), SetupError> {
         let write = |file: &str, map: String| {
             std::fs::write(format!("/proc/{child}/{file}"), map).map_err(SetupError::io(
                 format_args!("mapping the sandbox's user ids: {file}"),
             ))
         };
-        if self.uid.is_root() {
-            let full = || "0 0 4294967295".to_string();
-            if write("uid_map", full()).is_ok() && write("gid_map", full()).is_ok() {
-                return Ok(());
-            }
+        let root_and = |user: u32| match user {
+            0 => "0 0 1\n".to_string(),
+            _ => format!("0 0 1\n{user} {user} 1\n"),
+        };
+        if self.caller.is_root() {
+            write("uid_map", root_and(self.run_as.uid.as_raw()))?;
+            return write("gid_map", root_and(self.run_as.gid.as_raw()));
         }
         write("setgroups", "deny".into())?;
-        write("uid_map", format!("{0} {0} 1", self.uid))?;
-        write("gid_map", format!("{0} {0} 1", self.gid))
+        write("uid_map", format!("{0} {0} 1", self.caller))?;
+        write("gid_map", format!("{0} {0} 1", self.caller_gid))
     }
 }
 
@@ -152,15 +159,17 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     let filters = harden::filters()?;
     let (parent_end, child_end) = UnixStream::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
-        uid: nix::unistd::getuid(),
-        gid: nix::unistd::getgid(),
+        caller: nix::unistd::getuid(),
+        caller_gid: nix::unistd::getgid(),
+        run_as: spec.run_as,
     };
     let flags = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNET
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
     let mut stack = vec![0u8; CHILD_STACK];
     let mut child_end = Some(child_end);
     let setup = Setup {
@@ -309,6 +318,7 @@ impl Setup<'_> {
                 env: self.env,
                 keep_fds: &self.spec.keep_fds,
                 new_session: self.spec.new_session,
+                bounds: &self.spec.bounds,
             },
             control,
         )
@@ -336,8 +346,14 @@ impl Setup<'_> {
             Some(port) => netconf::socks_listeners(port)?,
             None => Vec::new(),
         };
-        let masked = mounts::apply(&self.spec.mounts)?;
-        harden::drop_privileges(self.spec.run_as.as_ref(), self.filters)?;
+        let _ = harden::new_clocks();
+        harden::first_to_go()?;
+        let owner = mounts::Owner {
+            uid: self.spec.run_as.uid,
+            gid: self.spec.run_as.gid,
+        };
+        let masked = mounts::apply(&self.spec.mounts, owner)?;
+        harden::drop_privileges(&self.spec.run_as, self.filters)?;
         Ok((tun, listeners, masked))
     }
 }

@@ -1,177 +1,182 @@
-//! The sandbox's mount namespace, set up by its PID 1 before the command starts: fresh
-//! `/proc` and sysfs, empty tmpfs over the directories where host services keep their
-//! sockets, private `resolv.conf` and `nsswitch.conf`, the user's opt-ins and working
-//! directory bound back in, and every other host socket that stays visible masked.
+//! Applies the sandbox's mount plan ([`super::plan`]): run by its PID 1, which holds
+//! mount privileges in the sandbox's user namespace, before the command starts.
 //!
-//! Order matters and follows bubblewrap's: everything that must be reached on the host
-//! (the working directory, opted-in sockets) is opened as an `O_PATH` fd before it is
-//! covered, and mounted from `/proc/self/fd/N` afterwards. Nothing is written on the
-//! host's filesystem: the generated files live on a tmpfs of the sandbox's own, so no
-//! planted symlink can redirect a write and nothing is left behind on any exit.
+//! bubblewrap's sequence: all mounts private; a staging tmpfs becomes the root, the
+//! host's tree stays reachable beneath it at `/oldroot`, and the new root is built on a
+//! second tmpfs at `/newroot`; then the new root becomes the root and everything else is
+//! detached, so nothing of the host's mount table shows in the sandbox's `mountinfo`
+//! beyond what the plan bound. Host paths are resolved as on the host and sandbox paths
+//! as in the sandbox (`openat2` with `RESOLVE_IN_ROOT`), so no symlink leads a mount
+//! out of the tree it belongs to. Nothing is written on the host's file system: mount
+//! points are made only in the sandbox's own tmpfs (the plan says where), and the
+//! generated files live on the staging tmpfs.
 #![allow(unsafe_code)]
 
-use super::SetupError;
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::{Gid, Uid};
 
-use super::policy;
+use super::plan::{Access, Op, Plan};
+use super::SetupError;
 
-/// What the mounts need, computed by the launcher from the host's view.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct MountPlan {
-    /// Directories covered by an empty tmpfs.
-    pub masked_dirs: Vec<PathBuf>,
-    /// Every pathname Unix socket of the host (from its `/proc/net/unix`).
-    pub host_sockets: Vec<PathBuf>,
-    /// Host paths bound in at the same path (opt-ins).
-    pub binds: Vec<PathBuf>,
-    /// The working directory, bound back in when it lies under a masked directory.
-    pub cwd: Option<PathBuf>,
-    /// `$XDG_RUNTIME_DIR`, recreated empty (0700) inside its masked parent.
-    pub runtime_dir: Option<PathBuf>,
-    /// The file `/etc/resolv.conf` resolves to on the host.
-    pub resolv_target: PathBuf,
-    /// The sandbox's resolv.conf.
-    pub resolv: String,
-    /// The sandbox's nsswitch.conf (None when the host has none).
-    pub nsswitch: Option<String>,
-}
-
-/// How many host sockets were masked (for `--debug`).
+/// How many host sockets the second layer covered (for `--debug`).
 pub(crate) type Masked = usize;
 
+/// Who owns the directories made for the command (its home, its runtime directory).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owner {
+    pub uid: Uid,
+    pub gid: Gid,
+}
+
 const STAGE: &str = "/tmp";
+const OLD: &str = "/oldroot";
+const NEW: &str = "/newroot";
+const FILES: &str = "/files";
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 
-/// `/proc/self/fd/N`: how a mount reaches a file opened before it was covered.
-fn fd_path(fd: &impl AsRawFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+/// mount_setattr(2)'s attributes (linux/mount.h).
+mod attr {
+    pub(super) const RDONLY: u64 = 0x1;
+    pub(super) const NOSUID: u64 = 0x2;
+    pub(super) const NODEV: u64 = 0x4;
+    pub(super) const NOEXEC: u64 = 0x8;
 }
 
-/// Opens `path` as an `O_PATH` handle; with `nofollow`, a symlink is not followed.
-fn open_path(path: &Path, nofollow: bool) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
-    if nofollow {
-        flags |= libc::O_NOFOLLOW;
-    }
-    // SAFETY: c is a valid NUL-terminated string; open has no other precondition.
-    let fd = unsafe { libc::open(c.as_ptr(), flags) };
-    if fd < 0 {
+/// `struct mount_attr` (linux/mount.h).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Sets `set` on the mount at `fd` and every mount beneath it.
+fn set_attributes(fd: &OwnedFd, set: u64) -> std::io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `fd` is an open fd, the path a valid empty C string, and `attr` a valid
+    // struct of the size passed; the kernel only reads it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(())
 }
 
-fn tmpfs(target: &Path, mode: u32) -> Result<(), SetupError> {
-    mount(
-        Some("tmpfs"),
-        target,
-        Some("tmpfs"),
-        NOSUID_NODEV,
-        Some(format!("mode={mode:o}").as_str()),
-    )
-    .map_err(SetupError::errno(format_args!(
-        "mounting a tmpfs on {}",
-        target.display()
-    )))
+/// `/oldroot/proc/self/fd/N`: how a mount reaches a file by an fd.
+fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("{OLD}/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-fn bind(source: &Path, target: &Path) -> Result<(), SetupError> {
-    mount(
-        Some(source),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(SetupError::errno(format_args!(
-        "bind-mounting onto {}",
-        target.display()
-    )))
-}
-
-/// Creates `path` (a directory, or an empty file) and its missing parents: only ever
-/// inside a tmpfs this sandbox just mounted, where nobody else could have planted
-/// anything.
-fn make_mount_point(path: &Path, dir: bool) -> Result<(), SetupError> {
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
-            .map_err(SetupError::io(format_args!(
-                "creating {}",
-                parent.display()
-            )))?;
+/// Opens `path` as an `O_PATH` handle, resolved as if `root` were `/`.
+fn open_in(root: &OwnedFd, path: &Path, follow: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    if !follow {
+        flags |= OFlag::O_NOFOLLOW;
     }
-    let made = if dir {
-        std::fs::DirBuilder::new().mode(0o755).create(path)
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
     } else {
-        OpenOptions::new()
+        relative
+    };
+    nix::fcntl::openat2(root.as_fd(), relative, how)
+}
+
+fn is_dir(fd: &OwnedFd) -> bool {
+    std::fs::metadata(fd_path(fd)).is_ok_and(|m| m.is_dir())
+}
+
+/// `at` inside the new root, as a path from the staging root.
+fn in_new(at: &Path) -> PathBuf {
+    Path::new(NEW).join(at.strip_prefix("/").unwrap_or(at))
+}
+
+fn mkdirs(path: &Path) -> Result<(), SetupError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .map_err(SetupError::io(format_args!("creating {}", path.display())))
+}
+
+/// Makes a mount point (a directory, or an empty file) inside the new root: only where
+/// the plan says it lies in a tmpfs of the sandbox's own.
+fn make_mount_point(at: &Path, dir: bool) -> Result<(), SetupError> {
+    let path = in_new(at);
+    if let Some(parent) = path.parent() {
+        mkdirs(parent)?;
+    }
+    let made = match dir {
+        true => std::fs::DirBuilder::new().mode(0o755).create(&path),
+        false => OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
             .mode(0o644)
-            .open(path)
-            .map(drop)
+            .open(&path)
+            .map(drop),
     };
     match made {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(SetupError::io(format_args!("creating {}", path.display()))(
-            e,
-        )),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(SetupError::io(format_args!("creating {}", at.display()))(e))
+        }
+        _ => Ok(()),
     }
 }
 
-/// Writes `contents` as a read-only file on the staging tmpfs.
-fn stage_file(name: &str, contents: &str) -> Result<PathBuf, SetupError> {
-    let path = Path::new(STAGE).join(name);
-    let mut file: File = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o444)
-        .open(&path)
-        .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
-    file.write_all(contents.as_bytes())
-        .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
-    Ok(path)
+/// The state of the build: the two trees, the staged files, who owns what is made.
+struct Builder {
+    old: OwnedFd,
+    new: OwnedFd,
+    owner: Owner,
+    staged: usize,
+    masked: Masked,
 }
 
-/// Binds a staged file read-only over `target`, creating `target` when it lies in a
-/// masked directory (e.g. resolv.conf → /run/systemd/resolve/stub-resolv.conf).
-fn install_file(staged: &Path, target: &Path, masked: &[PathBuf]) -> Result<(), SetupError> {
-    if policy::is_under(target, masked) {
-        make_mount_point(target, false)?;
+/// Builds the new root and enters it; returns how many host sockets were covered.
+pub(crate) fn apply(plan: &Plan, owner: Owner) -> Result<Masked, SetupError> {
+    let mut builder = enter_staging(owner)?;
+    for op in &plan.ops {
+        builder.apply(op)?;
     }
-    bind(staged, target)?;
-    mount(
-        None::<&str>,
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | NOSUID_NODEV,
-        None::<&str>,
-    )
-    .map_err(SetupError::errno(format_args!(
-        "making {} read-only",
-        target.display()
-    )))
+    let masked = builder.masked;
+    drop(builder);
+    enter_new_root()?;
+    if std::env::set_current_dir(&plan.cwd).is_err() {
+        let _ = std::env::set_current_dir("/");
+    }
+    Ok(masked)
 }
 
-/// Sets up the mounts; must run as PID 1 of the sandbox's PID namespace (for /proc)
-/// inside its network namespace (for sysfs), with mount privileges there.
-pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
+/// All mounts private; the staging tmpfs as the root, the host's tree beneath it at
+/// `/oldroot`, and an empty tmpfs at `/newroot`.
+fn enter_staging(owner: Owner) -> Result<Builder, SetupError> {
     mount(
         None::<&str>,
         "/",
@@ -180,134 +185,302 @@ pub(crate) fn apply(plan: &MountPlan) -> Result<Masked, SetupError> {
         None::<&str>,
     )
     .map_err(SetupError::errno("making mounts private"))?;
-
-    // Handles on what must stay reachable, taken before anything is covered.
-    let devnull = open_path(Path::new("/dev/null"), false).map_err(SetupError::io("/dev/null"))?;
-    let mut binds = Vec::new();
-    for path in &plan.binds {
-        let fd = open_path(path, false).map_err(SetupError::io(format_args!(
-            "cannot share {} with the sandbox",
-            path.display()
-        )))?;
-        let dir = std::fs::metadata(fd_path(&fd)).is_ok_and(|m| m.is_dir());
-        binds.push((fd, path.clone(), dir));
-    }
-    if let Some(cwd) = plan
-        .cwd
-        .as_ref()
-        .filter(|c| policy::is_under(c, &plan.masked_dirs))
-    {
-        let fd = open_path(cwd, false).map_err(SetupError::io(format_args!(
-            "the working directory {}",
-            cwd.display()
-        )))?;
-        binds.push((fd, cwd.clone(), true));
-    }
-
-    // This PID namespace's processes only; this network namespace's interfaces only.
     mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        NOSUID_NODEV | MsFlags::MS_NOEXEC,
+        Some("tmpfs"),
+        STAGE,
+        Some("tmpfs"),
+        NOSUID_NODEV,
+        Some("mode=0700"),
+    )
+    .map_err(SetupError::errno("mounting the staging tmpfs"))?;
+    for dir in [OLD, NEW, FILES] {
+        mkdirs(&Path::new(STAGE).join(&dir[1..]))?;
+    }
+    std::env::set_current_dir(STAGE).map_err(SetupError::io("entering the staging tmpfs"))?;
+    nix::unistd::pivot_root(".", &OLD[1..]).map_err(SetupError::errno("pivot_root"))?;
+    std::env::set_current_dir("/").map_err(SetupError::io("entering the staging root"))?;
+    mount(
+        Some("tmpfs"),
+        NEW,
+        Some("tmpfs"),
+        NOSUID_NODEV,
+        Some("mode=0755"),
+    )
+    .map_err(SetupError::errno("mounting the new root"))?;
+    let dir =
+        |path: &str| open_in(&root_fd()?, Path::new(path), false).map_err(SetupError::errno(path));
+    let builder = Builder {
+        old: dir(OLD)?,
+        new: dir(NEW)?,
+        owner,
+        staged: 0,
+        masked: 0,
+    };
+    std::fs::DirBuilder::new()
+        .mode(0o555)
+        .create(Path::new(FILES).join("empty-dir"))
+        .map_err(SetupError::io("creating the empty directory"))?;
+    builder.stage_file("empty", "")?;
+    Ok(builder)
+}
+
+fn root_fd() -> Result<OwnedFd, SetupError> {
+    nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(SetupError::errno("opening /"))
+}
+
+/// The new root becomes `/`; the staging root and the host's tree under it are
+/// detached; the root itself is read-only (its mounts keep their own access).
+fn enter_new_root() -> Result<(), SetupError> {
+    std::env::set_current_dir(NEW).map_err(SetupError::io("entering the new root"))?;
+    nix::unistd::pivot_root(".", ".").map_err(SetupError::errno("pivot_root"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(SetupError::errno("detaching the host's tree"))?;
+    std::env::set_current_dir("/").map_err(SetupError::io("entering /"))?;
+    // Not recursive: only the root's own tmpfs.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | NOSUID_NODEV,
         None::<&str>,
     )
-    .map_err(SetupError::errno("mounting a fresh /proc"))?;
-    let sysfs_flags = NOSUID_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    if mount(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        sysfs_flags,
-        None::<&str>,
-    )
-    .is_err()
-    {
-        // Where sysfs cannot be mounted (some containers), hide the host's entirely.
-        tmpfs(Path::new("/sys"), 0o755)?;
+    .map_err(SetupError::errno("making / read-only"))
+}
+
+impl Builder {
+    fn apply(&mut self, op: &Op) -> Result<(), SetupError> {
+        match op {
+            Op::Tmpfs { at, mode } => self.tmpfs(at, *mode),
+            Op::Dir { at, mode } => self.dir(at, *mode),
+            Op::Symlink { at, to } => {
+                make_parent(at)?;
+                std::os::unix::fs::symlink(to, in_new(at))
+                    .map_err(SetupError::io(format_args!("linking {}", at.display())))
+            }
+            Op::Bind {
+                from,
+                at,
+                access,
+                optional,
+                make,
+            } => self.bind(from, at, *access, *optional, *make),
+            Op::File { at, contents, make } => self.file(at, contents, *make),
+            Op::Hide { at } => self.hide(at),
+            Op::Proc { at } => self.special("proc", at, MsFlags::MS_NOEXEC, None),
+            Op::Sysfs { at } => self.sysfs(at),
+            Op::Devpts { at } => self.special(
+                "devpts",
+                at,
+                MsFlags::MS_NOEXEC,
+                Some("newinstance,ptmxmode=0666,mode=620"),
+            ),
+            Op::Write { at, value } => {
+                // A further layer only (the seccomp filter holds the same line).
+                let _ = std::fs::write(in_new(at), value);
+                Ok(())
+            }
+            Op::ReadOnly { at } => self.read_only(at),
+            Op::HideSockets { paths } => self.hide_sockets(paths),
+        }
     }
 
-    let is_real_dir = |d: &Path| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir());
-    let masked: Vec<PathBuf> = plan
-        .masked_dirs
-        .iter()
-        .filter(|d| is_real_dir(d))
-        .cloned()
-        .collect();
-    for dir in masked.iter().filter(|d| d.as_path() != Path::new(STAGE)) {
-        let mode = if dir == Path::new("/dev/shm") {
-            0o1777
-        } else if plan.runtime_dir.as_deref() == Some(dir.as_path()) {
-            0o700
-        } else {
-            0o755
+    fn tmpfs(&self, at: &Path, mode: u32) -> Result<(), SetupError> {
+        make_mount_point(at, true)?;
+        let options = format!(
+            "mode={mode:o},uid={},gid={}",
+            self.owner.uid, self.owner.gid
+        );
+        mount(
+            Some("tmpfs"),
+            &in_new(at),
+            Some("tmpfs"),
+            NOSUID_NODEV,
+            Some(options.as_str()),
+        )
+        .map_err(SetupError::errno(format_args!(
+            "mounting a tmpfs on {}",
+            at.display()
+        )))
+    }
+
+    fn dir(&self, at: &Path, mode: u32) -> Result<(), SetupError> {
+        let path = in_new(at);
+        mkdirs(&path)?;
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(mode))
+            .map_err(SetupError::io(format_args!("creating {}", at.display())))?;
+        if mode & 0o7777 == 0o700 {
+            nix::unistd::chown(&path, Some(self.owner.uid), Some(self.owner.gid))
+                .map_err(SetupError::errno(format_args!("creating {}", at.display())))?;
+        }
+        Ok(())
+    }
+
+    fn bind(
+        &self,
+        from: &Path,
+        at: &Path,
+        access: Access,
+        optional: bool,
+        make: bool,
+    ) -> Result<(), SetupError> {
+        let source = match open_in(&self.old, from, true) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) if optional => return Ok(()),
+            Err(e) => {
+                return Err(SetupError::errno(format_args!(
+                    "cannot share {} with the sandbox",
+                    from.display()
+                ))(e))
+            }
         };
-        tmpfs(dir, mode)?;
-    }
-    if let Some(runtime) = plan
-        .runtime_dir
-        .as_ref()
-        .filter(|r| policy::is_under(r, &masked))
-    {
-        make_mount_point(runtime, true)?;
-        std::fs::set_permissions(runtime, PermissionsExt::from_mode(0o700))
-            .map_err(SetupError::io(runtime.display()))?;
+        if make {
+            make_mount_point(at, is_dir(&source))?;
+        }
+        let target = open_in(&self.new, at, true).map_err(SetupError::errno(format_args!(
+            "cannot share {} at {}: no such place in the sandbox (create it first)",
+            from.display(),
+            at.display()
+        )))?;
+        self.mount_over(&source, &target, at, access)
     }
 
-    // The generated files: staged on a tmpfs at /tmp, bound into place, and the stage
-    // replaced by the sandbox's empty /tmp.
-    tmpfs(Path::new(STAGE), 0o700)?;
-    let resolv = stage_file("resolv.conf", &plan.resolv)?;
-    install_file(&resolv, &plan.resolv_target, &masked)?;
-    if let Some(nsswitch) = &plan.nsswitch {
-        let staged = stage_file("nsswitch.conf", nsswitch)?;
-        install_file(&staged, Path::new("/etc/nsswitch.conf"), &masked)?;
-    }
-    for (i, (target, contents)) in policy::IDENTITY_FILES.iter().enumerate() {
-        let target = Path::new(target);
-        if std::fs::symlink_metadata(target).is_ok() {
-            let staged = stage_file(&format!("identity-{i}"), contents)?;
-            install_file(&staged, target, &masked)?;
-        }
-    }
-    umount2(STAGE, MntFlags::MNT_DETACH)
-        .map_err(SetupError::errno("removing the staging tmpfs"))?;
-    for dir in policy::IDENTITY_DIRS.iter().map(Path::new) {
-        if is_real_dir(dir) {
-            tmpfs(dir, 0o755)?;
-        }
-    }
-    if is_real_dir(Path::new(STAGE)) {
-        tmpfs(Path::new(STAGE), 0o1777)?;
-    }
-
-    for (fd, path, dir) in &binds {
-        if policy::is_under(path, &masked) {
-            make_mount_point(path, *dir)?;
-        }
-        // Not recursive: the tmpfs just stacked on the directory would come along.
-        bind(&fd_path(fd), path)?;
-    }
-
-    // Every other host socket still reachable by path gets /dev/null on top of it:
-    // connect() then fails with ECONNREFUSED.
-    let mut count = 0;
-    for socket in &plan.host_sockets {
-        if plan.binds.contains(socket) {
-            continue;
-        }
-        let Ok(fd) = open_path(socket, true) else {
-            continue; // covered by a tmpfs, gone, or out of our reach (and the command's)
+    /// Binds `source` over `target` (the place `at`) and sets `access`.
+    fn mount_over(
+        &self,
+        source: &impl AsRawFd,
+        target: &OwnedFd,
+        at: &Path,
+        access: Access,
+    ) -> Result<(), SetupError> {
+        mount(
+            Some(&fd_path(source)),
+            &fd_path(target),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(SetupError::errno(format_args!(
+            "bind-mounting onto {}",
+            at.display()
+        )))?;
+        let set = match access {
+            Access::ReadOnly => attr::RDONLY | attr::NOSUID | attr::NODEV,
+            Access::ReadWrite => attr::NOSUID | attr::NODEV,
+            Access::Device => attr::NOSUID | attr::NOEXEC,
         };
-        let is_socket = std::fs::metadata(fd_path(&fd)).is_ok_and(|m| m.file_type().is_socket());
-        if is_socket {
-            bind(&fd_path(&devnull), &fd_path(&fd))?;
-            count += 1;
+        // The mount just made, not the place beneath it.
+        let mounted = open_in(&self.new, at, true).map_err(SetupError::errno(format_args!(
+            "reopening {}",
+            at.display()
+        )))?;
+        set_attributes(&mounted, set).map_err(SetupError::io(format_args!(
+            "setting the access of {}",
+            at.display()
+        )))
+    }
+
+    /// Writes `contents` as a read-only file on the staging tmpfs.
+    fn stage_file(&self, name: &str, contents: &str) -> Result<PathBuf, SetupError> {
+        let path = Path::new(FILES).join(name);
+        let mut file: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o444)
+            .open(&path)
+            .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
+        file.write_all(contents.as_bytes())
+            .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
+        Ok(path)
+    }
+
+    fn file(&mut self, at: &Path, contents: &str, make: bool) -> Result<(), SetupError> {
+        if make {
+            make_mount_point(at, false)?;
         }
+        let Ok(target) = open_in(&self.new, at, true) else {
+            return Ok(()); // the host has no such file, and none can be made here
+        };
+        self.staged += 1;
+        let staged = self.stage_file(&format!("file-{}", self.staged), contents)?;
+        let source = File::open(&staged).map_err(SetupError::io(staged.display()))?;
+        self.mount_over(&source, &target, at, Access::ReadOnly)
     }
-    if let Some(cwd) = &plan.cwd {
-        std::env::set_current_dir(cwd)
-            .map_err(SetupError::io(format_args!("entering {}", cwd.display())))?;
+
+    fn hide(&self, at: &Path) -> Result<(), SetupError> {
+        let Ok(target) = open_in(&self.new, at, true) else {
+            return Ok(()); // nothing there to hide
+        };
+        let cover = match is_dir(&target) {
+            true => "empty-dir",
+            false => "empty",
+        };
+        let source = File::open(Path::new(FILES).join(cover))
+            .map_err(SetupError::io("opening the empty cover"))?;
+        self.mount_over(&source, &target, at, Access::ReadOnly)
     }
-    Ok(count)
+
+    fn special(
+        &self,
+        kind: &str,
+        at: &Path,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), SetupError> {
+        mount(
+            Some(kind),
+            &in_new(at),
+            Some(kind),
+            NOSUID_NODEV | flags,
+            data,
+        )
+        .map_err(SetupError::errno(format_args!(
+            "mounting a fresh {kind} on {}",
+            at.display()
+        )))
+    }
+
+    fn sysfs(&self, at: &Path) -> Result<(), SetupError> {
+        let read_only = MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+        if self.special("sysfs", at, read_only, None).is_err() {
+            // Where sysfs cannot be mounted (some containers), none at all.
+            self.special("tmpfs", at, read_only, Some("mode=0555"))?;
+        }
+        Ok(())
+    }
+
+    fn read_only(&self, at: &Path) -> Result<(), SetupError> {
+        let Ok(target) = open_in(&self.new, at, false) else {
+            return Ok(());
+        };
+        self.mount_over(&target, &target, at, Access::ReadOnly)
+    }
+
+    /// Covers each host socket still reachable by path: `connect` then fails with
+    /// ECONNREFUSED.
+    fn hide_sockets(&mut self, paths: &[PathBuf]) -> Result<(), SetupError> {
+        for path in paths {
+            let Ok(fd) = open_in(&self.new, path, false) else {
+                continue; // not in the sandbox's tree
+            };
+            let is_socket =
+                std::fs::metadata(fd_path(&fd)).is_ok_and(|m| m.file_type().is_socket());
+            if is_socket {
+                self.hide(path)?;
+                self.masked += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn make_parent(at: &Path) -> Result<(), SetupError> {
+    match in_new(at).parent() {
+        Some(parent) => mkdirs(parent),
+        None => Ok(()),
+    }
 }

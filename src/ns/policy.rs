@@ -19,42 +19,184 @@ pub(crate) const MACHINE_ID: &str = "b08dfa6083e7567a1921a715000001fb\n";
 /// The boot id the command sees (`/proc/sys/kernel/random/boot_id`), as generic.
 pub(crate) const BOOT_ID: &str = "00000000-0000-4000-8000-000000000000\n";
 
-/// Files that identify the host, each replaced (when it exists) by a generic one.
-pub(crate) const IDENTITY_FILES: &[(&str, &str)] = &[
-    ("/etc/machine-id", MACHINE_ID),
-    ("/var/lib/dbus/machine-id", MACHINE_ID),
+/// The boot command line the command sees (`/proc/cmdline`): the same on every machine.
+pub(crate) const CMDLINE: &str = "BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 ro quiet\n";
+
+/// Generated `/proc` files over the kernel's.
+pub(crate) const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/kernel/random/boot_id", BOOT_ID),
+    ("/proc/cmdline", CMDLINE),
 ];
 
-/// Directories that identify the host's hardware (DMI serial numbers and UUIDs, disk
-/// serial numbers in device names), each covered (when it exists) by an empty tmpfs.
-pub(crate) const IDENTITY_DIRS: &[&str] = &["/sys/devices/virtual/dmi/id", "/dev/disk"];
+/// The host's top-level directories the sandbox sees, read-only: what a program of a
+/// Debian, Fedora, Arch, NixOS or Guix system needs to run. Each is bound (or, when it
+/// is a link, such as merged-/usr's `/bin`, made as the same link) only when present.
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/gnu",
+];
 
-/// Directories replaced by an empty tmpfs: where host services keep their sockets
-/// (nscd, systemd-resolved, D-Bus, docker, tor's ControlSocket, X11, tmux, screen).
-pub(crate) const MASKED_DIRS: &[&str] = &["/tmp", "/run", "/var/run", "/dev/shm"];
+/// Where `/etc/resolv.conf` is.
+pub(crate) const RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// Variables removed from the command's environment unless kept: they point at host
-/// services outside the sandbox, name the host's network, or carry Tor credentials.
-pub(crate) const SCRUBBED_ENV: &[&str] = &[
-    "DBUS_SESSION_BUS_ADDRESS",
-    "DBUS_SYSTEM_BUS_ADDRESS",
-    "SSH_AUTH_SOCK",
-    "SSH_AGENT_PID",
-    "SSH_CONNECTION",
-    "SSH_CLIENT",
-    "SSH_TTY",
-    "DISPLAY",
-    "WAYLAND_DISPLAY",
-    "XAUTHORITY",
-    "SESSION_MANAGER",
-    "GPG_AGENT_INFO",
-    "TMUX",
-    "TMUX_PANE",
-    "STY",
-    "HOSTNAME",
-    "TORSOCKS_USERNAME",
-    "TORSOCKS_PASSWORD",
+/// What `/etc` gives away beyond what programs need: the machine's disks and their
+/// UUIDs, its networks and Wi-Fi passwords, VPN keys, host ids, Tor's own
+/// configuration. Hidden when present. (`passwd`, `group`, `hostname` and `hosts` are
+/// generated; SSH host keys are found on the host, see [`super::plan::HostFacts`].)
+pub(crate) const ETC_HIDDEN: &[&str] = &[
+    "/etc/fstab",
+    "/etc/crypttab",
+    "/etc/hostid",
+    "/etc/machine-info",
+    "/etc/mailname",
+    "/etc/subuid",
+    "/etc/subgid",
+    "/etc/krb5.keytab",
+    "/etc/NetworkManager/system-connections",
+    "/etc/wpa_supplicant",
+    "/etc/iwd",
+    "/etc/netplan",
+    "/etc/network/interfaces",
+    "/etc/network/interfaces.d",
+    "/etc/systemd/network",
+    "/etc/wireguard",
+    "/etc/openvpn",
+    "/etc/ppp",
+    "/etc/lvm/backup",
+    "/etc/lvm/archive",
+    "/etc/mdadm",
+    "/etc/initramfs-tools/conf.d",
+    "/etc/ssl/private",
+    "/etc/tor/torrc",
+    "/etc/tor/torrc.d",
+];
+
+/// The device nodes of the sandbox's `/dev` (bubblewrap's list): nothing else of the
+/// host's, so no disk, input device, sound card or console.
+pub(crate) const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// `/proc` files that show the kernel's memory, keys or timers (OCI's masked paths).
+pub(crate) const PROC_HIDDEN: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/acpi",
+    "/proc/scsi",
+];
+
+/// `/proc` paths made read-only (OCI's read-only paths): the sysctls above all.
+pub(crate) const PROC_READ_ONLY: &[&str] = &[
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+];
+
+/// sysfs paths that identify the machine: firmware tables (with serial numbers), DMI.
+/// Disks' own identifiers are found on the host ([`super::plan::HostFacts`]).
+pub(crate) const SYS_HIDDEN: &[&str] = &["/sys/firmware", "/sys/devices/virtual/dmi/id"];
+
+/// Files under a block device's sysfs directory that identify the disk.
+pub(crate) const DISK_IDENTIFIERS: &[&str] = &[
+    "serial",
+    "wwid",
+    "device/serial",
+    "device/wwid",
+    "device/vpd_pg80",
+    "device/vpd_pg83",
+    "dm/uuid",
+    "dm/name",
+    "md/uuid",
+];
+
+/// Secret stores of a home directory, hidden in the default home policy unless
+/// `--show` names them: keys, credentials, password stores and keyrings, browser and
+/// mail profiles, wallets, shell and interpreter histories, and torsocks-rs's own
+/// state, cache and profiles.
+pub(crate) const SECRET_STORES: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".password-store",
+    ".local/share/keyrings",
+    ".local/share/kwalletd",
+    ".pki",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".config/git/credentials",
+    ".config/gh",
+    ".vault-token",
+    ".npmrc",
+    ".pypirc",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".terraform.d/credentials.tfrc.json",
+    ".mozilla",
+    ".thunderbird",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".config/vivaldi",
+    ".config/opera",
+    ".config/microsoft-edge",
+    ".config/Signal",
+    ".config/Element",
+    ".local/share/torbrowser",
+    ".tor-browser",
+    "tor-browser",
+    ".electrum",
+    ".bitcoin",
+    ".ethereum",
+    ".monero",
+    ".local/share/Monero",
+    ".config/Exodus",
+    ".bash_history",
+    ".zsh_history",
+    ".histfile",
+    ".history",
+    ".sh_history",
+    ".local/share/fish/fish_history",
+    ".python_history",
+    ".node_repl_history",
+    ".psql_history",
+    ".mysql_history",
+    ".sqlite_history",
+    ".lesshst",
+    ".viminfo",
+    ".local/state/nvim/shada",
+    "Mail",
+    ".mail",
+    ".maildir",
+    "Maildir",
+    ".local/share/evolution",
+    ".config/evolution",
+    ".cache/torsocks-rs",
+    ".local/state/torsocks-rs",
+    ".local/share/torsocks-rs",
+    ".config/torsocks-rs",
+];
+
+/// Variables the command gets from the caller's environment (bubblewrap's --clearenv,
+/// with what a terminal program needs back); `LC_*` as well. Opt-ins add their own,
+/// `--keep-env` and `--setenv` the rest.
+pub(crate) const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
 ];
 
 /// The variables `--proxy-env` sets, pointing programs at the sandbox's SOCKS port
@@ -80,7 +222,7 @@ pub(crate) struct OptIns {
     pub wayland: bool,
     /// The ssh agent (`SSH_AUTH_SOCK`).
     pub ssh_agent: bool,
-    /// Variables kept although [`SCRUBBED_ENV`] lists them.
+    /// Variables kept although [`KEPT_ENV`] does not list them (`--keep-env`).
     pub keep_env: Vec<OsString>,
 }
 
@@ -169,15 +311,14 @@ pub(crate) fn shares(
     Ok(shares)
 }
 
-/// Files and directories the command line names that lie under a masked directory:
-/// the program itself (looked up on `path_env` when it has no `/`) and every absolute
-/// path among its arguments, so that `torsocks-ns /tmp/build/prog /tmp/data` works.
-/// Only what `shareable` accepts (regular files and directories, never sockets) is
-/// kept; the sockets inside a shared directory are masked like any other.
+/// Files and directories the command line names: the program itself (looked up on
+/// `path_env` when it has no `/`) and every absolute path among its arguments, so that
+/// `torsocks-ns /var/tmp/build/prog /var/tmp/data` works. Only what `shareable` accepts
+/// (regular files and directories, never sockets) is kept; the plan binds those not
+/// already there ([`super::plan`]).
 pub(crate) fn named_paths(
     argv: &[OsString],
     path_env: Option<&OsStr>,
-    masked: &[PathBuf],
     shareable: impl Fn(&Path) -> bool,
 ) -> Vec<PathBuf> {
     let mut candidates = Vec::new();
@@ -202,7 +343,7 @@ pub(crate) fn named_paths(
     );
     let mut paths: Vec<PathBuf> = Vec::new();
     for path in candidates {
-        if is_under(&path, masked) && shareable(&path) && !paths.contains(&path) {
+        if shareable(&path) && !paths.contains(&path) {
             paths.push(path);
         }
     }
@@ -223,16 +364,55 @@ pub(crate) fn x11_socket(display: &str) -> Option<PathBuf> {
     Some(PathBuf::from(format!("/tmp/.X11-unix/X{number}")))
 }
 
-/// The command's environment: `vars` without [`SCRUBBED_ENV`], except those in `keep`.
-pub(crate) fn scrub_env(
+/// The command's environment, from an allow-list: of `vars`, those [`KEPT_ENV`] names,
+/// `LC_*`, and those in `keep`; then `set` (`--setenv`) over them.
+pub(crate) fn sandbox_env(
     vars: impl IntoIterator<Item = (OsString, OsString)>,
     keep: &[OsString],
+    set: &[(OsString, OsString)],
 ) -> Vec<(OsString, OsString)> {
-    vars.into_iter()
+    let mut env: Vec<(OsString, OsString)> = vars
+        .into_iter()
         .filter(|(name, _)| {
-            keep.iter().any(|k| k == name) || !SCRUBBED_ENV.iter().any(|s| OsStr::new(s) == name)
+            KEPT_ENV.iter().any(|k| OsStr::new(k) == name)
+                || name.as_bytes().starts_with(b"LC_")
+                || keep.iter().any(|k| k == name)
         })
+        .collect();
+    for (name, value) in set {
+        env.retain(|(n, _)| n != name);
+        env.push((name.clone(), value.clone()));
+    }
+    env
+}
+
+/// Sets `name` in `env`, replacing any value it had.
+pub(crate) fn set_var(env: &mut Vec<(OsString, OsString)>, name: &str, value: impl Into<OsString>) {
+    env.retain(|(n, _)| n != name);
+    env.push((name.into(), value.into()));
+}
+
+/// `/etc/passwd` or `/etc/group` of the sandbox: the host's entries whose id (the third
+/// field) is one of `ids`, and nobody else's, so that the host's accounts stay outside
+/// while `id`, `ls -l` and `getpwuid` still name root, nobody and the command's user.
+pub(crate) fn id_file(host: &str, ids: &[u32]) -> String {
+    host.lines()
+        .filter(|line| {
+            line.split(':')
+                .nth(2)
+                .and_then(|id| id.parse::<u32>().ok())
+                .is_some_and(|id| ids.contains(&id))
+        })
+        .map(|line| format!("{line}\n"))
         .collect()
+}
+
+/// The sandbox's `/etc/hosts`: this machine is `localhost`, as the UTS name says.
+pub(crate) fn hosts_file() -> String {
+    format!(
+        "127.0.0.1\t{HOSTNAME}\n::1\t{HOSTNAME} ip6-localhost ip6-loopback\n\
+         ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+    )
 }
 
 /// Every distinct pathname (not abstract) Unix socket in `/proc/net/unix`: bound
@@ -267,21 +447,63 @@ pub(crate) fn unix_socket_paths(proc_net_unix: &[u8]) -> Vec<PathBuf> {
     paths
 }
 
-/// The directories to mask: [`MASKED_DIRS`] and `$XDG_RUNTIME_DIR` when it lies
-/// elsewhere.
-pub(crate) fn masked_dirs(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = MASKED_DIRS.iter().map(PathBuf::from).collect();
-    if let Some(runtime) = xdg_runtime_dir.filter(|d| d.is_absolute()) {
-        if !is_under(runtime, &dirs) {
-            dirs.push(runtime.to_path_buf());
-        }
-    }
-    dirs
+/// File system types whose files are served from elsewhere: a network server, or a
+/// FUSE program of the host's (sshfs, rclone, gvfs) that may fetch them over the
+/// network, outside Tor.
+const REMOTE_TYPES: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "ceph",
+    "glusterfs",
+    "afs",
+    "ncpfs",
+    "davfs",
+    "lustre",
+    "fuse",
+    "fuseblk",
+];
+
+/// The mount points of remote and FUSE file systems in a `/proc/self/mountinfo`.
+pub(crate) fn remote_mounts(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let point = mount.split(' ').nth(4)?;
+            let kind = fs.split(' ').next()?;
+            let main = kind.split('.').next()?;
+            REMOTE_TYPES
+                .contains(&main)
+                .then(|| PathBuf::from(unescape_octal(point)))
+        })
+        .collect()
 }
 
-/// Whether `path` is one of `dirs` or lies beneath one.
-pub(crate) fn is_under(path: &Path, dirs: &[PathBuf]) -> bool {
-    dirs.iter().any(|d| path.starts_with(d))
+/// mountinfo's `\040`-style escapes (space, tab, newline, backslash) decoded.
+fn unescape_octal(text: &str) -> std::ffi::OsString {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) if d[0] <= b'3' => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    OsStr::from_bytes(&out).to_os_string()
 }
 
 /// The sandbox's resolv.conf: the stack's address as the only nameserver.
@@ -348,38 +570,53 @@ mod tests {
     }
 
     #[test]
-    fn environment_loses_host_pointers_unless_kept() {
+    fn environment_is_an_allow_list() {
         let vars = [
             ("PATH", "/usr/bin"),
             ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus"),
             ("SSH_CONNECTION", "192.0.2.1 5000 192.0.2.2 22"),
+            ("http_proxy", "http://192.0.2.3:3128"),
+            ("SUDO_USER", "alice"),
+            ("KRB5CCNAME", "FILE:/tmp/krb5cc_1000"),
             ("DISPLAY", ":0"),
             ("TORSOCKS_PASSWORD", "secret"),
+            ("LC_TIME", "de_DE.UTF-8"),
             ("HOME", "/home/u"),
         ]
         .map(|(n, v)| (OsString::from(n), OsString::from(v)));
         let names = |kept: Vec<(OsString, OsString)>| -> Vec<String> {
             kept.into_iter()
-                .map(|(n, _)| n.to_string_lossy().into_owned())
+                .map(|(n, v)| format!("{}={}", n.to_string_lossy(), v.to_string_lossy()))
                 .collect()
         };
-        assert_eq!(names(scrub_env(vars.clone(), &[])), ["PATH", "HOME"]);
         assert_eq!(
-            names(scrub_env(vars, &["DISPLAY".into()])),
-            ["PATH", "DISPLAY", "HOME"]
+            names(sandbox_env(vars.clone(), &[], &[])),
+            ["PATH=/usr/bin", "LC_TIME=de_DE.UTF-8", "HOME=/home/u"]
+        );
+        assert_eq!(
+            names(sandbox_env(
+                vars,
+                &["DISPLAY".into()],
+                &[("PATH".into(), "/bin".into()), ("X".into(), "1".into())]
+            )),
+            [
+                "DISPLAY=:0",
+                "LC_TIME=de_DE.UTF-8",
+                "HOME=/home/u",
+                "PATH=/bin",
+                "X=1"
+            ]
         );
     }
 
     #[test]
-    fn paths_on_the_command_line_under_masked_directories() {
-        let masked = masked_dirs(None);
+    fn paths_on_the_command_line() {
         let exists = |p: &Path| {
             [
                 "/tmp/build/prog",
                 "/tmp/data",
                 "/usr/bin/python3",
                 "/tmp/venv/bin/tool",
-                "/run/x",
             ]
             .iter()
             .any(|e| Path::new(e) == p)
@@ -390,24 +627,54 @@ mod tests {
             named_paths(
                 &argv(&["/tmp/build/prog", "/tmp/data", "/tmp/missing", "-x"]),
                 path,
-                &masked,
                 exists
             ),
             [PathBuf::from("/tmp/build/prog"), PathBuf::from("/tmp/data")]
         );
         assert_eq!(
-            named_paths(
-                &argv(&["tool", "/usr/bin/python3", "/run/x"]),
-                path,
-                &masked,
-                exists
-            ),
-            [PathBuf::from("/tmp/venv/bin/tool"), PathBuf::from("/run/x")],
-            "found on PATH; /usr is not masked"
+            named_paths(&argv(&["tool", "/usr/bin/python3"]), path, exists),
+            [
+                PathBuf::from("/tmp/venv/bin/tool"),
+                PathBuf::from("/usr/bin/python3")
+            ],
+            "found on PATH"
         );
+        assert!(named_paths(&argv(&["python3", "relative/file"]), None, exists).is_empty());
+    }
+
+    #[test]
+    fn only_the_accounts_the_sandbox_needs() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      alice:x:1000:1000:Alice Liddell:/home/alice:/bin/bash\n\
+                      bob:x:1001:1001::/home/bob:/bin/sh\n\
+                      nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+                      garbage\n";
+        let ours = id_file(passwd, &[0, 1000, 65534]);
+        assert!(ours.contains("alice:x:1000") && ours.contains("nobody:x:65534"));
+        assert!(!ours.contains("bob") && !ours.contains("garbage"), "{ours}");
+        assert_eq!(id_file(passwd, &[]), "");
+    }
+
+    #[test]
+    fn remote_and_fuse_mounts_are_found() {
+        let mountinfo = "22 1 254:0 / / rw - ext4 /dev/vda rw\n\
+                         40 22 0:50 / /home/u/my\\040share rw - fuse.sshfs u@host: rw\n\
+                         41 22 0:51 / /mnt/nfs rw,relatime - nfs4 server:/export rw\n\
+                         42 22 0:52 / /tmp rw - tmpfs tmpfs rw\n";
+        assert_eq!(
+            remote_mounts(mountinfo),
+            [PathBuf::from("/home/u/my share"), PathBuf::from("/mnt/nfs")]
+        );
+        assert!(remote_mounts("").is_empty());
         assert!(
-            named_paths(&argv(&["python3", "relative/file"]), path, &masked, exists).is_empty()
+            remote_mounts("1 2 3 \\777 x - nfs y\n").len() == 1,
+            "no overflow"
         );
+    }
+
+    #[test]
+    fn hosts_agree_with_the_uts_name() {
+        assert!(hosts_file().starts_with(&format!("127.0.0.1\t{HOSTNAME}\n")));
     }
 
     #[test]
@@ -495,18 +762,6 @@ mod tests {
             shares(&relative, env(&[])),
             Err(OptInError::Relative(_))
         ));
-    }
-
-    #[test]
-    fn runtime_dir_is_masked_wherever_it_lives() {
-        let usual = masked_dirs(Some(Path::new("/run/user/1000")));
-        assert_eq!(usual.len(), MASKED_DIRS.len(), "already under /run");
-        let odd = masked_dirs(Some(Path::new("/var/xdg/1000")));
-        assert_eq!(odd.last(), Some(&PathBuf::from("/var/xdg/1000")));
-        assert!(is_under(Path::new("/tmp/tmux-0/default"), &usual));
-        assert!(is_under(Path::new("/run"), &usual));
-        assert!(!is_under(Path::new("/runner/x"), &usual));
-        assert!(!is_under(Path::new("/home/u/.gnupg/S.dirmngr"), &usual));
     }
 
     #[test]
