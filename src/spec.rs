@@ -102,11 +102,11 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
             })
         }
         (None, true) => {
-            let account = nix::unistd::User::from_uid(NOBODY.into()).ok().flatten();
+            let account = local_account(NOBODY);
             Ok(CommandUser {
                 ids: ns::RunAs {
                     uid: NOBODY.into(),
-                    gid: account.as_ref().map_or(NOBODY.into(), |a| a.gid),
+                    gid: account.as_ref().map_or(NOBODY, |a| a.gid).into(),
                 },
                 name: account.map_or_else(|| "nobody".into(), |a| a.name),
                 home: PathBuf::from("/home/nobody"),
@@ -115,11 +115,11 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
         }
         (None, false) => {
             let uid = nix::unistd::getuid();
-            let account = nix::unistd::User::from_uid(uid).ok().flatten();
+            let account = local_account(uid.as_raw());
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .filter(|h| h.is_absolute())
-                .or_else(|| account.as_ref().map(|a| a.dir.clone()))
+                .or_else(|| account.as_ref().map(|a| a.home.clone()))
                 .unwrap_or_else(|| PathBuf::from("/"));
             let name = std::env::var("USER")
                 .ok()
@@ -136,6 +136,12 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
             })
         }
     }
+}
+
+/// `uid`'s account in `/etc/passwd`.
+fn local_account(uid: u32) -> Option<policy::Account> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    policy::account(&passwd, uid)
 }
 
 /// What the options ask of the file system.

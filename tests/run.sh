@@ -36,6 +36,9 @@ fi
 # Should a tor service be running anyway (installed earlier by hand), it is not ours
 # to stop: the tests use their own ports and never touch it.
 
+# The programs the tests run inside sandboxes are the system's: the sandbox holds the
+# system directories, not a root-run's home (where pyenv's or rustup's shims live).
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 start=$(date +%s)
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -407,6 +407,33 @@ pub(crate) fn id_file(host: &str, ids: &[u32]) -> String {
         .collect()
 }
 
+/// An account of a `passwd` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    pub name: String,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// The account of `uid` in the text of a `passwd` file: read as a file, not through NSS,
+/// so that the launcher asks no host service (nscd, sssd) about it.
+pub(crate) fn account(passwd: &str, uid: u32) -> Option<Account> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        let (name, id, gid, home) = (
+            fields.first()?,
+            fields.get(2)?,
+            fields.get(3)?,
+            fields.get(5)?,
+        );
+        (id.parse::<u32>().ok()? == uid).then(|| Account {
+            name: name.to_string(),
+            gid: gid.parse().unwrap_or(uid),
+            home: PathBuf::from(home),
+        })
+    })
+}
+
 /// The sandbox's `/etc/hosts`: this machine is `localhost`, as the UTS name says.
 pub(crate) fn hosts_file() -> String {
     format!(
@@ -670,6 +697,21 @@ mod tests {
             remote_mounts("1 2 3 \\777 x - nfs y\n").len() == 1,
             "no overflow"
         );
+    }
+
+    #[test]
+    fn accounts_are_read_from_the_file() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        assert_eq!(
+            account(passwd, 65534),
+            Some(Account {
+                name: "nobody".into(),
+                gid: 65534,
+                home: "/nonexistent".into()
+            })
+        );
+        assert_eq!(account(passwd, 1000), None);
+        assert_eq!(account("x:y\n", 0), None);
     }
 
     #[test]
