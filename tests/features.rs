@@ -362,8 +362,15 @@ fn proxy_env_points_programs_at_the_socks_port() {
         (Some(1), Some(TARGET_NAME)),
         "by name through the SOCKS port, not a DNS lookup first: {recs:?}"
     );
-    // Without the option the sandbox leaves the variable as the caller set it.
-    let out = ns(&w.mock, &["--", "sh", "-c", "echo ${ALL_PROXY:-unset}"])
+    // Without the option the caller's proxy variables stay outside (they name a host
+    // service); --keep-env passes one on.
+    let echo = ["--", "sh", "-c", "echo ${ALL_PROXY:-unset}"];
+    let out = ns(&w.mock, &echo)
+        .env("ALL_PROXY", "socks5h://192.0.2.50:1080")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "unset\n", "{}", text(&out));
+    let out = ns(&w.mock, &[&["--keep-env", "ALL_PROXY"], &echo[..]].concat())
         .env("ALL_PROXY", "socks5h://192.0.2.50:1080")
         .output()
         .unwrap();
