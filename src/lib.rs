@@ -34,6 +34,7 @@
 //! * [`vpool`] — virtual addresses for `.onion` and automapped names, bounded.
 //! * [`stats`] — the `--stats` summary.
 //! * [`early_signals`] — a new identity asked for before the session runs.
+//! * [`files`] — files written for the user, never through a planted link.
 //! * [`check`] — `--check`: is the machine ready, does the sandbox hold.
 
 // Unsafe code lives only in the modules that make system calls, each of which says so.
@@ -51,6 +52,7 @@ mod dns;
 mod early_signals;
 #[cfg(feature = "embedded-tor")]
 mod embedded;
+mod files;
 mod helper;
 mod isolation;
 mod limits;
@@ -318,7 +320,7 @@ pub fn main() -> ExitCode {
                     );
                 }
                 if let Some(path) = &args.onion_address_file {
-                    if let Err(e) = std::fs::write(path, format!("{address}\n")) {
+                    if let Err(e) = files::replace(path, format!("{address}\n").as_bytes()) {
                         return fail(format!("--onion-address-file {}: {e}", path.display()));
                     }
                 }

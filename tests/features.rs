@@ -641,6 +641,11 @@ fn an_onion_service_for_a_server_inside() {
         .join(format!("onion-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let address_file = dir.join("address");
+    // A link planted where the address goes: the launcher replaces it, never writing
+    // through it.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, &address_file).unwrap();
     let mut child = with_servers(
         &mock,
         &[
@@ -659,6 +664,8 @@ fn an_onion_service_for_a_server_inside() {
         std::fs::read_to_string(&address_file).unwrap(),
         format!("{address}\n")
     );
+    assert!(std::fs::symlink_metadata(&address_file).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     // Authenticated by SAFECOOKIE (the cookie itself never sent), an ephemeral key.
     let commands = control.commands();
     assert!(

@@ -329,7 +329,9 @@ impl Builder {
     ) -> Result<(), SetupError> {
         let source = match open_in(&self.old, from, true) {
             Ok(fd) => fd,
-            Err(Errno::ENOENT) if optional => return Ok(()),
+            // Absent, or out of the reach of the user setting up (its processes could not
+            // enter it either).
+            Err(Errno::ENOENT | Errno::EACCES) if optional => return Ok(()),
             Err(e) => {
                 return Err(SetupError::errno(format_args!(
                     "cannot share {} with the sandbox",
