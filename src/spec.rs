@@ -345,7 +345,7 @@ fn host_facts(dns: Ipv4Addr, user: &CommandUser) -> HostFacts {
         etc_files,
         etc_identifiers: files_starting("/etc/ssh", "ssh_host_"),
         disk_identifiers: disk_identifiers(),
-        remote_mounts: policy::remote_mounts(&read("/proc/self/mountinfo")),
+        foreign_mounts: policy::foreign_mounts(&read("/proc/self/mountinfo")),
         host_sockets: std::fs::read("/proc/net/unix")
             .map(|table| policy::unix_socket_paths(&table))
             .unwrap_or_default(),

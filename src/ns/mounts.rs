@@ -105,7 +105,15 @@ fn open_in(root: &OwnedFd, path: &Path, follow: bool) -> Result<OwnedFd, Errno> 
     } else {
         relative
     };
-    nix::fcntl::openat2(root.as_fd(), relative, how)
+    // EAGAIN: a mount or rename somewhere raced with resolving `..` (sysfs's links are
+    // full of them); the kernel asks for a retry.
+    let mut tries = 0;
+    loop {
+        match nix::fcntl::openat2(root.as_fd(), relative, how) {
+            Err(Errno::EAGAIN) if tries < 64 => tries += 1,
+            done => return done,
+        }
+    }
 }
 
 fn is_dir(fd: &OwnedFd) -> bool {

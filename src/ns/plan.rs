@@ -132,8 +132,8 @@ pub(crate) struct HostFacts {
     pub etc_identifiers: Vec<PathBuf>,
     /// Files of sysfs that identify disks (serial numbers, WWIDs, device-mapper uuids).
     pub disk_identifiers: Vec<PathBuf>,
-    /// Mount points of network and FUSE file systems (their servers act outside).
-    pub remote_mounts: Vec<PathBuf>,
+    /// Mount points of network, FUSE and kernel file systems ([`policy::foreign_mounts`]).
+    pub foreign_mounts: Vec<PathBuf>,
     /// Every pathname Unix socket of the host.
     pub host_sockets: Vec<PathBuf>,
 }
@@ -361,9 +361,14 @@ fn home(tree: &mut Tree, request: &Request) {
 
 /// The working directory, the paths the command line names, the opt-ins and binds.
 fn given(tree: &mut Tree, request: &Request) {
+    // A home of the sandbox's own shows nothing of the caller's home.
+    let own_home = request.home != Home::Host;
     for path in request.cwd.iter().chain(&request.named) {
         // `/` or a top-level directory is never shared whole.
-        if path.components().count() > 2 && !visible(path, &tree.ops) {
+        if path.components().count() <= 2 || (own_home && path.starts_with(&request.home_path)) {
+            continue;
+        }
+        if !visible(path, &tree.ops) {
             tree.bind(path, path, Access::ReadWrite, true);
         }
     }
@@ -389,7 +394,7 @@ fn hidden(tree: &mut Tree, request: &Request, facts: &HostFacts) {
         );
     }
     host_paths.extend(request.launcher_files.iter().cloned());
-    host_paths.extend(facts.remote_mounts.iter().cloned());
+    host_paths.extend(facts.foreign_mounts.iter().cloned());
     for path in &host_paths {
         for at in seen_at(path, &tree.ops) {
             tree.hide(at);

@@ -474,10 +474,12 @@ pub(crate) fn unix_socket_paths(proc_net_unix: &[u8]) -> Vec<PathBuf> {
     paths
 }
 
-/// File system types whose files are served from elsewhere: a network server, or a
-/// FUSE program of the host's (sshfs, rclone, gvfs) that may fetch them over the
-/// network, outside Tor.
-const REMOTE_TYPES: &[&str] = &[
+/// File system types that must not come along when a directory holding one is bound:
+/// those served from elsewhere (a network server, or a FUSE program of the host's such
+/// as sshfs, rclone or gvfs that may fetch files over the network, outside Tor), and
+/// the kernel's own views (a build chroot's /proc, /sys or /dev would show the host's
+/// processes, command lines, interfaces and terminals).
+const FOREIGN_TYPES: &[&str] = &[
     "nfs",
     "nfs4",
     "cifs",
@@ -492,10 +494,31 @@ const REMOTE_TYPES: &[&str] = &[
     "lustre",
     "fuse",
     "fuseblk",
+    "proc",
+    "sysfs",
+    "devpts",
+    "devtmpfs",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "pstore",
+    "efivarfs",
+    "mqueue",
+    "hugetlbfs",
+    "binfmt_misc",
+    "fusectl",
+    "autofs",
+    "rpc_pipefs",
+    "nsfs",
 ];
 
-/// The mount points of remote and FUSE file systems in a `/proc/self/mountinfo`.
-pub(crate) fn remote_mounts(mountinfo: &str) -> Vec<PathBuf> {
+/// The mount points of foreign file systems ([`FOREIGN_TYPES`]) in a
+/// `/proc/self/mountinfo`.
+pub(crate) fn foreign_mounts(mountinfo: &str) -> Vec<PathBuf> {
     mountinfo
         .lines()
         .filter_map(|line| {
@@ -503,7 +526,7 @@ pub(crate) fn remote_mounts(mountinfo: &str) -> Vec<PathBuf> {
             let point = mount.split(' ').nth(4)?;
             let kind = fs.split(' ').next()?;
             let main = kind.split('.').next()?;
-            REMOTE_TYPES
+            FOREIGN_TYPES
                 .contains(&main)
                 .then(|| PathBuf::from(unescape_octal(point)))
         })
@@ -683,18 +706,23 @@ mod tests {
     }
 
     #[test]
-    fn remote_and_fuse_mounts_are_found() {
+    fn foreign_mounts_are_found() {
         let mountinfo = "22 1 254:0 / / rw - ext4 /dev/vda rw\n\
                          40 22 0:50 / /home/u/my\\040share rw - fuse.sshfs u@host: rw\n\
                          41 22 0:51 / /mnt/nfs rw,relatime - nfs4 server:/export rw\n\
-                         42 22 0:52 / /tmp rw - tmpfs tmpfs rw\n";
+                         42 22 0:52 / /tmp rw - tmpfs tmpfs rw\n\
+                         43 22 0:53 / /srv/chroot/proc rw - proc proc rw\n";
         assert_eq!(
-            remote_mounts(mountinfo),
-            [PathBuf::from("/home/u/my share"), PathBuf::from("/mnt/nfs")]
+            foreign_mounts(mountinfo),
+            [
+                PathBuf::from("/home/u/my share"),
+                PathBuf::from("/mnt/nfs"),
+                PathBuf::from("/srv/chroot/proc")
+            ]
         );
-        assert!(remote_mounts("").is_empty());
+        assert!(foreign_mounts("").is_empty());
         assert!(
-            remote_mounts("1 2 3 \\777 x - nfs y\n").len() == 1,
+            foreign_mounts("1 2 3 \\777 x - nfs y\n").len() == 1,
             "no overflow"
         );
     }

@@ -14,7 +14,7 @@ fn facts() -> HostFacts {
         ],
         etc_identifiers: vec!["/etc/ssh/ssh_host_ed25519_key.pub".into()],
         disk_identifiers: vec!["/sys/class/block/sda/device/serial".into()],
-        remote_mounts: vec!["/home/u/sshfs".into(), "/mnt/nfs".into()],
+        foreign_mounts: vec!["/home/u/sshfs".into(), "/mnt/nfs".into()],
         host_sockets: vec!["/home/u/app.sock".into(), "/tmp/.X11-unix/X0".into()],
     }
 }
@@ -234,9 +234,11 @@ fn a_home_of_its_own_shows_none_of_the_callers() {
             mode: 0o700
         }
     ));
-    assert!(binds(&private)
-        .iter()
-        .any(|b| b.0 == Path::new("/home/u/src") && b.3));
+    assert!(
+        binds(&private).iter().all(|b| !b.0.starts_with("/home/u")),
+        "not even the working directory in the caller's home"
+    );
+    assert_eq!(private.cwd, Path::new("/home/u"));
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! * [`install`] — an installed torsocks-rs tree built by `packaging/install.sh`, so
 //!   tests run the programs the way users do.
 //! * [`output`] — a finished program's status and output, for assertion messages.
+//! * [`sandbox`] — `torsocks-ns` root-run and rootless, and the same user outside.
 //! * [`require`] — how tests that need root, namespaces or a program skip on a
 //!   developer's machine (saying why) and refuse to skip in CI.
 //!
@@ -33,6 +34,7 @@ pub mod output;
 pub mod probe;
 pub mod procfs;
 pub mod require;
+pub mod sandbox;
 pub mod target_host;
 pub mod tornet;
 pub mod world;
