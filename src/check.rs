@@ -45,6 +45,7 @@ pub(crate) fn run(
     endpoint: SocketAddr,
     tor_args: &[OsString],
     tor_version: Option<String>,
+    policy: &[String],
 ) -> ExitCode {
     println!("torsocks-ns {} --check", env!("CARGO_PKG_VERSION"));
     let kernel = nix::sys::utsname::uname()
@@ -53,6 +54,10 @@ pub(crate) fn run(
     println!("  kernel {kernel}; smoltcp 0.14; Tor SOCKS port {endpoint}");
     if let Some(v) = tor_version {
         println!("  Tor {v} (from its ControlPort)");
+    }
+    println!("  the sandbox's policy:");
+    for line in policy {
+        println!("    {line}");
     }
     let mut lines = Vec::new();
     let answers = tor_check::socks_port_answers(endpoint);

@@ -158,7 +158,11 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        return check::run(endpoint, &tor_args, version);
+        let policy = match spec::describe(&args) {
+            Ok(policy) => policy,
+            Err(message) => return fail(message),
+        };
+        return check::run(endpoint, &tor_args, version, &policy);
     }
     let range = match onion_range(&args.virtual_range) {
         Ok(range) => range,
@@ -336,6 +340,9 @@ pub fn main() -> ExitCode {
         limits::fd_budget(args.max_connections, args.max_dns_queries);
     stack_config.max_flows = max_flows as usize;
     if args.debug {
+        for line in spec::describe(&args).unwrap_or_default() {
+            eprintln!("torsocks-ns: {line}");
+        }
         eprintln!(
             "torsocks-ns: {} host sockets masked in the sandbox",
             sandbox.masked_sockets

@@ -479,3 +479,57 @@ pub(crate) fn launcher_files(
     files.retain(|f| f.is_absolute() && f != Path::new("/dev/null"));
     files
 }
+
+/// The file-system and process policy a run with `args` gets, one line each, for
+/// `--check` and `-d`.
+pub(crate) fn describe(args: &cli::Args) -> Result<Vec<String>, String> {
+    let user = command_user(args)?;
+    let request = request(args, &user, &[], Vec::new())?;
+    let who = match (user.caller, nix::unistd::getuid().is_root()) {
+        (true, _) => format!(
+            "the command runs as you ({}, uid {})",
+            user.name, user.ids.uid
+        ),
+        (false, true) => format!(
+            "the command runs as {} (uid {}), never as host root",
+            user.name, user.ids.uid
+        ),
+        (false, false) => format!("the command runs as {}", user.name),
+    };
+    let home = match (&args.profile, &request.home) {
+        (Some(name), _) => format!("home: profile {name} (none of your files)"),
+        (None, Home::Host) => format!(
+            "home: yours ({}), read-write, {} secret stores and torsocks-rs's own files hidden \
+             (--show exposes one)",
+            request.home_path.display(),
+            policy::SECRET_STORES.len()
+        ),
+        (None, Home::Private) => "home: private, empty, gone with the sandbox".to_string(),
+        (None, Home::Dir(dir)) => format!("home: {} (none of your other files)", dir.display()),
+    };
+    let memory = match args.memory {
+        Some(bytes) => format!("{} MiB of address space per process", bytes >> 20),
+        None => "no bound on memory per process".to_string(),
+    };
+    let clocks = match std::path::Path::new("/proc/self/ns/time").exists() {
+        true => "a boot time of its own (time namespace)",
+        false => "the host's boot time (this kernel has no time namespaces)",
+    };
+    Ok(vec![
+        who,
+        "new root: system directories read-only, private /tmp /run /var /dev/shm, a minimal \
+         /dev, its own /proc and /sys, nothing else of the host's mounts"
+            .to_string(),
+        home,
+        format!(
+            "environment: {} and LC_*, plus --keep-env/--setenv and opt-ins",
+            policy::KEPT_ENV.join(" ")
+        ),
+        format!(
+            "bounds: at most {} processes (RLIMIT_NPROC), {memory}; the sandbox is the OOM \
+             killer's first choice; no cgroup of its own",
+            args.max_procs
+        ),
+        clocks.to_string(),
+    ])
+}

@@ -467,3 +467,59 @@ fn fork_and_memory_bombs_stop_at_the_bounds() {
     let out = sh(root_run(&w.mock), "cat /proc/self/oom_score_adj");
     assert_eq!(stdout(&out), "1000\n", "{}", text(&out));
 }
+
+/// Python that connects to each path in `$PATHS` (space-separated) and prints
+/// `reached <path>` or `refused <path>`.
+const CONNECT_EACH: &str = "import os, socket\n\
+for p in os.environ['PATHS'].split():\n\
+\x20   s = socket.socket(socket.AF_UNIX)\n\
+\x20   try: s.connect(p); print('reached', p)\n\
+\x20   except OSError: print('refused', p)\n";
+
+#[test]
+fn host_sockets_the_second_layer_cannot_see_are_out_of_a_private_homes_reach() {
+    let Some(w) = world() else { return };
+    let home = home_of_nobody(&[]);
+    // A service whose directory was renamed after it bound (the host's socket table
+    // still names the old path), and one in /var/tmp.
+    let old = home.join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    let renamed = std::os::unix::net::UnixListener::bind(old.join("S")).unwrap();
+    std::fs::rename(&old, home.join("new")).unwrap();
+    let moved = home.join("new/S");
+    let var_tmp = scratch("service").join("S");
+    let _elsewhere = std::os::unix::net::UnixListener::bind(&var_tmp).unwrap();
+    for path in [&moved, &var_tmp] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+    }
+    let paths = format!("{} {}", moved.display(), var_tmp.display());
+    let run = |args: &[&str]| {
+        let mut cmd = rootless_run(&w.mock, &home).unwrap();
+        cmd.args(args)
+            .arg("--setenv")
+            .arg(format!("PATHS={paths}"))
+            .args(["--", "python3", "-c", CONNECT_EACH]);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        stdout(&out)
+    };
+    // Outside, the same user reaches both.
+    let mut outside = nobody_outside(&home).unwrap();
+    outside
+        .env("PATHS", &paths)
+        .args(["python3", "-c", CONNECT_EACH]);
+    let s = stdout(&outside.output().unwrap());
+    assert_eq!(s.matches("reached").count(), 2, "{s}");
+    // The default home shows the renamed one (the documented gap of the second
+    // layer); /var/tmp is the sandbox's own.
+    let s = run(&[]);
+    assert!(s.contains(&format!("reached {}", moved.display())), "{s}");
+    assert!(s.contains(&format!("refused {}", var_tmp.display())), "{s}");
+    // A private home has none of it.
+    let s = run(&["--home", "private"]);
+    assert_eq!(s.matches("refused").count(), 2, "{s}");
+    drop(renamed);
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
+    let _ = std::fs::remove_dir_all(var_tmp.parent().unwrap());
+}

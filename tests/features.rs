@@ -907,6 +907,15 @@ fn check_against_the_mock_fails_the_is_tor_line_and_checks_the_sandbox() {
     ] {
         assert!(has(ok), "{ok}: {lines:#?}");
     }
+    // The policy in force, as a root-run gets it.
+    let policy = stdout(&out);
+    for said in [
+        "the command runs as nobody (uid 65534), never as host root",
+        "home: private",
+        "bounds: at most 4096 processes",
+    ] {
+        assert!(policy.contains(said), "{said}: {policy}");
+    }
     // The lookup reached the mock as a RESOLVE: through "Tor", not the host's DNS.
     assert!(requests(&mock, 2)
         .iter()

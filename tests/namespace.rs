@@ -245,6 +245,7 @@ fn rootless_as_an_unprivileged_user() {
         .arg(format!("id -u; curl -sS --max-time 20 {url}"))
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .env("HOME", "/")
+        .current_dir("/")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

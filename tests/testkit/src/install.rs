@@ -18,12 +18,29 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root")
 }
 
-/// The install prefix used by tests.
+/// Whether every user may reach `path` (each directory on the way has o+x).
+fn reachable_by_all(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors()
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// The install prefix used by tests: `<target>/test-install`, or where the checkout
+/// lies in a directory other users cannot enter (a 0700 home), a directory of its own
+/// under /var/tmp, so that tests can run the programs as an unprivileged user.
 pub fn prefix() -> &'static Path {
     static PREFIX: OnceLock<PathBuf> = OnceLock::new();
     PREFIX.get_or_init(|| {
         let root = workspace_root();
-        let prefix = root.join("target").join("test-install");
+        let prefix = if reachable_by_all(&root) {
+            root.join("target").join("test-install")
+        } else {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let id = BuildHasherDefault::<DefaultHasher>::default().hash_one(&root);
+            let dir = PathBuf::from(format!("/var/tmp/torsocks-rs-test-install-{id:016x}"));
+            std::fs::create_dir_all(&dir).expect("test install dir");
+            dir
+        };
         std::fs::create_dir_all(root.join("target")).expect("target dir");
         let lock = File::create(root.join("target").join("test-install.lock")).expect("lock");
         #[allow(unsafe_code)]
