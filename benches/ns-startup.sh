@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up cost of namespace mode: `torsocks-ns true` (namespaces, sandbox mounts, tun0,
 # the Tor check against the mock Tor SOCKS server on loopback) beside the bare
-# `unshare -Urn true`, median and best of N runs each.
+# `unshare -Urn true`, median and best of N runs each; run as root, the same rootless
+# as the user nobody.
 #
 #   benches/ns-startup.sh [N]
 set -euo pipefail
@@ -24,3 +25,10 @@ times() {
 printf '| command | median ms | best ms |\n|---|---|---|\n'
 printf '| unshare -Urn true | %s |\n' "$(times unshare -Urn true)"
 printf '| torsocks-ns true | %s |\n' "$(times env TORSOCKS_CONF_FILE=/dev/null ./target/release/torsocks-ns -P 9154 true)"
+# Rootless, as the unprivileged user nobody (the command keeps its uid; no home to bind).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+    ns="$PWD/target/release/torsocks-ns"
+    printf '| unshare -Urn true, as nobody | %s |\n' "$(cd / && times "${as_nobody[@]}" unshare -Urn true)"
+    printf '| torsocks-ns true, as nobody | %s |\n' "$(cd / && times env TORSOCKS_CONF_FILE=/dev/null HOME=/ "${as_nobody[@]}" "$ns" -P 9154 true)"
+fi

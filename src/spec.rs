@@ -82,25 +82,7 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
         (Some(name), false) => Err(format!(
             "--user {name}: only root can run the command as another user"
         )),
-        (Some(name), true) => {
-            let user = nix::unistd::User::from_name(name)
-                .map_err(|e| format!("--user {name}: {e}"))?
-                .ok_or_else(|| format!("--user {name}: no such user"))?;
-            if user.uid.is_root() {
-                return Err(format!(
-                    "--user {name}: the command never runs as root (it would be host root)"
-                ));
-            }
-            Ok(CommandUser {
-                ids: ns::RunAs {
-                    uid: user.uid,
-                    gid: user.gid,
-                },
-                name: user.name,
-                home: user.dir,
-                caller: false,
-            })
-        }
+        (Some(name), true) => named_user(name),
         (None, true) => {
             let account = local_account(NOBODY);
             Ok(CommandUser {
@@ -113,28 +95,52 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
                 caller: false,
             })
         }
-        (None, false) => {
-            let uid = nix::unistd::getuid();
-            let account = local_account(uid.as_raw());
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|h| h.is_absolute())
-                .or_else(|| account.as_ref().map(|a| a.home.clone()))
-                .unwrap_or_else(|| PathBuf::from("/"));
-            let name = std::env::var("USER")
-                .ok()
-                .or_else(|| account.map(|a| a.name))
-                .unwrap_or_else(|| uid.to_string());
-            Ok(CommandUser {
-                ids: ns::RunAs {
-                    uid,
-                    gid: nix::unistd::getgid(),
-                },
-                name,
-                home,
-                caller: true,
-            })
-        }
+        (None, false) => Ok(the_caller()),
+    }
+}
+
+/// `--user NAME` (looked up as the system does: it may be a directory user).
+fn named_user(name: &str) -> Result<CommandUser, String> {
+    let user = nix::unistd::User::from_name(name)
+        .map_err(|e| format!("--user {name}: {e}"))?
+        .ok_or_else(|| format!("--user {name}: no such user"))?;
+    if user.uid.is_root() {
+        return Err(format!(
+            "--user {name}: the command never runs as root (it would be host root)"
+        ));
+    }
+    Ok(CommandUser {
+        ids: ns::RunAs {
+            uid: user.uid,
+            gid: user.gid,
+        },
+        name: user.name,
+        home: user.dir,
+        caller: false,
+    })
+}
+
+/// An unprivileged caller, who stays itself.
+fn the_caller() -> CommandUser {
+    let uid = nix::unistd::getuid();
+    let account = local_account(uid.as_raw());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+        .or_else(|| account.as_ref().map(|a| a.home.clone()))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let name = std::env::var("USER")
+        .ok()
+        .or_else(|| account.map(|a| a.name))
+        .unwrap_or_else(|| uid.to_string());
+    CommandUser {
+        ids: ns::RunAs {
+            uid,
+            gid: nix::unistd::getgid(),
+        },
+        name,
+        home,
+        caller: true,
     }
 }
 
@@ -144,14 +150,8 @@ fn local_account(uid: u32) -> Option<policy::Account> {
     policy::account(&passwd, uid)
 }
 
-/// What the options ask of the file system.
-fn request(
-    args: &cli::Args,
-    user: &CommandUser,
-    opt_in_binds: &[PathBuf],
-    launcher_files: Vec<PathBuf>,
-) -> Result<Request, String> {
-    let has_home = user.home.parent().is_some() && user.home.is_dir();
+/// `--home` and `--profile`, with the default: your home, but for a root-run as nobody.
+fn home_policy(args: &cli::Args, user: &CommandUser, has_home: bool) -> Result<Home, String> {
     let home = match &args.home {
         Some(cli::HomeArg::Private) => Home::Private,
         Some(cli::HomeArg::Dir(dir)) => Home::Dir(private_dir(dir)?),
@@ -169,6 +169,18 @@ fn request(
         Some(name) => Home::Dir(profile_dir(name)?.join("home")),
         None => home,
     };
+    Ok(home)
+}
+
+/// What the options ask of the file system.
+fn request(
+    args: &cli::Args,
+    user: &CommandUser,
+    opt_in_binds: &[PathBuf],
+    launcher_files: Vec<PathBuf>,
+) -> Result<Request, String> {
+    let has_home = user.home.parent().is_some() && user.home.is_dir();
+    let home = home_policy(args, user, has_home)?;
     let mut binds: Vec<UserBind> = opt_in_binds
         .iter()
         .map(|p| UserBind {

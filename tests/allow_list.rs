@@ -523,3 +523,75 @@ fn host_sockets_the_second_layer_cannot_see_are_out_of_a_private_homes_reach() {
     let _ = std::fs::remove_dir_all(home.parent().unwrap());
     let _ = std::fs::remove_dir_all(var_tmp.parent().unwrap());
 }
+
+/// What users run inside, each printing one word when it worked.
+const REAL_PROGRAMS: &str = "curl -sS --max-time 20 \"$URL\" | grep -q 'hello from' && echo curl\n\
+wget -qO- -T 20 \"$URL\" | grep -q 'hello from' && echo wget\n\
+busybox wget -qO- \"$URL\" | grep -q 'hello from' && echo busybox\n\
+python3 -c \"import urllib.request as u; print(u.urlopen('$URL', timeout=20).read().decode())\" | grep -q 'hello from' && echo python\n\
+python3 -m pip --version >/dev/null && echo pip\n\
+cd \"$HOME\" && git init -q repo && git -C repo -c user.name=t -c user.email=t@t commit -q --allow-empty -m t && echo git\n\
+ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o ConnectTimeout=20 -p 80 \"$NAME\" true 2>&1 | grep -qiE 'banner|identification|closed|reset' && echo ssh\n\
+true\n";
+
+#[test]
+fn real_programs_work_in_every_home_policy() {
+    let Some(w) = world() else { return };
+    let name = torsocks_testkit::world::TARGET_NAME;
+    let url = format!("http://{name}/hello.txt");
+    let home = home_of_nobody(&[]);
+    for (how, cmd, args) in [
+        ("root-run", Some(root_run(&w.mock)), &[][..]),
+        ("rootless", rootless_run(&w.mock, &home), &[][..]),
+        (
+            "rootless, private home",
+            rootless_run(&w.mock, &home),
+            &["--home", "private"][..],
+        ),
+    ] {
+        let Some(mut cmd) = cmd else { continue };
+        cmd.args(args)
+            .arg("--setenv")
+            .arg(format!("URL={url}"))
+            .arg("--setenv")
+            .arg(format!("NAME={name}"));
+        let out = sh(cmd, REAL_PROGRAMS);
+        assert!(out.status.success(), "{how}: {}", text(&out));
+        assert_eq!(
+            stdout(&out),
+            "curl\nwget\nbusybox\npython\npip\ngit\nssh\n",
+            "{how}: {}",
+            text(&out)
+        );
+    }
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
+}
+
+#[test]
+fn headless_chromium_loads_a_page() {
+    let Some(w) = world() else { return };
+    let Some(chromium) = require::program("chromium") else {
+        return;
+    };
+    let url = format!("http://{}/hello.txt", torsocks_testkit::world::TARGET_NAME);
+    let mut cmd = root_run(&w.mock);
+    cmd.arg("--")
+        .arg(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(&url);
+    let out = cmd.output().unwrap();
+    assert!(
+        stdout(&out).contains("hello from the target host"),
+        "{}",
+        text(&out)
+    );
+}

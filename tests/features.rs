@@ -998,9 +998,14 @@ fn preload_mode_inside_the_sandbox_finds_tor_at_the_usual_port() {
     let Some(w) = world() else { return };
     let url = format!("http://{TARGET_NAME}/hello.txt");
     let torsocks = bin("torsocks");
+    // The installation (wrapper and library) is shared by name: it may lie where the
+    // sandbox shows nothing (under /var/tmp when the checkout is in a private home).
+    let prefix = torsocks_testkit::install::prefix();
     let out = ns(
         &w.mock,
         &[
+            "--ro-bind",
+            prefix.to_str().unwrap(),
             "--",
             torsocks.to_str().unwrap(),
             "curl",

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use torsocks_testkit::install::bin;
 use torsocks_testkit::output::{stdout, text};
 use torsocks_testkit::require;
+use torsocks_testkit::sandbox::scratch;
 use torsocks_testkit::target_host::TargetHost;
 use torsocks_testkit::world::World;
 
@@ -79,21 +80,6 @@ fn assert_nothing_escaped(world: &World, what: &str) {
         .filter(|r| r.command.is_some())
         .collect();
     assert!(requests.is_empty(), "{what}: Tor was asked: {requests:?}");
-}
-
-/// A scratch directory outside every directory the sandbox masks (under /var/tmp,
-/// which every user may traverse), world-writable so that rootless runs could reach
-/// what is in it.
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new("/var/tmp").join(format!(
-        "tsrs-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    dir
 }
 
 /// A host service that does networking for whoever connects: every connection's bytes

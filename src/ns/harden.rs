@@ -126,21 +126,7 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
         .try_into()
         .map_err(SetupError::other("seccomp"))?;
     let bad = |e: seccompiler::BackendError| SetupError::other("seccomp filter")(e);
-    // socket(domain, ...) and socketpair(domain, ...) with a domain outside the list.
-    let conditions = ALLOWED_FAMILIES
-        .iter()
-        .map(|&family| {
-            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, family as u64)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let family_rule = SeccompRule::new(conditions).map_err(bad)?;
-    let mut sockets: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for nr in [libc::SYS_socket, libc::SYS_socketpair] {
-        sockets.insert(nr, vec![family_rule.clone()]);
-        #[cfg(target_arch = "x86_64")]
-        sockets.insert(nr | X32_SYSCALL_BIT, vec![family_rule.clone()]);
-    }
+    let sockets = other_families().map_err(bad)?;
     // Each filter lets everything through but its rules' matches, which fail with one
     // errno.
     let refusing = |rules, errno: i32| {
@@ -187,6 +173,25 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
         .collect()
 }
 
+/// socket(domain, ...) and socketpair(domain, ...) with a domain outside
+/// [`ALLOWED_FAMILIES`].
+fn other_families() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+    let conditions = ALLOWED_FAMILIES
+        .iter()
+        .map(|&family| {
+            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, family as u64)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let family_rule = SeccompRule::new(conditions)?;
+    let mut sockets: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for nr in [libc::SYS_socket, libc::SYS_socketpair] {
+        sockets.insert(nr, vec![family_rule.clone()]);
+        #[cfg(target_arch = "x86_64")]
+        sockets.insert(nr | X32_SYSCALL_BIT, vec![family_rule.clone()]);
+    }
+    Ok(sockets)
+}
+
 /// Kernel interfaces a sandboxed program has no business with, each a common road to a
 /// kernel privilege escalation: new user namespaces (namespaced root over fresh network
 /// and mount namespaces: nf_tables, tc, the new mount API), userfaultfd, the key
@@ -230,6 +235,24 @@ fn kernel_surface() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::Back
     Ok(rules)
 }
 
+/// Empties the bounding set, up to whatever the running kernel knows (EINVAL past its
+/// last capability).
+fn empty_bounding_set() -> Result<(), SetupError> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if rc < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            return Err(SetupError::last_os(format_args!(
+                "dropping capability {cap} from the bounding set"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Drops everything; switches to `run_as` on the way. The filters come from
 /// [`filters`].
 pub(crate) fn drop_privileges(run_as: &RunAs, filters: &[BpfProgram]) -> Result<(), SetupError> {
@@ -246,19 +269,7 @@ pub(crate) fn drop_privileges(run_as: &RunAs, filters: &[BpfProgram]) -> Result<
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) };
     check(rc, "locking securebits")?;
-    // The bounding set, up to whatever the running kernel knows (EINVAL past its last).
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-        if rc < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-                break;
-            }
-            return Err(SetupError::last_os(format_args!(
-                "dropping capability {cap} from the bounding set"
-            )));
-        }
-    }
+    empty_bounding_set()?;
     // A fresh session keyring: the caller's (Kerberos tickets, stored passwords) stays
     // outside. The user keyring already belongs to the new user namespace.
     // SAFETY: keyctl with integer arguments only.
