@@ -585,6 +585,7 @@ fn headless_chromium_loads_a_page() {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--timeout=30000",
             "--dump-dom",
         ])
         .arg(&url);

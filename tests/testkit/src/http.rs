@@ -100,9 +100,14 @@ fn answer(
     let mut stream = stream;
     match files.get(path.as_str()) {
         Some(body) => {
+            // Text as text, so that a browser shows it rather than downloading it.
+            let kind = match path.ends_with(".txt") {
+                true => "text/plain; charset=utf-8",
+                false => "application/octet-stream",
+            };
             write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: {kind}\r\n\
                  Connection: close\r\n\r\n",
                 body.len()
             )?;
