@@ -365,7 +365,8 @@ pub fn main() -> ExitCode {
                 args.resolve_timeout
                     .or(config.resolve_timeout.map(u64::from)),
             ),
-        ),
+        )
+        .refusing(this_machine::ThisMachine::read()),
         max_dns_queries: max_dns_queries as usize,
         socks_listeners: std::mem::take(&mut sandbox.socks_listeners),
         published,

@@ -1,26 +1,116 @@
 //! Which destinations name the machine itself. A CONNECT to one is refused before it
 //! reaches Tor, as Tor refuses it (ClientRejectInternalAddresses): through Tor it could
-//! only reach the exit relay's own services, and a SOCKS server that is not Tor would take
-//! it to the host's.
+//! only reach the exit relay's own services, and a SOCKS server that is not Tor (an
+//! `ssh -D`, microsocks, danted) would take it to the host's. The decision does not
+//! trust the upstream to read names as Tor does: a name with a NUL, whitespace or a
+//! control character is refused outright (`localhost\0.example` is `localhost` to a C
+//! resolver; `127.0.0.1 x` is 127.0.0.1 to inet_aton), as Tor's own check refuses it.
 
 use std::net::{IpAddr, Ipv4Addr};
 
+/// The names and addresses of this host beyond the fixed forms: its hostname, every name
+/// its `/etc/hosts` maps to a loopback address, and its interfaces' addresses. Read once
+/// at start ([`ThisMachine::read`]); empty, only the fixed forms count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ThisMachine {
+    names: Vec<String>,
+    addrs: Vec<IpAddr>,
+}
+
+impl ThisMachine {
+    /// This host's, as the launcher sees them.
+    pub(crate) fn read() -> ThisMachine {
+        let hostname = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default();
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let addrs = nix::ifaddrs::getifaddrs()
+            .map(|all| {
+                all.filter_map(|i| i.address)
+                    .filter_map(|a| {
+                        a.as_sockaddr_in()
+                            .map(|v4| IpAddr::V4(v4.ip()))
+                            .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ThisMachine::from_parts(&hostname, &hosts, addrs)
+    }
+
+    /// From a hostname, the text of a hosts file and interface addresses.
+    pub(crate) fn from_parts(hostname: &str, hosts: &str, addrs: Vec<IpAddr>) -> ThisMachine {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: &str| {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        };
+        add(hostname);
+        for line in hosts.lines() {
+            let line = line.split('#').next().unwrap_or_default();
+            let mut fields = line.split_whitespace();
+            let Some(Ok(ip)) = fields.next().map(str::parse::<IpAddr>) else {
+                continue;
+            };
+            if is_local(ip) || addrs.contains(&ip) {
+                fields.for_each(&mut add);
+            }
+        }
+        ThisMachine { names, addrs }
+    }
+
+    /// Whether `host` names this machine: [`names_this_machine`]'s forms, or one of
+    /// this host's own names or addresses.
+    pub(crate) fn named_by(&self, host: &[u8]) -> bool {
+        if names_this_machine(host) {
+            return true;
+        }
+        let text = String::from_utf8_lossy(host).to_ascii_lowercase();
+        let text = text.trim_end_matches('.');
+        if self.names.iter().any(|n| n == text) {
+            return true;
+        }
+        parse_address(text).is_some_and(|ip| self.addrs.contains(&ip.to_canonical()))
+    }
+}
+
+/// Whether `ip` is loopback or unspecified, in its IPv4-mapped forms too.
+fn is_local(ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    torsocks_core::addr::is_localhost(ip) || ip.is_unspecified()
+}
+
+/// The address `text` reads as to a resolver: an IP address (bracketed or not), or an
+/// IPv4 address in any form inet_aton accepts.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        // A server that resolves with getaddrinfo reads "2130706433" or "0x7f.1" as
+        // 127.0.0.1 (inet_aton's forms).
+        Err(_) => inet_aton(bare).map(IpAddr::V4),
+    }
+}
+
 /// Whether `host` names this machine: a loopback or unspecified address (in any form
-/// inet_aton reads), or `localhost` and its subdomains (RFC 6761 §6.3).
+/// inet_aton reads, IPv4-mapped too), `localhost` and its subdomains (RFC 6761 §6.3), or
+/// a name no resolver should be handed (NUL, whitespace, control characters).
 pub(crate) fn names_this_machine(host: &[u8]) -> bool {
+    if host
+        .iter()
+        .any(|&b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return true;
+    }
     let text = String::from_utf8_lossy(host).to_ascii_lowercase();
     let text = text.trim_end_matches('.');
     if text == "localhost" || text.ends_with(".localhost") {
         return true;
     }
-    let bare = text.trim_start_matches('[').trim_end_matches(']');
-    let ip = match bare.parse::<IpAddr>() {
-        Ok(ip) => Some(ip),
-        // A server that resolves with getaddrinfo reads "2130706433" or "0x7f.1" as
-        // 127.0.0.1 (inet_aton's forms).
-        Err(_) => inet_aton(bare).map(IpAddr::V4),
-    };
-    ip.is_some_and(|ip| torsocks_core::addr::is_localhost(ip) || ip.is_unspecified())
+    parse_address(text).is_some_and(is_local)
 }
 
 /// The IPv4 address of `text` in any form inet_aton(3) accepts: one to four parts, each
@@ -96,8 +186,14 @@ mod tests {
             "127.1",
             "0177.0.0.1",
             "0",
+            "::ffff:0.0.0.0",
+            "[::ffff:7f00:1]",
+            "localhost\0.example",
+            "127.0.0.1 x",
+            "127.0.0.1\tx",
+            "example.org\n",
         ] {
-            assert!(names_this_machine(host.as_bytes()), "{host}");
+            assert!(names_this_machine(host.as_bytes()), "{host:?}");
         }
         for host in [
             "192.0.2.1",
@@ -108,5 +204,44 @@ mod tests {
         ] {
             assert!(!names_this_machine(host.as_bytes()), "{host}");
         }
+    }
+
+    #[test]
+    fn this_hosts_own_names_and_addresses() {
+        let hosts = "127.0.0.1 localhost\n\
+                     127.0.1.1 vm.example.lan vm # Debian's own line\n\
+                     192.0.2.7 build-box\n\
+                     198.51.100.9 elsewhere.example\n\
+                     ::1 ip6-localhost\n\
+                     garbage line\n";
+        let here = ThisMachine::from_parts(
+            "Workstation",
+            hosts,
+            vec!["192.0.2.7".parse().unwrap(), "2001:db8::7".parse().unwrap()],
+        );
+        for host in [
+            "workstation",
+            "WORKSTATION.",
+            "vm",
+            "vm.example.lan",
+            "build-box",
+            "ip6-localhost",
+            "192.0.2.7",
+            "[2001:db8::7]",
+            "::ffff:192.0.2.7",
+            "3221225991",
+            "127.0.0.1",
+        ] {
+            assert!(here.named_by(host.as_bytes()), "{host}");
+        }
+        for host in [
+            "elsewhere.example",
+            "198.51.100.9",
+            "example.org",
+            "vm.example",
+        ] {
+            assert!(!here.named_by(host.as_bytes()), "{host}");
+        }
+        assert!(!ThisMachine::default().named_by(b"workstation"));
     }
 }

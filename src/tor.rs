@@ -30,6 +30,8 @@ pub(crate) struct Tor {
     /// Asks the kernel whether a SOCKS port on loopback still listens; `None` for a
     /// SOCKS port elsewhere, or when the kernel offers no sock_diag.
     probe: Option<RefCell<Probe>>,
+    /// This host's own names and addresses, refused as destinations.
+    this_machine: crate::this_machine::ThisMachine,
 }
 
 /// How long a dial plus SOCKS handshake may take.
@@ -115,7 +117,15 @@ impl Tor {
                 .then(Probe::new)
                 .flatten()
                 .map(RefCell::new),
+            this_machine: crate::this_machine::ThisMachine::default(),
         }
+    }
+
+    /// Refuses this host's own names and addresses too (beyond loopback and
+    /// `localhost`), whatever the upstream makes of them.
+    pub(crate) fn refusing(mut self, this_machine: crate::this_machine::ThisMachine) -> Tor {
+        self.this_machine = this_machine;
+        self
     }
 
     /// New credentials for every request from now on: Tor builds new circuits.
@@ -139,7 +149,7 @@ impl Tor {
         port: u16,
         client: Option<&Auth>,
     ) -> Result<TcpStream, DialError> {
-        if crate::this_machine::names_this_machine(&host) {
+        if self.this_machine.named_by(&host) {
             return Err(DialError::ThisMachine);
         }
         let auth = self.isolation.borrow_mut().credentials(Purpose {

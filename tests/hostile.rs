@@ -969,30 +969,37 @@ fn the_callers_job_cannot_be_signalled() {
 #[test]
 fn the_socks_port_cannot_reach_the_hosts_own_services() {
     let Some(w) = world() else { return };
-    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A host service on every address: loopback, and the host's own interfaces.
+    let service = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     service.set_nonblocking(true).unwrap();
     let port = service.local_addr().unwrap().port();
-    // The attack works without the sandbox's refusal: straight to the mock, it relays.
-    let direct = std::net::TcpStream::connect(w.mock.addr()).and_then(|mut s| {
-        s.write_all(&[5, 1, 0])?;
-        let mut r = [0u8; 2];
-        s.read_exact(&mut r)?;
-        let mut req = vec![5, 1, 0, 1, 127, 0, 0, 1];
-        req.extend_from_slice(&port.to_be_bytes());
-        s.write_all(&req)?;
-        let mut reply = [0u8; 10];
-        s.read_exact(&mut reply)?;
-        Ok(reply[1])
-    });
-    assert_eq!(direct.unwrap(), 0, "the mock relays to loopback");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while service.accept().is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the positive control reached nothing"
-        );
-        std::thread::sleep(Duration::from_millis(10));
+    // The attack works without the sandbox's refusal: straight to the mock, it relays,
+    // to loopback and to the host's own interface address alike.
+    for ip in [[127, 0, 0, 1], w.host.host_ip().octets()] {
+        let direct = std::net::TcpStream::connect(w.mock.addr()).and_then(|mut s| {
+            s.write_all(&[5, 1, 0])?;
+            let mut r = [0u8; 2];
+            s.read_exact(&mut r)?;
+            let mut req = vec![5, 1, 0, 1];
+            req.extend_from_slice(&ip);
+            req.extend_from_slice(&port.to_be_bytes());
+            s.write_all(&req)?;
+            let mut reply = [0u8; 10];
+            s.read_exact(&mut reply)?;
+            Ok(reply[1])
+        });
+        assert_eq!(direct.unwrap(), 0, "the mock relays to {ip:?}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while service.accept().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the positive control reached nothing"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host_ip = w.host.host_ip().octets();
     let before = w.mock.requests().len();
     let script = format!(
         "import socket, struct\n\
@@ -1006,12 +1013,17 @@ fn the_socks_port_cannot_reach_the_hosts_own_services() {
          \x20      ask(4, bytes(15) + b'\\x01'), ask(3, name(b'localhost')),\n\
          \x20      ask(3, name(b'LocalHost.')), ask(3, name(b'x.localhost')),\n\
          \x20      ask(3, name(b'127.0.0.1')), ask(3, name(b'2130706433')),\n\
-         \x20      ask(3, name(b'0x7f.1'))])\n"
+         \x20      ask(3, name(b'0x7f.1')), ask(3, name(b'localhost\\x00.example')),\n\
+         \x20      ask(3, name(b'127.0.0.1 x')), ask(3, name(b'::ffff:0.0.0.0')),\n\
+         \x20      ask(4, bytes(10) + b'\\xff\\xff' + bytes(4)), ask(1, bytes({host_ip:?})),\n\
+         \x20      ask(3, name(b'{host_dotted}')), ask(3, name(b'{hostname}'))])\n",
+        host_dotted = std::net::Ipv4Addr::from(host_ip),
+        hostname = hostname.trim()
     );
     let out = python(ns(&w), &script);
     assert_eq!(
         stdout(&out).trim(),
-        "[2, 2, 2, 2, 2, 2, 2, 2, 2, 2]",
+        "[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]",
         "{}",
         text(&out)
     );
