@@ -47,7 +47,6 @@ mod attr {
     pub(super) const RDONLY: u64 = 0x1;
     pub(super) const NOSUID: u64 = 0x2;
     pub(super) const NODEV: u64 = 0x4;
-    pub(super) const NOEXEC: u64 = 0x8;
 }
 
 /// `struct mount_attr` (linux/mount.h).
@@ -170,6 +169,7 @@ struct Builder {
 /// Builds the new root and enters it; returns how many host sockets were covered.
 pub(crate) fn apply(plan: &Plan, owner: Owner) -> Result<Masked, SetupError> {
     let mut builder = enter_staging(owner)?;
+    builder.stage_files(&plan.ops)?;
     for op in &plan.ops {
         builder.apply(op)?;
     }
@@ -217,6 +217,17 @@ fn enter_staging(owner: Owner) -> Result<Builder, SetupError> {
     .map_err(SetupError::errno("mounting the new root"))?;
     let dir =
         |path: &str| open_in(&root_fd()?, Path::new(path), false).map_err(SetupError::errno(path));
+    // The generated files and the empty covers, on a tmpfs of their own that turns
+    // read-only once they are written: a bind of a read-only mount is read-only, so
+    // covering a path takes one mount.
+    mount(
+        Some("tmpfs"),
+        FILES,
+        Some("tmpfs"),
+        NOSUID_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=0755"),
+    )
+    .map_err(SetupError::errno("mounting the generated files' tmpfs"))?;
     let builder = Builder {
         old: dir(OLD)?,
         new: dir(NEW)?,
@@ -276,7 +287,7 @@ impl Builder {
                 optional,
                 make,
             } => self.bind(from, at, *access, *optional, *make),
-            Op::File { at, contents, make } => self.file(at, contents, *make),
+            Op::File { at, make, .. } => self.file(at, *make),
             Op::Hide { at } => self.hide(at),
             Op::Proc { at } => self.special("proc", at, MsFlags::MS_NOEXEC, None),
             Op::Sysfs { at } => self.sysfs(at),
@@ -380,7 +391,8 @@ impl Builder {
         let set = match access {
             Access::ReadOnly => attr::RDONLY | attr::NOSUID | attr::NODEV,
             Access::ReadWrite => attr::NOSUID | attr::NODEV,
-            Access::Device => attr::NOSUID | attr::NOEXEC,
+            // A device node's mount flags change nothing it can do.
+            Access::Device => return Ok(()),
         };
         // The mount just made, not the place beneath it.
         let mounted = open_in(&self.new, at, true).map_err(SetupError::errno(format_args!(
@@ -408,17 +420,35 @@ impl Builder {
         Ok(path)
     }
 
-    fn file(&mut self, at: &Path, contents: &str, make: bool) -> Result<(), SetupError> {
+    /// Writes every generated file of `ops`, in their order, then makes them read-only.
+    fn stage_files(&self, ops: &[Op]) -> Result<(), SetupError> {
+        let files = ops.iter().filter_map(|op| match op {
+            Op::File { contents, .. } => Some(contents),
+            _ => None,
+        });
+        for (i, contents) in files.enumerate() {
+            self.stage_file(&format!("file-{}", i + 1), contents)?;
+        }
+        mount(
+            None::<&str>,
+            FILES,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | NOSUID_NODEV,
+            None::<&str>,
+        )
+        .map_err(SetupError::errno("making the generated files read-only"))
+    }
+
+    fn file(&mut self, at: &Path, make: bool) -> Result<(), SetupError> {
+        // Counted whether or not it is used, as stage_files counted it.
+        self.staged += 1;
         if make {
             make_mount_point(at, false)?;
         }
         let Ok(target) = open_in(&self.new, at, true) else {
             return Ok(()); // the host has no such file, and none can be made here
         };
-        self.staged += 1;
-        let staged = self.stage_file(&format!("file-{}", self.staged), contents)?;
-        let source = File::open(&staged).map_err(SetupError::io(staged.display()))?;
-        self.mount_over(&source, &target, at, Access::ReadOnly)
+        self.cover(&format!("file-{}", self.staged), &target, at)
     }
 
     fn hide(&self, at: &Path) -> Result<(), SetupError> {
@@ -429,9 +459,19 @@ impl Builder {
             true => "empty-dir",
             false => "empty",
         };
-        let source = File::open(Path::new(FILES).join(cover))
-            .map_err(SetupError::io("opening the empty cover"))?;
-        self.mount_over(&source, &target, at, Access::ReadOnly)
+        self.cover(cover, &target, at)
+    }
+
+    /// Binds the staged (read-only) `name` over `target`, the place `at`.
+    fn cover(&self, name: &str, target: &OwnedFd, at: &Path) -> Result<(), SetupError> {
+        mount(
+            Some(&Path::new(FILES).join(name)),
+            &fd_path(target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(SetupError::errno(format_args!("covering {}", at.display())))
     }
 
     fn special(
