@@ -8,6 +8,7 @@
 //!
 //! * [`cli`] — the command line (clap) and how options override `torsocks.conf`.
 //! * [`settings`] — the configuration shared with preload mode (torsocks-core).
+//! * [`confine`] — the launcher not dumpable and without core files from its start.
 //! * [`tor_check`] — makes sure Tor's SOCKS port answers before anything starts.
 //! * [`tor_kind`] — which Tor a run uses: the daemon, or the [`embedded`] client
 //!   (Arti, in the `torsocks-arti` process started after the sandbox is forked,
@@ -47,6 +48,7 @@ mod accept;
 mod bootstrap;
 mod check;
 mod cli;
+mod confine;
 mod control;
 mod dns;
 mod early_signals;
@@ -122,6 +124,7 @@ fn control_port(
 
 /// The launcher, `torsocks-ns`.
 pub fn main() -> ExitCode {
+    confine::from_the_start();
     early_signals::install();
     let mut args = cli::Args::parse();
     if let Some(shell) = args.completions {

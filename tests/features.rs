@@ -79,7 +79,7 @@ fn each_isolation_mode_as_tor_sees_it() {
         return;
     }
     // Two connections to one destination, one to another.
-    let script = connect_each(&[("192.0.2.1", 80), ("192.0.2.1", 80), ("192.0.2.2", 80)]);
+    let script = connect_each(&[("192.0.2.1", 80), ("192.0.2.1", 80), ("198.51.100.2", 80)]);
     for mode in ["session", "destination", "connection", "none"] {
         let mock = answering();
         let out = ns(&mock, &["--isolate", mode, "--", "python3", "-c", &script])

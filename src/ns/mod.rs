@@ -46,6 +46,9 @@ mod msg {
     pub(super) const TUN: u8 = b'T';
     /// Sandbox → launcher: setup failed; the rest of the message says why.
     pub(super) const ERROR: u8 = b'E';
+    /// Sandbox → launcher: PID 1 may be mapped (it is dumpable, so the launcher may
+    /// write its /proc files).
+    pub(super) const CLONED: u8 = b'C';
     /// Launcher → sandbox: the id maps are written.
     pub(super) const MAPPED: u8 = b'M';
     /// Launcher → sandbox: start the command.
@@ -200,11 +203,21 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(SetupError::Namespaces)?;
     drop(child_end);
-    let mapped = identity.write_maps(child).and_then(|()| {
-        (&parent_end)
-            .write_all(&[msg::MAPPED])
-            .map_err(SetupError::io("mapping the sandbox's user ids"))
-    });
+    let mut cloned = [0u8; 1];
+    let ready = (&parent_end)
+        .read_exact(&mut cloned)
+        .map_err(SetupError::io("starting the sandbox"))
+        .and_then(|()| match cloned[0] {
+            msg::CLONED => Ok(()),
+            _ => Err(SetupError::Ended),
+        });
+    let mapped = ready
+        .and_then(|()| identity.write_maps(child))
+        .and_then(|()| {
+            (&parent_end)
+                .write_all(&[msg::MAPPED])
+                .map_err(SetupError::io("mapping the sandbox's user ids"))
+        });
     if let Err(e) = mapped {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(child, None);
@@ -276,6 +289,10 @@ struct Setup<'a> {
 impl Setup<'_> {
     /// PID 1: returns the exit status (the command's, or 1 when setup fails).
     fn child_main(&self, mut control: UnixStream) -> i32 {
+        crate::confine::undo_for_the_sandbox();
+        if control.write_all(&[msg::CLONED]).is_err() {
+            return 1;
+        }
         let mut mapped = [0u8; 1];
         if control.read_exact(&mut mapped).is_err() || mapped[0] != msg::MAPPED {
             return 1;

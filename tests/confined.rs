@@ -1,0 +1,83 @@
+//! The launcher confines itself: it reads everything the sandboxed program sends, so
+//! another process of the same user may not read its memory or make it dump core. Shown
+//! against a rootless launcher (as `nobody`), beside a plain process of the same user
+//! whose memory that user can read.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use torsocks_testkit::output::{stdout, text};
+use torsocks_testkit::require;
+use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, rootless_run, sh};
+use torsocks_testkit::world::World;
+
+/// What `nobody` can read of process `pid`'s environment (its memory, as ptrace sees it).
+fn environ_as_nobody(home: &Path, pid: u32) -> String {
+    let out = sh(
+        nobody_outside(home).unwrap(),
+        &format!("head -c 64 /proc/{pid}/environ >/dev/null 2>&1 && echo readable || echo refused"),
+    );
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn the_launchers_memory_is_not_the_users_to_read() {
+    if !Path::new("/dev/net/tun").exists() {
+        require::skip("needs /dev/net/tun");
+        return;
+    }
+    let Some(w) = World::start() else { return };
+    let home = home_of_nobody(&[]);
+    // The control: a plain process of nobody's is readable by nobody.
+    let mut plain = nobody_outside(&home).unwrap();
+    let mut plain = plain
+        .args(["sh", "-c", "echo up; read x"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(plain.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(environ_as_nobody(&home, plain.id()), "readable");
+    drop(plain.stdin.take());
+    plain.wait().unwrap();
+    // The launcher, started by nobody (setpriv execs it: the same pid), with a soft
+    // core-file limit of its caller's that the command keeps.
+    let mut launcher = rootless_run(&w.mock, &home).unwrap();
+    let mut launcher = launcher
+        .args(["--", "sh", "-c", "echo core=$(ulimit -c); read x; true"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(launcher.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = launcher.id();
+    let caller_core = stdout(&sh(nobody_outside(&home).unwrap(), "ulimit -c"));
+    assert_eq!(
+        line.trim(),
+        format!("core={}", caller_core.trim()),
+        "the command's limit"
+    );
+    assert_eq!(environ_as_nobody(&home, pid), "refused", "launcher {pid}");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().nth(4),
+        Some("0"),
+        "no core file: {core}"
+    );
+    drop(launcher.stdin.take());
+    let out = launcher.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
+}
