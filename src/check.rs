@@ -39,14 +39,8 @@ fn print(lines: &[Line]) {
     let _ = std::io::stdout().flush();
 }
 
-/// Runs every check; exit status 0 only when all pass. `tor_args` are the options that
-/// point at Tor, passed on to the test sandbox.
-pub(crate) fn run(
-    endpoint: SocketAddr,
-    tor_args: &[OsString],
-    tor_version: Option<String>,
-    policy: &[String],
-) -> ExitCode {
+/// The facts a bug report needs, and the policy a run gets.
+fn header(endpoint: SocketAddr, tor_version: Option<String>, policy: &[String]) {
     println!("torsocks-ns {} --check", env!("CARGO_PKG_VERSION"));
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -59,6 +53,17 @@ pub(crate) fn run(
     for line in policy {
         println!("    {line}");
     }
+}
+
+/// Runs every check; exit status 0 only when all pass. `tor_args` are the options that
+/// point at Tor, passed on to the test sandbox.
+pub(crate) fn run(
+    endpoint: SocketAddr,
+    tor_args: &[OsString],
+    tor_version: Option<String>,
+    policy: &[String],
+) -> ExitCode {
+    header(endpoint, tor_version, policy);
     let mut lines = Vec::new();
     let answers = tor_check::socks_port_answers(endpoint);
     lines.push(match &answers {

@@ -138,6 +138,32 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// Maps the ids of the freshly cloned `child` once it says it may be mapped, and
+    /// tells it so; a child that cannot be mapped is killed and reaped.
+    fn map(self, control: &UnixStream, child: Pid) -> Result<(), SetupError> {
+        let mut cloned = [0u8; 1];
+        let mapped = (&*control)
+            .read_exact(&mut cloned)
+            .map_err(SetupError::io("starting the sandbox"))
+            .and_then(|()| match cloned[0] {
+                msg::CLONED => Ok(()),
+                _ => Err(SetupError::Ended),
+            })
+            .and_then(|()| self.write_maps(child))
+            .and_then(|()| {
+                (&*control)
+                    .write_all(&[msg::MAPPED])
+                    .map_err(SetupError::io("mapping the sandbox's user ids"))
+            });
+        if mapped.is_err() {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+        mapped
+    }
+}
+
 fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
     items
         .map(|a| {
@@ -203,26 +229,7 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(SetupError::Namespaces)?;
     drop(child_end);
-    let mut cloned = [0u8; 1];
-    let ready = (&parent_end)
-        .read_exact(&mut cloned)
-        .map_err(SetupError::io("starting the sandbox"))
-        .and_then(|()| match cloned[0] {
-            msg::CLONED => Ok(()),
-            _ => Err(SetupError::Ended),
-        });
-    let mapped = ready
-        .and_then(|()| identity.write_maps(child))
-        .and_then(|()| {
-            (&parent_end)
-                .write_all(&[msg::MAPPED])
-                .map_err(SetupError::io("mapping the sandbox's user ids"))
-        });
-    if let Err(e) = mapped {
-        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(child, None);
-        return Err(e);
-    }
+    identity.map(&parent_end, child)?;
     let (tun, socks_listeners, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(child, None);
     })?;
