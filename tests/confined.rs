@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 
 use torsocks_testkit::output::{stdout, text};
 use torsocks_testkit::require;
@@ -22,6 +22,21 @@ fn environ_as_nobody(home: &Path, pid: u32) -> String {
     stdout(&out).trim().to_string()
 }
 
+/// Starts `cmd` with pipes for stdin and stdout; returns it once it printed its first
+/// line, and that line.
+fn started(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
 #[test]
 fn the_launchers_memory_is_not_the_users_to_read() {
     if !Path::new("/dev/net/tun").exists() {
@@ -32,32 +47,16 @@ fn the_launchers_memory_is_not_the_users_to_read() {
     let home = home_of_nobody(&[]);
     // The control: a plain process of nobody's is readable by nobody.
     let mut plain = nobody_outside(&home).unwrap();
-    let mut plain = plain
-        .args(["sh", "-c", "echo up; read x"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(plain.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    plain.args(["sh", "-c", "echo up; read x"]);
+    let (mut plain, _) = started(plain);
     assert_eq!(environ_as_nobody(&home, plain.id()), "readable");
     drop(plain.stdin.take());
     plain.wait().unwrap();
     // The launcher, started by nobody (setpriv execs it: the same pid), with a soft
     // core-file limit of its caller's that the command keeps.
     let mut launcher = rootless_run(&w.mock, &home).unwrap();
-    let mut launcher = launcher
-        .args(["--", "sh", "-c", "echo core=$(ulimit -c); read x; true"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(launcher.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    launcher.args(["--", "sh", "-c", "echo core=$(ulimit -c); read x; true"]);
+    let (mut launcher, line) = started(launcher);
     let pid = launcher.id();
     let caller_core = stdout(&sh(nobody_outside(&home).unwrap(), "ulimit -c"));
     assert_eq!(
