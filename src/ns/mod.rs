@@ -39,7 +39,8 @@ pub(crate) use netconf::NetPlan;
 /// The name of the TUN interface inside the sandbox.
 pub(crate) const TUN_NAME: &str = "tun0";
 
-/// The launcher–sandbox protocol on the control socket: one message each way.
+/// The launcher–sandbox protocol on the control socket, in this order: CLONED, MAPPED,
+/// TUN (or ERROR), GO.
 mod msg {
     /// Sandbox → launcher: ready; carries the TUN fd (then the SOCKS port's listening
     /// sockets) and the number of masked sockets.
