@@ -120,9 +120,10 @@ fn dev_holds_only_the_sandboxs_own_devices_and_terminals() {
         tty = host_tty.display(),
         disk = disk.as_deref().unwrap_or(Path::new("/dev/sda")).display(),
     );
+    let home = home_of_nobody(&[]);
     for (how, cmd) in [
         ("root", Some(root_run(&w.mock))),
-        ("rootless", rootless_run(&w.mock, &home_of_nobody(&[]))),
+        ("rootless", rootless_run(&w.mock, &home)),
     ] {
         let Some(cmd) = cmd else { continue };
         let out = sh(cmd, &script);
@@ -143,6 +144,7 @@ fn dev_holds_only_the_sandboxs_own_devices_and_terminals() {
         libc::close(master);
         libc::close(slave);
     }
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
 }
 
 #[test]
