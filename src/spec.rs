@@ -294,7 +294,7 @@ fn environment(
     keep: &[OsString],
     request: &Request,
 ) -> Result<Vec<(OsString, OsString)>, String> {
-    let mut set = Vec::new();
+    let mut set: Vec<(OsString, OsString)> = Vec::new();
     for pair in &args.setenv {
         match pair.split_once('=') {
             Some((name, value)) if !name.is_empty() => set.push((name.into(), value.into())),
@@ -317,8 +317,7 @@ fn environment(
         policy::point_at_socks_port(&mut env, args.socks_port);
     }
     for (name, value) in set {
-        env.retain(|(n, _)| *n != name);
-        env.push((name, value));
+        policy::set_var(&mut env, name, value);
     }
     Ok(env)
 }

@@ -406,7 +406,7 @@ impl Builder {
     }
 
     /// Writes `contents` as a read-only file on the staging tmpfs.
-    fn stage_file(&self, name: &str, contents: &str) -> Result<PathBuf, SetupError> {
+    fn stage_file(&self, name: &str, contents: &str) -> Result<(), SetupError> {
         let path = Path::new(FILES).join(name);
         let mut file: File = OpenOptions::new()
             .write(true)
@@ -416,8 +416,7 @@ impl Builder {
             .open(&path)
             .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
         file.write_all(contents.as_bytes())
-            .map_err(SetupError::io(format_args!("writing {}", path.display())))?;
-        Ok(path)
+            .map_err(SetupError::io(format_args!("writing {}", path.display())))
     }
 
     /// Writes every generated file of `ops`, in their order, then makes them read-only.

@@ -380,16 +380,20 @@ pub(crate) fn sandbox_env(
         })
         .collect();
     for (name, value) in set {
-        env.retain(|(n, _)| n != name);
-        env.push((name.clone(), value.clone()));
+        set_var(&mut env, name, value);
     }
     env
 }
 
 /// Sets `name` in `env`, replacing any value it had.
-pub(crate) fn set_var(env: &mut Vec<(OsString, OsString)>, name: &str, value: impl Into<OsString>) {
-    env.retain(|(n, _)| n != name);
-    env.push((name.into(), value.into()));
+pub(crate) fn set_var(
+    env: &mut Vec<(OsString, OsString)>,
+    name: impl Into<OsString>,
+    value: impl Into<OsString>,
+) {
+    let name = name.into();
+    env.retain(|(n, _)| *n != name);
+    env.push((name, value.into()));
 }
 
 /// `/etc/passwd` or `/etc/group` of the sandbox: the host's entries whose id (the third
