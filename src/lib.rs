@@ -8,7 +8,9 @@
 //!
 //! * [`cli`] — the command line (clap) and how options override `torsocks.conf`.
 //! * [`settings`] — the configuration shared with preload mode (torsocks-core).
-//! * [`confine`] — the launcher not dumpable and without core files from its start.
+//! * [`confine`] — the launcher not dumpable and without core files from its start,
+//!   and confined (own namespaces, empty root, no capabilities, Landlock, seccomp)
+//!   once the sandbox runs.
 //! * [`tor_check`] — makes sure Tor's SOCKS port answers before anything starts.
 //! * [`tor_kind`] — which Tor a run uses: the daemon, or the [`embedded`] client
 //!   (Arti, in the `torsocks-arti` process started after the sandbox is forked,
@@ -358,18 +360,44 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("runtime: {e}")),
     };
+    let tor = tor::Tor::new(
+        tor_endpoint,
+        isolation,
+        tor::Deadlines::default().overridden(
+            args.connect_timeout
+                .or(config.connect_timeout.map(u64::from)),
+            args.resolve_timeout
+                .or(config.resolve_timeout.map(u64::from)),
+        ),
+    )
+    .refusing(this_machine::ThisMachine::read());
+    ns::tun::release_after_exit(&sandbox.tun);
+    let mut signal_targets = vec![sandbox.child.as_raw()];
+    #[cfg(feature = "embedded-tor")]
+    signal_targets.extend(embedded_client.as_ref().map(|c| c.pid() as i32));
+    let confinement = confine::Confinement {
+        account: nix::unistd::getuid().is_root().then_some(confine::Account {
+            uid: spec.run_as.uid,
+            gid: spec.run_as.gid,
+        }),
+        tor_port: tor_endpoint.port(),
+        reach: confine::Reach {
+            signal_targets,
+            own_pid: pid as i32,
+        },
+        name_refused_calls: args.debug,
+    };
+    match confine::launcher(&confinement) {
+        Ok(confined) if args.debug => {
+            for line in confined.describe() {
+                eprintln!("torsocks-ns: {line}");
+            }
+        }
+        Ok(_) => {}
+        Err(message) => return fail(format!("the launcher cannot confine itself: {message}")),
+    }
     let session = session::SessionConfig {
-        tor: tor::Tor::new(
-            tor_endpoint,
-            isolation,
-            tor::Deadlines::default().overridden(
-                args.connect_timeout
-                    .or(config.connect_timeout.map(u64::from)),
-                args.resolve_timeout
-                    .or(config.resolve_timeout.map(u64::from)),
-            ),
-        )
-        .refusing(this_machine::ThisMachine::read()),
+        tor,
         max_dns_queries: max_dns_queries as usize,
         socks_listeners: std::mem::take(&mut sandbox.socks_listeners),
         published,
@@ -382,12 +410,12 @@ pub fn main() -> ExitCode {
         debug: args.debug,
     };
     let local = tokio::task::LocalSet::new();
-    let (status, summary, tun) = local.block_on(&runtime, async move {
+    let (status, summary) = local.block_on(&runtime, async move {
         match sandbox.go() {
-            Ok((child, tun, connector)) => session::run(tun, session, child, connector).await,
+            Ok(started) => session::run(started, session).await,
             Err(e) => {
                 eprintln!("torsocks-ns: starting the command: {e}");
-                (1, session::Summary::default(), None)
+                (1, session::Summary::default())
             }
         }
     });
@@ -399,9 +427,6 @@ pub fn main() -> ExitCode {
         if let Err(message) = control.borrow_mut().del_onion(id) {
             eprintln!("torsocks-ns: {message}");
         }
-    }
-    if let Some(tun) = tun {
-        ns::tun::release_later(tun);
     }
     if args.stats || args.debug {
         eprint!("{}", stats::render(&summary));

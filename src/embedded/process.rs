@@ -81,6 +81,11 @@ impl Helper {
         }
     }
 
+    /// Its process id (the confined launcher may signal it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its SOCKS5 port on 127.0.0.1.
     pub(crate) fn socks_addr(&self) -> SocketAddr {
         self.socks

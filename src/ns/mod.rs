@@ -87,6 +87,8 @@ pub(crate) struct Spec {
 pub(crate) struct Sandbox {
     /// PID 1's pid (in the caller's pid namespace).
     pub child: Pid,
+    /// A pidfd of PID 1: readable once it has exited (waited for without a thread).
+    pidfd: OwnedFd,
     /// The TUN device.
     pub tun: OwnedFd,
     /// How many host sockets the mounts masked.
@@ -97,12 +99,42 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
-    /// Lets the sandbox start the command; returns PID 1's pid, the TUN device, and
-    /// the way to open connections into the sandbox.
-    pub(crate) fn go(mut self) -> std::io::Result<(Pid, OwnedFd, inward::Connector)> {
+    /// Lets the sandbox start the command.
+    pub(crate) fn go(mut self) -> std::io::Result<Started> {
         self.control.write_all(&[msg::GO])?;
-        Ok((self.child, self.tun, inward::Connector::new(self.control)))
+        Ok(Started {
+            child: self.child,
+            pidfd: self.pidfd,
+            tun: self.tun,
+            connector: inward::Connector::new(self.control),
+        })
     }
+}
+
+/// A sandbox whose command runs.
+pub(crate) struct Started {
+    /// PID 1's pid (in the caller's pid namespace), for signals.
+    pub child: Pid,
+    /// PID 1's pidfd, for its exit status.
+    pub pidfd: OwnedFd,
+    /// The TUN device.
+    pub tun: OwnedFd,
+    /// How connections into the sandbox are opened (published ports).
+    pub connector: inward::Connector,
+}
+
+/// A pidfd for `child`, this process's own child (so its pid cannot be reused before
+/// it is waited for).
+fn pidfd_of(child: Pid) -> Result<OwnedFd, SetupError> {
+    // SAFETY: integer arguments only.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    if fd < 0 {
+        return Err(SetupError::last_os(
+            "a pidfd for the sandbox's PID 1 (Linux 5.3 or later is needed)",
+        ));
+    }
+    // SAFETY: pidfd_open returned a new fd (close-on-exec) that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Who creates the sandbox and whom its command runs as.
@@ -230,12 +262,17 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(SetupError::Namespaces)?;
     drop(child_end);
+    let pidfd = pidfd_of(child).inspect_err(|_| {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+    })?;
     identity.map(&parent_end, child)?;
     let (tun, socks_listeners, masked_sockets) = receive_tun(&parent_end).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(child, None);
     })?;
     Ok(Sandbox {
         child,
+        pidfd,
         tun,
         masked_sockets,
         socks_listeners,

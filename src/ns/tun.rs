@@ -126,8 +126,8 @@ fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// Hands the TUN fd to tokio's reactor.
-pub(crate) fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+/// Hands an fd (the TUN device, PID 1's pidfd) to tokio's reactor.
+pub(crate) fn register_fd(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: an OwnedFd stays open and keeps its number until the AsyncFd drops it.
     unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)
 }
@@ -139,17 +139,19 @@ pub(crate) fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<Owned
 /// wait for the command's status. A child keeps a reference until this process is gone
 /// (it sees EOF on a pipe whose write end only this process holds), then exits,
 /// releasing it. The child holds nothing else: not the caller's stdio, so nobody waits
-/// on it. Without a fork (it failed), the fd is simply closed here.
-pub(crate) fn release_later(tun: OwnedFd) {
+/// on it. It is forked before the launcher confines itself (which forbids forks), while
+/// the launcher has a single thread; without a fork (it failed), the launcher's own
+/// close at exit is the last.
+pub(crate) fn release_after_exit(tun: &OwnedFd) {
     let Ok((read_end, write_end)) = nix::unistd::pipe() else {
         return;
     };
     let keep = [
-        std::os::fd::AsRawFd::as_raw_fd(&tun),
+        std::os::fd::AsRawFd::as_raw_fd(tun),
         std::os::fd::AsRawFd::as_raw_fd(&read_end),
     ];
     // SAFETY: the child calls only async-signal-safe functions (close_range, read,
-    // _exit) before it exits, as required after fork in a process that had threads.
+    // _exit) before it exits.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             let (low, high) = (keep[0].min(keep[1]), keep[0].max(keep[1]));
@@ -172,10 +174,9 @@ pub(crate) fn release_later(tun: OwnedFd) {
         }
         Ok(nix::unistd::ForkResult::Parent { .. }) => {
             drop(read_end);
-            drop(tun);
             // The write end stays open until this process exits.
             std::mem::forget(write_end);
         }
-        Err(_) => drop(tun),
+        Err(_) => {}
     }
 }

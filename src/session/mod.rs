@@ -9,22 +9,20 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
 use netstack::stack::{FlowId, StackConfig};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::Pid;
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 
 use crate::accept;
 use crate::dns;
-use crate::ns::inward::Connector;
-use crate::ns::tun;
+use crate::ns::{tun, Started};
 use crate::publish;
 use crate::slots::Slots;
 use crate::socks_port;
@@ -135,20 +133,20 @@ impl Wake {
     }
 }
 
-/// Runs until the command exits; returns its shell-style status, the summary, and the
-/// TUN device (for [`tun::release_later`]).
-pub(crate) async fn run(
-    tun_fd: OwnedFd,
-    config: SessionConfig,
-    child: Pid,
-    connector: Connector,
-) -> (i32, Summary, Option<OwnedFd>) {
-    let tun = match tun::register(tun_fd) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("torsocks-ns: TUN device: {e}");
+/// Runs until the command exits; returns its shell-style status and the summary.
+pub(crate) async fn run(started: Started, config: SessionConfig) -> (i32, Summary) {
+    let Started {
+        child,
+        pidfd,
+        tun,
+        connector,
+    } = started;
+    let (tun, exited) = match (tun::register_fd(tun), tun::register_fd(pidfd)) {
+        (Ok(tun), Ok(exited)) => (tun, exited),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("torsocks-ns: registering the TUN device and PID 1's pidfd: {e}");
             let _ = kill(child, Signal::SIGKILL);
-            return (1, Summary::default(), None);
+            return (1, Summary::default());
         }
     };
     let started = std::time::Instant::now();
@@ -198,19 +196,8 @@ pub(crate) async fn run(
         }
     }
 
-    let (exit_tx, mut exit_rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let status = loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => break code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-                Ok(_) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break 1,
-            }
-        };
-        let _ = exit_tx.send(status);
-    });
+    let exit = exit_status(exited);
+    tokio::pin!(exit);
     let mut signals = Vec::new();
     for kind in [
         SignalKind::interrupt(),
@@ -255,7 +242,7 @@ pub(crate) async fn run(
             .min(Duration::from_secs(1));
         timer.as_mut().reset(tokio::time::Instant::now() + delay);
         tokio::select! {
-            status = &mut exit_rx => break status.unwrap_or(1),
+            status = &mut exit => break status,
             Some(sig) = sig_rx.recv() => {
                 if let Ok(sig) = Signal::try_from(sig) {
                     let _ = kill(child, sig);
@@ -301,7 +288,7 @@ pub(crate) async fn run(
             // more. End the command and report its status.
             eprintln!("torsocks-ns: the sandbox's network device failed ({e}); ending the command");
             let _ = kill(child, Signal::SIGKILL);
-            break (&mut exit_rx).await.unwrap_or(1);
+            break (&mut exit).await;
         }
         while let Ok(control) = ctl_rx.try_recv() {
             driver.control(control, now());
@@ -377,7 +364,23 @@ pub(crate) async fn run(
     };
     let mut summary = driver.summary();
     summary.new_identities = new_identities;
-    (status, summary, Some(tun.into_inner()))
+    (status, summary)
+}
+
+/// PID 1's shell-style exit status, once its pidfd says it has exited.
+async fn exit_status(pidfd: AsyncFd<OwnedFd>) -> i32 {
+    loop {
+        let Ok(mut guard) = pidfd.readable().await else {
+            return 1;
+        };
+        match waitid(Id::PIDFd(pidfd.get_ref().as_fd()), WaitPidFlag::WEXITED) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Err(nix::errno::Errno::EINTR) => {}
+            Ok(_) => guard.clear_ready(),
+            Err(_) => return 1,
+        }
+    }
 }
 
 async fn write_tun(tun: &AsyncFd<OwnedFd>, packet: &mut [u8]) {

@@ -1,0 +1,142 @@
+//! The launcher's confinement of itself. It reads everything the sandboxed program
+//! sends (every IP packet, DNS message and SOCKS request), so a bug in that reading must
+//! not become the host: pasta's `isolation.c` is the model.
+//!
+//! * From its first moment ([`from_the_start`]): not dumpable (no ptrace attach or
+//!   /proc/PID/mem by another process of the same user) and no core file.
+//! * Once the sandbox runs and everything it needs is open ([`launcher`]), in this
+//!   order: the fds inherited from the caller closed; a root-run becomes the
+//!   command's unprivileged user; its own user, mount, IPC and UTS namespaces with an
+//!   empty root ([`namespaces`]); every capability dropped; no new privileges;
+//!   [`landlock`] (no file system, TCP only to Tor's port, no bind); the [`seccomp`]
+//!   allow-list, last. It stays in the host's network namespace, where Tor is.
+
+mod landlock;
+mod namespaces;
+mod seccomp;
+mod sys;
+#[cfg(test)]
+mod tests;
+
+use std::sync::OnceLock;
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+pub(crate) use self::landlock::Enforced;
+pub(crate) use namespaces::{Account, Entered};
+pub(crate) use seccomp::Reach;
+
+/// The caller's core-file limit (soft, hard), for the sandbox's command to keep.
+static CALLERS_CORE_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// The fds the caller left open (above stderr): the sandbox's command gets those it
+/// should keep; the launcher closes them all before it reads the program's packets.
+static INHERITED_FDS: OnceLock<Vec<i32>> = OnceLock::new();
+
+/// Not dumpable (no ptrace attach or /proc/PID/mem by the same uid, its /proc files
+/// root's) and no core file. Called first thing in `main`.
+pub(crate) fn from_the_start() {
+    let _ = INHERITED_FDS.set(sys::open_fds());
+    if let Ok(limit) = getrlimit(Resource::RLIMIT_CORE) {
+        let _ = CALLERS_CORE_LIMIT.set(limit);
+        // The soft limit only: the sandbox's command gets the caller's back.
+        let _ = setrlimit(Resource::RLIMIT_CORE, 0, limit.1);
+    }
+    let _ = nix::sys::prctl::set_dumpable(false);
+}
+
+/// In the sandbox's PID 1, before the launcher maps its ids: dumpable again (the
+/// launcher must write its /proc files; PID 1 turns it off again once its privileges
+/// are gone), and the caller's core-file limit back for the command.
+pub(crate) fn undo_for_the_sandbox() {
+    if let Some(&(soft, hard)) = CALLERS_CORE_LIMIT.get() {
+        let _ = setrlimit(Resource::RLIMIT_CORE, soft, hard);
+    }
+    let _ = nix::sys::prctl::set_dumpable(true);
+}
+
+/// What the confined launcher still needs to reach.
+#[derive(Debug, Clone)]
+pub(crate) struct Confinement {
+    /// A root-run's launcher becomes this user (the command's: signals to PID 1 pass).
+    pub account: Option<Account>,
+    /// Tor's SOCKS port: the only TCP port it may connect to.
+    pub tor_port: u16,
+    /// What its system calls may touch.
+    pub reach: Reach,
+    /// A refused system call is named before the launcher ends (`-d`).
+    pub name_refused_calls: bool,
+}
+
+/// What the confinement reached on this kernel, for `-d`.
+#[derive(Debug, Clone)]
+pub(crate) struct Confined {
+    pub entered: Entered,
+    pub landlock: Enforced,
+}
+
+impl Confined {
+    /// Lines for `-d`.
+    pub(crate) fn describe(&self) -> Vec<String> {
+        let root = match &self.entered {
+            Entered::EmptyRoot => "its own user and mount namespaces, an empty root".to_string(),
+            Entered::Refused(why) => {
+                format!("the host's file system (the kernel refused {why})")
+            }
+        };
+        let landlock = match self.landlock {
+            Enforced::Fully => "Landlock: no file system, TCP only to Tor's port, no bind",
+            Enforced::Partly => "Landlock: partly (this kernel has an older Landlock)",
+            Enforced::Not => "no Landlock (this kernel has none): the empty root alone",
+        };
+        vec![
+            format!("the launcher is confined: {root}; no capabilities; no new privileges"),
+            format!("the launcher is confined: {landlock}"),
+            "the launcher is confined: a seccomp allow-list of its loop's system calls".into(),
+        ]
+    }
+}
+
+/// Confines the launcher for the rest of its life; single-threaded callers only (a
+/// user namespace cannot be entered by a process with threads). An error means the
+/// launcher must not go on.
+pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, String> {
+    if let Some(fds) = INHERITED_FDS.get() {
+        sys::close(fds);
+    }
+    let entered = namespaces::enter(confinement.account)?;
+    drop_capabilities()?;
+    // A uid change makes a process dumpable again where the system says so.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no new privileges: {e}"))?;
+    let landlock = landlock::restrict(&[confinement.tor_port])?;
+    let on_refusal = match confinement.name_refused_calls {
+        true => {
+            sys::name_refused_calls().map_err(|e| format!("a SIGSYS handler: {e}"))?;
+            seccomp::OnRefusal::Report
+        }
+        false => seccomp::OnRefusal::Kill,
+    };
+    let filter = seccomp::launcher_filter(&confinement.reach, on_refusal)?;
+    seccompiler::apply_filter(&filter).map_err(|e| format!("the seccomp filter: {e}"))?;
+    Ok(Confined { entered, landlock })
+}
+
+/// Every capability, in whichever user namespace the launcher is now: the bounding set
+/// where it may (it has CAP_SETPCAP in its own namespace), then the rest.
+fn drop_capabilities() -> Result<(), String> {
+    use caps::{CapSet, Capability};
+    let fail = |e: caps::errors::CapsError| format!("dropping capabilities: {e}");
+    if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).map_err(fail)? {
+        caps::clear(None, CapSet::Bounding).map_err(fail)?;
+    }
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(fail)?;
+    }
+    Ok(())
+}
