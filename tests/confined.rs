@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use torsocks_testkit::output::{stdout, text};
 use torsocks_testkit::require;
-use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, rootless_run, sh};
+use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, root_run, rootless_run, sh};
 use torsocks_testkit::world::World;
 
 /// What `nobody` can read of process `pid`'s environment (its memory, as ptrace sees it).
@@ -78,5 +78,97 @@ fn the_launchers_memory_is_not_the_users_to_read() {
     drop(launcher.stdin.take());
     let out = launcher.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
+}
+
+/// What `nobody` gets from PTRACE_ATTACH to `pid`: "attached" (then detached) or
+/// "refused ERRNO".
+fn ptrace_as_nobody(home: &Path, pid: u32) -> String {
+    let script = "import ctypes, os, sys\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        pid = int(sys.argv[1])\n\
+        if libc.ptrace(16, pid, 0, 0) == 0:\n\
+        \x20   os.waitpid(pid, 0); libc.ptrace(17, pid, 0, 0); print('attached')\n\
+        else:\n\
+        \x20   print('refused', ctypes.get_errno())\n";
+    let mut cmd = nobody_outside(home).unwrap();
+    cmd.args(["python3", "-c", script, &pid.to_string()]);
+    let out = cmd.output().unwrap();
+    stdout(&out).trim().to_string()
+}
+
+/// A line of /proc/PID/status: the value after `key:`.
+fn status_of(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Checks a running, confined launcher from outside.
+fn assert_confined(home: &Path, pid: u32, who: &str) {
+    assert_eq!(
+        status_of(pid, "NoNewPrivs"),
+        "1",
+        "{who}: no new privileges"
+    );
+    assert_eq!(status_of(pid, "Seccomp"), "2", "{who}: a seccomp filter");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status_of(pid, set), "0000000000000000", "{who}: {set}");
+    }
+    let uid = status_of(pid, "Uid");
+    assert!(
+        uid.split_whitespace().all(|id| id == "65534"),
+        "{who}: runs as nobody, never root: {uid}"
+    );
+    let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .unwrap()
+        .collect();
+    assert!(root.is_empty(), "{who}: an empty root: {root:?}");
+    assert!(
+        ptrace_as_nobody(home, pid).starts_with("refused"),
+        "{who}: ptrace by the same user"
+    );
+}
+
+#[test]
+fn the_launcher_is_confined_once_the_command_runs_root_run_and_rootless() {
+    if !Path::new("/dev/net/tun").exists() {
+        require::skip("needs /dev/net/tun");
+        return;
+    }
+    let Some(w) = World::start() else { return };
+    let home = home_of_nobody(&[]);
+    // The control: nobody may attach to a plain process of its own.
+    let mut plain = nobody_outside(&home).unwrap();
+    plain.args(["sh", "-c", "echo up; read x"]);
+    let (mut plain, _) = started(plain);
+    assert_eq!(ptrace_as_nobody(&home, plain.id()), "attached");
+    drop(plain.stdin.take());
+    plain.wait().unwrap();
+    let script = format!(
+        "echo up; read x; exec curl -sS http://{}/hello.txt >&2",
+        torsocks_testkit::world::TARGET_NAME
+    );
+    for (who, mut launcher) in [
+        ("root-run", root_run(&w.mock)),
+        ("rootless", rootless_run(&w.mock, &home).unwrap()),
+    ] {
+        launcher
+            .args(["--", "sh", "-c", &script])
+            .stderr(Stdio::piped());
+        let (mut launcher, line) = started(launcher);
+        assert_eq!(line.trim(), "up", "{who}");
+        assert_confined(&home, launcher.id(), who);
+        // Confined, it still carries the command's connections through Tor (the
+        // command's stdout was the first line's; the page goes to stderr).
+        drop(launcher.stdin.take());
+        let out = launcher.wait_with_output().unwrap();
+        assert!(out.status.success(), "{who}: {}", text(&out));
+        let page = String::from_utf8_lossy(&out.stderr);
+        assert!(page.contains("hello from the target host"), "{who}: {page}");
+    }
     let _ = std::fs::remove_dir_all(home.parent().unwrap());
 }
