@@ -372,9 +372,13 @@ pub fn main() -> ExitCode {
     )
     .refusing(this_machine::ThisMachine::read());
     ns::tun::release_after_exit(&sandbox.tun);
-    let mut signal_targets = vec![sandbox.child.as_raw()];
     #[cfg(feature = "embedded-tor")]
-    signal_targets.extend(embedded_client.as_ref().map(|c| c.pid() as i32));
+    let helper_pid = embedded_client.as_ref().map(|c| c.pid() as i32);
+    #[cfg(not(feature = "embedded-tor"))]
+    let helper_pid = None;
+    let signal_targets = std::iter::once(sandbox.child.as_raw())
+        .chain(helper_pid)
+        .collect();
     let confinement = confine::Confinement {
         account: nix::unistd::getuid().is_root().then_some(confine::Account {
             uid: spec.run_as.uid,
@@ -437,5 +441,6 @@ pub fn main() -> ExitCode {
 /// The embedded Tor client's process, `torsocks-arti`: see [`embedded::process`].
 #[cfg(feature = "embedded-tor")]
 pub fn arti_main() -> ExitCode {
+    confine::from_the_start();
     embedded::process::serve()
 }

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use torsocks_testkit::output::{stdout, text};
-use torsocks_testkit::require;
 use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, root_run, rootless_run, sh};
 use torsocks_testkit::world::World;
+use torsocks_testkit::{procfs, require};
 
 /// What `nobody` can read of process `pid`'s environment (its memory, as ptrace sees it).
 fn environ_as_nobody(home: &Path, pid: u32) -> String {
@@ -81,44 +81,31 @@ fn the_launchers_memory_is_not_the_users_to_read() {
     let _ = std::fs::remove_dir_all(home.parent().unwrap());
 }
 
-/// What `nobody` gets from PTRACE_ATTACH to `pid`: "attached" (then detached) or
-/// "refused ERRNO".
+/// What `nobody` gets from PTRACE_ATTACH to `pid`.
 fn ptrace_as_nobody(home: &Path, pid: u32) -> String {
-    let script = "import ctypes, os, sys\n\
-        libc = ctypes.CDLL(None, use_errno=True)\n\
-        pid = int(sys.argv[1])\n\
-        if libc.ptrace(16, pid, 0, 0) == 0:\n\
-        \x20   os.waitpid(pid, 0); libc.ptrace(17, pid, 0, 0); print('attached')\n\
-        else:\n\
-        \x20   print('refused', ctypes.get_errno())\n";
-    let mut cmd = nobody_outside(home).unwrap();
-    cmd.args(["python3", "-c", script, &pid.to_string()]);
-    let out = cmd.output().unwrap();
-    stdout(&out).trim().to_string()
-}
-
-/// A line of /proc/PID/status: the value after `key:`.
-fn status_of(pid: u32, key: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
+    procfs::ptrace_attach(nobody_outside(home).unwrap(), pid)
 }
 
 /// Checks a running, confined launcher from outside.
 fn assert_confined(home: &Path, pid: u32, who: &str) {
     assert_eq!(
-        status_of(pid, "NoNewPrivs"),
-        "1",
+        procfs::status_of_threads(pid, "NoNewPrivs"),
+        ["1"],
         "{who}: no new privileges"
     );
-    assert_eq!(status_of(pid, "Seccomp"), "2", "{who}: a seccomp filter");
+    assert_eq!(
+        procfs::status(pid, "Seccomp"),
+        "2",
+        "{who}: a seccomp filter"
+    );
     for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-        assert_eq!(status_of(pid, set), "0000000000000000", "{who}: {set}");
+        assert_eq!(
+            procfs::status_of_threads(pid, set),
+            ["0000000000000000"],
+            "{who}: {set}"
+        );
     }
-    let uid = status_of(pid, "Uid");
+    let uid = procfs::status(pid, "Uid");
     assert!(
         uid.split_whitespace().all(|id| id == "65534"),
         "{who}: runs as nobody, never root: {uid}"

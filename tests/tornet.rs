@@ -199,6 +199,13 @@ fn first_fetch_time(output: &str) -> String {
 }
 
 /// The resident memory of a process, from /proc.
+/// Whether this kernel enables Landlock (it lists it among its security modules).
+fn landlock_here() -> bool {
+    std::fs::read_to_string("/sys/kernel/security/lsm")
+        .map(|lsm| lsm.split(',').any(|m| m == "landlock"))
+        .unwrap_or(true)
+}
+
 fn resident_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -397,6 +404,29 @@ fn embedded_client_end_to_end(net: &TorNet) {
     connections.extend(arti_connections.iter().cloned());
     let rss_kib = resident_kib(child.id());
     let arti_rss_kib = resident_kib(arti);
+    // Both processes confined, seen from outside while they serve.
+    let same_user = || {
+        let mut cmd = Command::new(&setpriv);
+        cmd.args([
+            "--reuid=debian-tor",
+            "--regid=debian-tor",
+            "--clear-groups",
+            "--",
+        ]);
+        cmd
+    };
+    let confinement = |pid: u32| {
+        let of = |key| torsocks_testkit::procfs::status_of_threads(pid, key).join("|");
+        let ptrace = torsocks_testkit::procfs::ptrace_attach(same_user(), pid);
+        format!(
+            "NoNewPrivs {} Seccomp {} CapEff {} ptrace {ptrace}",
+            of("NoNewPrivs"),
+            of("Seccomp"),
+            of("CapEff"),
+        )
+    };
+    let launcher_confinement = confinement(child.id());
+    let arti_confinement = confinement(arti);
     child.stdin.take().unwrap().write_all(b"\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -414,6 +444,20 @@ fn embedded_client_end_to_end(net: &TorNet) {
         "PTR through the embedded client: {seen}\n{stderr}"
     );
     assert!(seen.contains("nxdomain=2"), "NXDOMAIN kept: {seen}");
+    for (who, seen) in [
+        ("the launcher", &launcher_confinement),
+        ("torsocks-arti", &arti_confinement),
+    ] {
+        assert!(
+            seen.starts_with("NoNewPrivs 1 Seccomp 2 CapEff 0000000000000000 ptrace refused"),
+            "{who} is confined: {seen}\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("the embedded Tor client is confined: Landlock: files only in its state")
+            || !landlock_here(),
+        "Landlock named under -d: {stderr}"
+    );
     let embedded_first = first_fetch_time(&seen);
     assert!(
         stderr.contains("waiting for the embedded Tor client to bootstrap")
@@ -480,6 +524,46 @@ fn embedded_client_end_to_end(net: &TorNet) {
         "auto without a daemon: {stderr}"
     );
     assert_eq!(out.stdout, ONION_BODY, "auto without a daemon: {stderr}");
+
+    // Root-run (a state of root's own): the client keeps uid 0 but no capability, and
+    // both processes are confined while the command runs.
+    // (Not beneath the network's directory, which only debian-tor may enter.)
+    let root_state =
+        std::env::temp_dir().join(format!("torsocks-rs-root-arti-{}", std::process::id()));
+    let mut child = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args(["--tor", "embedded", "-d", "-P", "1", "--tor-state"])
+        .arg(&root_state)
+        .arg("--arti-config")
+        .arg(&config)
+        .args(["--", "sh", "-c"])
+        .arg(format!(
+            "curl -sS --max-time 60 {onion_url}; echo paused; read x"
+        ))
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("torsocks-ns --tor embedded, root-run");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.ends_with("paused\n") && stdout.read_line(&mut seen).unwrap() > 0 {}
+    let arti = torsocks_testkit::procfs::children(child.id())
+        .into_iter()
+        .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"));
+    let confined = [Some(child.id()), arti].map(|pid| pid.map(confinement));
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(seen.starts_with(&onion_body), "root-run: {seen}{stderr}");
+    for seen in confined {
+        assert!(
+            seen.as_deref()
+                .is_some_and(|c| c.starts_with("NoNewPrivs 1 Seccomp 2 CapEff 0000000000000000")),
+            "root-run, both processes confined: {seen:?}\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root_state);
 
     // Isolation, as the onion service sees it: the rendezvous circuits its clients
     // come on. Two fetches in one session share a circuit; with `--isolate

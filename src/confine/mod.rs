@@ -10,6 +10,10 @@
 //!   empty root ([`namespaces`]); every capability dropped; no new privileges;
 //!   [`landlock`] (no file system, TCP only to Tor's port, no bind); the [`seccomp`]
 //!   allow-list, last. It stays in the host's network namespace, where Tor is.
+//! * The embedded client's process, `torsocks-arti`, the same from its start, and once
+//!   its configuration is read and before its first thread ([`embedded_client`]):
+//!   Landlock (files only beneath its state and cache directories, no bind but its
+//!   ephemeral SOCKS port) and its own seccomp allow-list (threads, its files).
 
 mod landlock;
 mod namespaces;
@@ -139,4 +143,42 @@ fn drop_capabilities() -> Result<(), String> {
         caps::clear(None, set).map_err(fail)?;
     }
     Ok(())
+}
+
+#[cfg(feature = "embedded-tor")]
+/// Confines the embedded client's process, before it starts a thread (Landlock binds
+/// the calling thread and those it creates): files only beneath `dirs` (state, cache;
+/// `None`: not limited), its own allow-list of system calls. Returns lines for `-d`.
+pub(crate) fn embedded_client(
+    dirs: Option<[&std::path::Path; 2]>,
+    name_refused_calls: bool,
+) -> Result<Vec<String>, String> {
+    // Root-run, it keeps uid 0 (its directories are root's) but no capability: with
+    // the filter below (no kill, no ptrace) and Landlock's scopes, uid 0 alone reaches
+    // only files, and those are limited to its directories.
+    drop_capabilities()?;
+    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no new privileges: {e}"))?;
+    let landlock = landlock::restrict_client(dirs)?;
+    let on_refusal = match name_refused_calls {
+        true => {
+            sys::name_refused_calls().map_err(|e| format!("a SIGSYS handler: {e}"))?;
+            seccomp::OnRefusal::Report
+        }
+        false => seccomp::OnRefusal::Kill,
+    };
+    for filter in seccomp::client_filters(on_refusal)? {
+        seccompiler::apply_filter(&filter).map_err(|e| format!("the seccomp filter: {e}"))?;
+    }
+    let files = match (landlock, dirs) {
+        (Enforced::Fully, _) => "Landlock: files only in its state and cache directories",
+        (Enforced::Partly, None) => {
+            "Landlock: its files not limited (--arti-config names its directories through a variable)"
+        }
+        (Enforced::Partly, Some(_)) => "Landlock: partly (this kernel has an older Landlock)",
+        (Enforced::Not, _) => "no Landlock (this kernel has none)",
+    };
+    Ok(vec![
+        format!("the embedded Tor client is confined: {files}; no capabilities, no new privileges"),
+        "the embedded Tor client is confined: a seccomp allow-list of its system calls".into(),
+    ])
 }

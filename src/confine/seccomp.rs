@@ -102,6 +102,16 @@ const SOME_ARGUMENTS: &[Call] = calls!(
 const REFUSED_NAMES: &[Call] = calls!(
     SYS_openat,
     SYS_openat2,
+    SYS_fchown,
+    SYS_fchownat,
+    SYS_fchmodat,
+    SYS_utimensat,
+    SYS_symlinkat,
+    SYS_linkat,
+    SYS_mknodat,
+    SYS_truncate,
+    SYS_mremap,
+    SYS_msync,
     SYS_execve,
     SYS_execveat,
     SYS_clone,
@@ -163,6 +173,15 @@ pub(crate) enum OnRefusal {
     Report,
 }
 
+impl OnRefusal {
+    fn action(self) -> SeccompAction {
+        match self {
+            OnRefusal::Kill => SeccompAction::KillProcess,
+            OnRefusal::Report => SeccompAction::Trap,
+        }
+    }
+}
+
 /// The launcher's filter.
 pub(crate) fn launcher_filter(reach: &Reach, on_refusal: OnRefusal) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
@@ -170,14 +189,130 @@ pub(crate) fn launcher_filter(reach: &Reach, on_refusal: OnRefusal) -> Result<Bp
         rules.insert(nr, vec![]);
     }
     rules.extend(conditional_rules(reach).map_err(|e| format!("the seccomp filter: {e}"))?);
-    let mismatch = match on_refusal {
-        OnRefusal::Kill => SeccompAction::KillProcess,
-        OnRefusal::Report => SeccompAction::Trap,
+    compile(rules, on_refusal.action(), SeccompAction::Allow)
+}
+
+#[cfg(feature = "embedded-tor")]
+/// What the embedded client's threads do beyond the launcher's loop: its files (state,
+/// directory cache, SQLite), its threads, its SOCKS port.
+const CLIENT_CALLS: &[Call] = calls!(
+    SYS_openat,
+    SYS_mkdirat,
+    SYS_unlinkat,
+    SYS_renameat,
+    SYS_renameat2,
+    SYS_readlinkat,
+    SYS_faccessat,
+    SYS_faccessat2,
+    SYS_fsync,
+    SYS_fdatasync,
+    SYS_ftruncate,
+    SYS_pread64,
+    SYS_pwrite64,
+    SYS_flock,
+    SYS_getdents64,
+    SYS_fchmod,
+    // SQLite run as root gives its journal the database's owner.
+    SYS_fchown,
+    SYS_fstatfs,
+    SYS_statfs,
+    SYS_bind,
+    SYS_listen,
+    SYS_epoll_create1,
+    SYS_pipe2,
+    SYS_sysinfo,
+    SYS_set_robust_list,
+    SYS_rseq,
+    SYS_sched_getaffinity,
+    SYS_set_tid_address,
+    SYS_getuid,
+    SYS_geteuid,
+    SYS_getgid,
+    SYS_getegid,
+    SYS_getresuid,
+    SYS_getresgid,
+    SYS_getgroups,
+    SYS_membarrier,
+    SYS_clone3,
+);
+
+#[cfg(feature = "embedded-tor")]
+/// The older file calls x86_64 still has.
+#[cfg(target_arch = "x86_64")]
+const CLIENT_CALLS_X86_64: &[Call] = calls!(
+    SYS_open,
+    SYS_mkdir,
+    SYS_unlink,
+    SYS_rename,
+    SYS_readlink,
+    SYS_access,
+    SYS_rmdir,
+    SYS_stat,
+    SYS_lstat
+);
+#[cfg(feature = "embedded-tor")]
+#[cfg(not(target_arch = "x86_64"))]
+const CLIENT_CALLS_X86_64: &[Call] = &[];
+
+#[cfg(feature = "embedded-tor")]
+/// The embedded client's filters: its allow-list, and `clone3` answered ENOSYS (its
+/// arguments are out of a filter's reach; the C library then uses `clone`, whose flags
+/// must make a thread). Of two filters the kernel applies the stricter answer.
+pub(crate) fn client_filters(on_refusal: OnRefusal) -> Result<Vec<BpfProgram>, String> {
+    let fail = |e: seccompiler::BackendError| format!("the seccomp filter: {e}");
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let plain = [
+        ANY_ARGUMENTS,
+        ANY_ARGUMENTS_X86_64,
+        CLIENT_CALLS,
+        CLIENT_CALLS_X86_64,
+    ];
+    for &(nr, _) in plain.into_iter().flatten() {
+        rules.insert(nr, vec![]);
+    }
+    let reach = Reach {
+        signal_targets: Vec::new(),
+        own_pid: std::process::id() as i32,
     };
+    rules.extend(conditional_rules(&reach).map_err(fail)?);
+    let thread = libc::CLONE_THREAD as u64;
+    rules.insert(
+        libc::SYS_clone,
+        vec![rule(vec![cond(0, Op::MaskedEq(thread), thread)]).map_err(fail)?],
+    );
+    // Threads name themselves; nothing else of prctl.
+    rules.insert(
+        libc::SYS_prctl,
+        vec![rule(vec![cond(0, Op::Eq, libc::PR_SET_NAME as u64)]).map_err(fail)?],
+    );
+    // Limits read, never set (a NULL new limit).
+    rules.insert(
+        libc::SYS_prlimit64,
+        vec![SeccompRule::new(vec![
+            SeccompCondition::new(2, Len::Qword, Op::Eq, 0).map_err(fail)?
+        ])
+        .map_err(fail)?],
+    );
+    let allow_list = compile(rules, on_refusal.action(), SeccompAction::Allow)?;
+    let no_clone3 = compile(
+        BTreeMap::from([(libc::SYS_clone3, vec![])]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+    )?;
+    // In this order: applying a filter sets no-new-privs again (a prctl the allow-list
+    // does not allow), so the allow-list comes last.
+    Ok(vec![no_clone3, allow_list])
+}
+
+fn compile(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    mismatch: SeccompAction,
+    matched: SeccompAction,
+) -> Result<BpfProgram, String> {
     let arch = std::env::consts::ARCH
         .try_into()
         .map_err(|e| format!("the seccomp filter: {e:?}"))?;
-    let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, arch)
+    let filter = SeccompFilter::new(rules, mismatch, matched, arch)
         .map_err(|e| format!("the seccomp filter: {e}"))?;
     filter
         .try_into()

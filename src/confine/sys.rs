@@ -21,7 +21,7 @@ extern "C" fn report(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c
             .cast::<libc::c_int>()
     };
     let mut message = Message::default();
-    message.push(b"torsocks-ns: the confined launcher made a system call it does not allow: ");
+    message.push(b"torsocks-ns: a system call outside the confinement's allow-list: ");
     message.push(super::seccomp::name(nr as i64).unwrap_or("?").as_bytes());
     message.push(b" (");
     message.number(nr as i64);

@@ -271,3 +271,102 @@ fn landlock_leaves_no_file_and_only_tors_port() {
         "the file, the other port and the bind refused; Tor's port reached"
     );
 }
+
+#[cfg(feature = "embedded-tor")]
+mod embedded_client {
+    use super::*;
+    use crate::confine::landlock::restrict_client;
+    use crate::confine::seccomp::client_filters;
+
+    fn seccomp() -> impl FnOnce() -> bool {
+        let filters = client_filters(OnRefusal::Kill).expect("the filters compile");
+        move || filters.iter().all(|f| seccompiler::apply_filter(f).is_ok())
+    }
+
+    #[test]
+    fn its_filter_kills_on_what_reaches_past_it() {
+        // Files are Landlock's to limit (the client has a directory cache to write).
+        for (what, attempt) in forbidden_calls().into_iter().skip(1) {
+            let free = in_child(no_confinement, &attempt);
+            assert!(matches!(free, WaitStatus::Exited(..)), "{what}: {free:?}");
+            let confined = in_child(seccomp(), &attempt);
+            assert!(killed_by_seccomp(confined), "{what}: {confined:?}");
+        }
+    }
+
+    #[test]
+    fn threads_files_and_connections_pass_its_filter() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("confine-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("state.json");
+        let status = in_child(seccomp(), move || {
+            // A thread (clone3 refused with ENOSYS, the C library falls back to clone
+            // with CLONE_THREAD), a file written and read, a relay's TCP connection.
+            let thread = std::thread::spawn(|| 7).join().is_ok_and(|n| n == 7);
+            let written = std::fs::write(&file, b"{}").is_ok();
+            let read = std::fs::read(&file).is_ok_and(|b| b == b"{}");
+            let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            let all = [thread, written, read, tcp];
+            all.iter().rposition(|ok| !ok).map_or(0, |i| 10 + i as i32)
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            status,
+            WaitStatus::Exited(status.pid().unwrap(), 0),
+            "10 + the failed step"
+        );
+    }
+
+    #[test]
+    fn landlock_leaves_its_directories_and_any_port() {
+        let base = std::env::temp_dir().join(format!("confine-landlock-{}", std::process::id()));
+        let (state, cache) = (base.join("state"), base.join("cache"));
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::create_dir_all(&cache).unwrap();
+        let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = relay.local_addr().unwrap().port();
+        // A fixed port to bind: one just freed.
+        let fixed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let own = state.join("keys");
+        let attempt = move || {
+            let own = std::fs::write(&own, b"k").is_ok();
+            let host = std::fs::File::open("/etc/passwd").map_err(|e| e.raw_os_error());
+            let relay = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            let ephemeral = TcpListener::bind("127.0.0.1:0").is_ok();
+            let bind = TcpListener::bind(("127.0.0.1", fixed)).map_err(|e| e.raw_os_error());
+            match (own, host, relay, ephemeral, bind) {
+                (true, Err(Some(libc::EACCES)), true, true, Err(Some(libc::EACCES))) => 0,
+                (true, Ok(_), true, true, Ok(_)) => 1,
+                _ => 2,
+            }
+        };
+        let free = in_child(no_confinement, attempt.clone());
+        assert_eq!(
+            free,
+            WaitStatus::Exited(free.pid().unwrap(), 1),
+            "unconfined"
+        );
+        let dirs = [state.clone(), cache.clone()];
+        let landlocked = in_child(
+            move || restrict_client(Some([&dirs[0], &dirs[1]])).is_ok_and(|e| e == Enforced::Fully),
+            attempt,
+        );
+        let _ = std::fs::remove_dir_all(&base);
+        match landlocked {
+            WaitStatus::Exited(_, 99) => {
+                eprintln!("this kernel does not enforce Landlock fully: nothing more to test")
+            }
+            WaitStatus::Exited(_, code) => assert_eq!(
+                code, 0,
+                "its own file written; the host's file and a fixed bind refused; a relay reached"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! `[path_rules]`, `[address_filter]`, `[storage]`, ...), so a private network's
 //! authorities and fallbacks, as chutney writes them for Arti, can be named there.
 
-use arti_client::config::{CfgPath, TorClientConfigBuilder};
+use arti_client::config::{CfgPath, CfgPathResolver, TorClientConfigBuilder};
 use arti_client::TorClientConfig;
 
 use super::dirs::Dirs;
@@ -60,6 +60,30 @@ pub(crate) fn build(dirs: &Dirs, overlay: Option<&str>) -> Result<TorClientConfi
     builder.build().map_err(|e| e.to_string())
 }
 
+/// The directories the client will use: `dirs`, or those the overlay names. `None` when
+/// the overlay names one through a variable this program does not expand (`${ARTI_CACHE}`):
+/// then the client's file system cannot be limited to them.
+pub(crate) fn storage(dirs: &Dirs, overlay: Option<&str>) -> Option<Dirs> {
+    let table: Option<toml::Table> = overlay.and_then(|text| toml::from_str(text).ok());
+    let storage = table
+        .as_ref()
+        .and_then(|t| t.get("storage"))
+        .and_then(toml::Value::as_table);
+    let named = |key: &str, default: &std::path::Path| match storage.and_then(|s| s.get(key)) {
+        None => Some(default.to_path_buf()),
+        Some(value) => value
+            .clone()
+            .try_into::<CfgPath>()
+            .ok()?
+            .path(&CfgPathResolver::default())
+            .ok(),
+    };
+    Some(Dirs {
+        state: named("state_dir", &dirs.state)?,
+        cache: named("cache_dir", &dirs.cache)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +128,21 @@ mod tests {
             text.contains("/elsewhere") && text.contains("\"/c\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_storage_the_client_uses_is_known_unless_a_variable_names_it() {
+        assert_eq!(storage(&dirs(), None), Some(dirs()));
+        let moved = "[storage]\ncache_dir = \"/elsewhere/cache\"\n";
+        assert_eq!(
+            storage(&dirs(), Some(moved)),
+            Some(Dirs {
+                state: dirs().state,
+                cache: "/elsewhere/cache".into()
+            })
+        );
+        let variable = "[storage]\nstate_dir = \"${ARTI_LOCAL_DATA}/state\"\n";
+        assert_eq!(storage(&dirs(), Some(variable)), None);
     }
 
     #[test]

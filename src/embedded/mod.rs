@@ -67,10 +67,19 @@ pub(crate) struct Embedded {
     socks: SocketAddr,
 }
 
+/// The client's configuration, read and checked, and the directories it will use.
+pub(crate) struct Configured {
+    config: arti_client::TorClientConfig,
+    /// Its state and cache directories (created when missing); `None` when the
+    /// configuration names them through a variable.
+    pub storage: Option<dirs::Dirs>,
+}
+
 impl Embedded {
-    /// Starts the client and waits until it has bootstrapped, showing progress on
-    /// stderr; the error says what was reached and what blocked it.
-    pub(crate) fn start(options: &Options) -> Result<Embedded, String> {
+    /// Reads `--arti-config` and builds the configuration; creates the state and
+    /// cache directories when missing (private, as Arti makes them), so that they can be
+    /// named in the process's confinement before anything of Arti runs.
+    pub(crate) fn configure(options: &Options) -> Result<Configured, String> {
         let overlay = match &options.overlay {
             Some(path) => Some(
                 std::fs::read_to_string(path)
@@ -85,9 +94,27 @@ impl Embedded {
                     None => format!("the embedded Tor client's configuration: {e}"),
                 }
             })?;
+        let storage = config::storage(&options.dirs, overlay.as_deref());
+        for dir in storage.iter().flat_map(|d| [&d.state, &d.cache]) {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    format!("the embedded Tor client's directory {}: {e}", dir.display())
+                })?;
+        }
         // rustls needs one crypto provider for the process; ring is the one built in.
         // (Err means one is installed already, which is as good.)
         let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Configured { config, storage })
+    }
+
+    /// Starts the client and waits until it has bootstrapped, showing progress on
+    /// stderr; the error says what was reached and what blocked it.
+    pub(crate) fn start(configured: Configured, options: &Options) -> Result<Embedded, String> {
+        let config = configured.config;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arti")

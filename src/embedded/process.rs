@@ -187,6 +187,17 @@ pub(crate) fn serve() -> ExitCode {
         debug: args.debug,
     };
     let _ignored = ignore_terminal_signals();
+    let mut stdout = std::io::stdout();
+    let configured = match Embedded::configure(&options).and_then(|configured| {
+        confine(&configured, options.debug)?;
+        Ok(configured)
+    }) {
+        Ok(configured) => configured,
+        Err(message) => {
+            let _ = writeln!(stdout, "error {}", message.replace('\n', " "));
+            return ExitCode::from(1);
+        }
+    };
     // From the start, bootstrapping included: the launcher gone, nothing is left to do.
     let watcher = std::thread::spawn(|| {
         let mut sink = [0u8; 64];
@@ -194,8 +205,7 @@ pub(crate) fn serve() -> ExitCode {
         while stdin.read(&mut sink).is_ok_and(|n| n > 0) {}
         std::process::exit(0);
     });
-    let mut stdout = std::io::stdout();
-    let client = match Embedded::start(&options) {
+    let client = match Embedded::start(configured, &options) {
         Ok(client) => client,
         Err(message) => {
             let _ = writeln!(stdout, "error {}", message.replace('\n', " "));
@@ -212,6 +222,23 @@ pub(crate) fn serve() -> ExitCode {
     let _ = watcher.join();
     drop(client);
     ExitCode::SUCCESS
+}
+
+/// Confines this process before its first thread (Landlock and seccomp bind the thread
+/// that asks, and those it starts), to the directories `configured` names.
+fn confine(configured: &super::Configured, debug: bool) -> Result<(), String> {
+    let dirs = configured
+        .storage
+        .as_ref()
+        .map(|d| [d.state.as_path(), d.cache.as_path()]);
+    let lines = crate::confine::embedded_client(dirs, debug)
+        .map_err(|message| format!("the embedded Tor client cannot confine itself: {message}"))?;
+    if debug {
+        for line in lines {
+            eprintln!("torsocks-ns: {line}");
+        }
+    }
+    Ok(())
 }
 
 /// Keeps SIGINT and SIGQUIT from ending the helper: a Ctrl-C at the terminal is for
