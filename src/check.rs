@@ -67,7 +67,7 @@ pub(crate) fn run(
     let mut lines = Vec::new();
     let answers = tor_check::socks_port_answers(endpoint);
     lines.push(match &answers {
-        Ok(()) => line(
+        Ok(_) => line(
             true,
             format!("Tor's SOCKS port at {endpoint} answers SOCKS5"),
         ),

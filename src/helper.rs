@@ -52,7 +52,7 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
     let endpoint = config.tor_endpoint();
     let (chosen, why) = match tor_kind::choose(
         kind,
-        |probe| tor_kind::probe(endpoint, probe),
+        |probe| tor_kind::probe(endpoint, probe).map(|_notice| ()),
         tor_kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,

@@ -185,7 +185,13 @@ pub fn main() -> ExitCode {
     let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
     let (chosen, why) = match tor_kind::choose(
         kind,
-        |probe| tor_kind::probe(config.tor_endpoint(), probe),
+        |probe| {
+            let notice = tor_kind::probe(config.tor_endpoint(), probe)?;
+            if let Some(notice) = notice {
+                eprintln!("torsocks-ns: {notice}");
+            }
+            Ok(())
+        },
         tor_kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,

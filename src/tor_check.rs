@@ -58,7 +58,7 @@ impl std::error::Error for TorCheckError {
 }
 
 /// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting.
-pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), TorCheckError> {
+pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<Answered, TorCheckError> {
     let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT)
         .map_err(|source| TorCheckError::Unreachable { endpoint, source })?;
     let not_socks = |detail: String| TorCheckError::NotSocks { endpoint, detail };
@@ -76,16 +76,32 @@ pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<(), TorCheckErr
         .read_exact(&mut reply)
         .map_err(|e| not_socks(e.to_string()))?;
     match decode::method_choice(&reply, &offered) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Answered { method: reply[1] }),
         Err(e) => Err(not_socks(e.to_string())),
     }
 }
 
-/// Whether the SOCKS server at `endpoint` is Tor, and how that shows: Tor answers an
-/// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
-/// server that answers Tor's RESOLVE extension (for an address literal, which Tor
-/// answers without the network) behaves as Tor does.
-pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
+/// What the SOCKS port said to the greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Answered {
+    /// The method it chose of the two offered.
+    method: u8,
+}
+
+impl Answered {
+    /// Whether it chose as Tor does: offered both, Tor takes username/password (its
+    /// stream isolation rests on it; C tor unless `PreferSOCKSNoAuth`, Arti always).
+    /// A server that takes no authentication instead (`ssh -D`, microsocks) is not
+    /// Tor; one that takes username/password may or may not be.
+    #[allow(dead_code)] // (torsocks-inspect, which includes this file, asks `is_tor`)
+    pub(crate) fn chose_as_tor(self) -> bool {
+        self.method == wire::METHOD_USER_PASS
+    }
+}
+
+/// Whether the SOCKS server at `endpoint` answers an HTTP request as Tor's SOCKS port
+/// does (C tor and Arti alike: "HTTP/1.0 501 Tor is not an HTTP Proxy").
+fn answers_http_as_tor(endpoint: SocketAddr) -> bool {
     let http = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
         s.set_read_timeout(Some(TIMEOUT))?;
@@ -94,7 +110,15 @@ pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError
         let _ = s.take(4096).read_to_end(&mut reply);
         Ok(String::from_utf8_lossy(&reply).into_owned())
     };
-    if http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy")) {
+    http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy"))
+}
+
+/// Whether the SOCKS server at `endpoint` is Tor, and how that shows: Tor answers an
+/// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
+/// server that answers Tor's RESOLVE extension (for an address literal, which Tor
+/// answers without the network) behaves as Tor does.
+pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
+    if answers_http_as_tor(endpoint) {
         return Ok("it answers HTTP with \"Tor is not an HTTP Proxy\"");
     }
     let resolve = || -> Result<Reply, String> {

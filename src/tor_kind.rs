@@ -28,12 +28,25 @@ pub(crate) enum Probe {
     IsTor,
 }
 
-/// The daemon check of `endpoint` for `probe`.
-pub(crate) fn probe(endpoint: std::net::SocketAddr, probe: Probe) -> Result<(), TorCheckError> {
-    crate::tor_check::socks_port_answers(endpoint)?;
+/// The daemon check of `endpoint` for `probe`; with `Answers`, what to say once when
+/// the server answered SOCKS5 but not as Tor does (an `ssh -D`, microsocks, danted):
+/// it is used, as the C torsocks would use it, but the names it resolves itself are
+/// out of reach of the this-machine check. (`IsTor` has made sure.)
+pub(crate) fn probe(
+    endpoint: std::net::SocketAddr,
+    probe: Probe,
+) -> Result<Option<String>, TorCheckError> {
+    let answered = crate::tor_check::socks_port_answers(endpoint)?;
     match probe {
-        Probe::Answers => Ok(()),
-        Probe::IsTor => crate::tor_check::is_tor(endpoint).map(|_| ()),
+        Probe::Answers if answered.chose_as_tor() => Ok(None),
+        Probe::Answers => Ok(Some(format!(
+            "warning: the SOCKS server at {endpoint} does not answer as Tor does (it takes \
+             no authentication where Tor takes a username and password). Names and \
+             addresses of this machine are refused before they reach it, but a name that \
+             server resolves to this machine itself (wildcard DNS, its own hosts file) \
+             cannot be checked, and nothing it carries is anonymous unless it is Tor."
+        ))),
+        Probe::IsTor => crate::tor_check::is_tor(endpoint).map(|_| None),
     }
 }
 

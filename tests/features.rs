@@ -188,6 +188,17 @@ fn a_socks_server_without_authentication_is_served() {
         (c[0].methods.clone(), c[0].username.clone()),
         (vec![0, 2], None)
     );
+    // Tor would have taken username/password: the user is told, once, what a server
+    // that is not Tor means for names it resolves itself.
+    assert_eq!(
+        stderr(&out)
+            .matches("does not answer as Tor does (it takes no authentication")
+            .count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("cannot be checked"), "{}", text(&out));
 }
 
 #[test]

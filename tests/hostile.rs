@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::bin;
-use torsocks_testkit::output::{stdout, text};
+use torsocks_testkit::output::{stderr, stdout, text};
 use torsocks_testkit::require;
 use torsocks_testkit::sandbox::scratch;
 use torsocks_testkit::target_host::TargetHost;
@@ -1028,6 +1028,13 @@ fn the_socks_port_cannot_reach_the_hosts_own_services() {
         text(&out)
     );
     assert!(service.accept().is_err(), "a host service was reached");
+    // The mock chooses SOCKS authentication as Tor does: no notice that it is not Tor
+    // (one that does not is `a_socks_server_without_authentication_is_served`).
+    assert!(
+        !stderr(&out).contains("does not answer as Tor does"),
+        "{}",
+        text(&out)
+    );
     let asked: Vec<_> = w.mock.requests()[before..]
         .iter()
         .filter(|r| r.command == Some(1))

@@ -614,6 +614,11 @@ fn embedded_client_end_to_end(net: &TorNet) {
         .output()
         .unwrap();
     let daemon_first = first_fetch_time(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("does not answer as Tor"),
+        "a real tor is taken for Tor: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!(
         "embedded client: first run (cold bootstrap, 3 fetches, 2 onion connections) \
          {cold:?}; RSS then: launcher {rss_kib} KiB, torsocks-arti {arti_rss_kib} KiB; \
