@@ -57,6 +57,8 @@ mod early_signals;
 #[cfg(feature = "embedded-tor")]
 mod embedded;
 mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod helper;
 mod isolation;
 mod limits;

@@ -7,7 +7,8 @@
 # starting: the tests start their own private Tor network), checks formatting and
 # lints, then runs every tier: unit, integration (real programs against the mock Tor
 # server and a target host in a network namespace) and end-to-end (real tor), and
-# the Debian package's install, use, removal and purge (packaging/test-deb.sh).
+# the Debian package's install, use, removal and purge (packaging/test-deb.sh), and
+# each fuzz target for a few seconds (fuzz/run.sh) when a nightly toolchain is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,15 @@ cargo test --workspace 2>&1 | tee "$log"
 # and the machine's own torsocks put back.
 cargo build -q -p torsocks-testkit --bin mock-tor
 packaging/test-deb.sh target/debug/mock-tor
+# The fuzz targets, briefly (fuzz/run.sh runs them as long as asked), where a nightly
+# toolchain is installed: a crash fails the suite. The lints of the fuzzing entry points.
+cargo clippy -p torsocks-ns --no-default-features --features fuzzing --lib -- -D warnings
+if cargo +nightly --version >/dev/null 2>&1; then
+    command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
+    fuzz/run.sh "${FUZZ_SECONDS:-10}"
+else
+    echo "tests/run.sh: no nightly toolchain: the fuzz targets are not run"
+fi
 echo "tests/run.sh: all tiers passed in $(( $(date +%s) - start )) s"
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 }
