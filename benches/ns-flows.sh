@@ -11,6 +11,8 @@ n=${1:-1000}
 cargo build --release -q -p torsocks-ns -p torsocks-testkit
 # Not under /tmp: the sandbox has a /tmp of its own.
 mkdir -p target; work=$(mktemp -d -p "$PWD/target")
+# A root-run's command runs as nobody: it must read the script.
+chmod 0755 "$work"
 cat > "$work/many.py" <<'PY'
 import resource, socket, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
