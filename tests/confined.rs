@@ -37,21 +37,36 @@ fn started(mut cmd: Command) -> (Child, String) {
     (child, line)
 }
 
-#[test]
-fn the_launchers_memory_is_not_the_users_to_read() {
+/// The world and a home for `nobody`, when the machine has a TUN device.
+fn world_and_home() -> Option<(World, std::path::PathBuf)> {
     if !Path::new("/dev/net/tun").exists() {
         require::skip("needs /dev/net/tun");
-        return;
+        return None;
     }
-    let Some(w) = World::start() else { return };
-    let home = home_of_nobody(&[]);
-    // The control: a plain process of nobody's is readable by nobody.
-    let mut plain = nobody_outside(&home).unwrap();
+    let w = World::start()?;
+    Some((w, home_of_nobody(&[])))
+}
+
+/// The control of each test: `probe` (what nobody gets of a process) applied to a plain
+/// process of nobody's, running until the probe is done.
+fn on_a_plain_process(home: &Path, probe: impl FnOnce(u32) -> String) -> String {
+    let mut plain = nobody_outside(home).unwrap();
     plain.args(["sh", "-c", "echo up; read x"]);
     let (mut plain, _) = started(plain);
-    assert_eq!(environ_as_nobody(&home, plain.id()), "readable");
+    let seen = probe(plain.id());
     drop(plain.stdin.take());
     plain.wait().unwrap();
+    seen
+}
+
+#[test]
+fn the_launchers_memory_is_not_the_users_to_read() {
+    let Some((w, home)) = world_and_home() else {
+        return;
+    };
+    // The control: a plain process of nobody's is readable by nobody.
+    let seen = on_a_plain_process(&home, |pid| environ_as_nobody(&home, pid));
+    assert_eq!(seen, "readable");
     // The launcher, started by nobody (setpriv execs it: the same pid), with a soft
     // core-file limit of its caller's that the command keeps.
     let mut launcher = rootless_run(&w.mock, &home).unwrap();
@@ -122,19 +137,12 @@ fn assert_confined(home: &Path, pid: u32, who: &str) {
 
 #[test]
 fn the_launcher_is_confined_once_the_command_runs_root_run_and_rootless() {
-    if !Path::new("/dev/net/tun").exists() {
-        require::skip("needs /dev/net/tun");
+    let Some((w, home)) = world_and_home() else {
         return;
-    }
-    let Some(w) = World::start() else { return };
-    let home = home_of_nobody(&[]);
+    };
     // The control: nobody may attach to a plain process of its own.
-    let mut plain = nobody_outside(&home).unwrap();
-    plain.args(["sh", "-c", "echo up; read x"]);
-    let (mut plain, _) = started(plain);
-    assert_eq!(ptrace_as_nobody(&home, plain.id()), "attached");
-    drop(plain.stdin.take());
-    plain.wait().unwrap();
+    let seen = on_a_plain_process(&home, |pid| ptrace_as_nobody(&home, pid));
+    assert_eq!(seen, "attached");
     let script = format!(
         "echo up; read x; exec curl -sS http://{}/hello.txt >&2",
         torsocks_testkit::world::TARGET_NAME

@@ -199,6 +199,17 @@ fn first_fetch_time(output: &str) -> String {
 }
 
 /// The resident memory of a process, from /proc.
+/// What `child` printed up to and including the line `marker` (or all it printed, when
+/// it ended first).
+fn until_line(child: &mut std::process::Child, marker: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let marker = format!("{marker}\n");
+    while !seen.ends_with(&marker) && stdout.read_line(&mut seen).unwrap() > 0 {}
+    seen
+}
+
 /// Whether this kernel enables Landlock (it lists it among its security modules).
 fn landlock_here() -> bool {
     std::fs::read_to_string("/sys/kernel/security/lsm")
@@ -545,9 +556,7 @@ fn embedded_client_end_to_end(net: &TorNet) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("torsocks-ns --tor embedded, root-run");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    while !seen.ends_with("paused\n") && stdout.read_line(&mut seen).unwrap() > 0 {}
+    let seen = until_line(&mut child, "paused");
     let arti = torsocks_testkit::procfs::children(child.id())
         .into_iter()
         .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"));
@@ -584,9 +593,7 @@ fn embedded_client_end_to_end(net: &TorNet) {
             .stderr(Stdio::piped())
             .spawn()
             .expect("torsocks-ns --isolate");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = String::new();
-        while !seen.ends_with("done\n") && stdout.read_line(&mut seen).unwrap() > 0 {}
+        let seen = until_line(&mut child, "done");
         let after = net.onion_rendezvous_circuits().expect("onion ControlPort");
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
