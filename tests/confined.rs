@@ -125,6 +125,7 @@ fn assert_confined(home: &Path, pid: u32, who: &str) {
         uid.split_whitespace().all(|id| id == "65534"),
         "{who}: runs as nobody, never root: {uid}"
     );
+    assert!(!holds_stray_fd(pid), "{who}: an inherited fd kept");
     let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
         .unwrap()
         .collect();
@@ -135,11 +136,41 @@ fn assert_confined(home: &Path, pid: u32, who: &str) {
     );
 }
 
+/// A socket this test leaves inheritable (as a careless parent would), once.
+fn stray_fd() -> &'static std::os::unix::net::UnixStream {
+    static STRAY: std::sync::OnceLock<std::os::unix::net::UnixStream> = std::sync::OnceLock::new();
+    STRAY.get_or_init(|| {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        fcntl(&ours, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
+        ours
+    })
+}
+
+/// What /proc shows the stray socket as (`socket:[INODE]`).
+fn stray_fd_target() -> std::path::PathBuf {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", stray_fd().as_raw_fd())).unwrap()
+}
+
+/// Whether process `pid` holds the stray socket.
+fn holds_stray_fd(pid: u32) -> bool {
+    let target = stray_fd_target();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|link| link == target)
+}
+
 #[test]
 fn the_launcher_is_confined_once_the_command_runs_root_run_and_rootless() {
     let Some((w, home)) = world_and_home() else {
         return;
     };
+    // Inherited by both launchers below, which must close it; a plain process keeps it.
+    let _ = stray_fd();
+    let kept = on_a_plain_process(&home, |pid| holds_stray_fd(pid).to_string());
+    assert_eq!(kept, "true", "the stray socket is inherited");
     // The control: nobody may attach to a plain process of its own.
     let seen = on_a_plain_process(&home, |pid| ptrace_as_nobody(&home, pid));
     assert_eq!(seen, "attached");
