@@ -57,6 +57,11 @@ mod early_signals;
 #[cfg(feature = "embedded-tor")]
 mod embedded;
 mod files;
+/// Held by a test while a forked child of the test process lives, and by tests whose
+/// assertions a fork would upset: a forked child holds a copy of every descriptor of
+/// the process (other tests' listeners among them) until it runs and closes them.
+#[cfg(test)]
+pub(crate) static FORKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod helper;

@@ -276,6 +276,8 @@ mod tests {
 
     #[test]
     fn the_kernel_answers_for_sockets_of_ours() {
+        // No forked child may hold a copy of a listener this test closes.
+        let _no_fork = crate::FORKS.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut probe) = Probe::new() else {
             return; // no sock_diag here: the TCP probe takes over
         };

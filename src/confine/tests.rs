@@ -16,6 +16,7 @@ use super::seccomp::{launcher_filter, name, OnRefusal, Reach};
 /// Runs `attempt` in a forked child after `confine`; the child exits with `attempt`'s
 /// value (`confine` failing: 99).
 fn in_child(confine: impl FnOnce() -> bool, attempt: impl FnOnce() -> i32) -> WaitStatus {
+    let _forking = crate::FORKS.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: the child runs only the two closures, which make system calls and small
     // allocations (glibc's malloc is fork-safe), then _exits.
     match unsafe { fork() }.expect("fork") {
