@@ -59,7 +59,7 @@ packaging/test-deb.sh target/debug/mock-tor
 cargo clippy -p torsocks-ns --no-default-features --features fuzzing --lib -- -D warnings
 if cargo +nightly --version >/dev/null 2>&1; then
     command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
-    fuzz/run.sh "${FUZZ_SECONDS:-10}"
+    fuzz/run.sh "${FUZZ_SECONDS:-5}"
 else
     echo "tests/run.sh: no nightly toolchain: the fuzz targets are not run"
 fi
