@@ -336,17 +336,22 @@ fn embedded_client_end_to_end(net: &TorNet) {
         std::os::unix::fs::PermissionsExt::from_mode(0o666),
     )
     .unwrap();
-    let as_tor_user = |program: &str| {
+    // A program run as debian-tor, the user of the embedded runs below.
+    let same_user = || {
         let mut cmd = Command::new(&setpriv);
         cmd.args([
             "--reuid=debian-tor",
             "--regid=debian-tor",
             "--clear-groups",
             "--",
-        ])
-        .arg(torsocks_testkit::install::bin(program))
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
-        .env("HOME", &dir);
+        ]);
+        cmd
+    };
+    let as_tor_user = |program: &str| {
+        let mut cmd = same_user();
+        cmd.arg(torsocks_testkit::install::bin(program))
+            .env("TORSOCKS_CONF_FILE", "/dev/null")
+            .env("HOME", &dir);
         cmd
     };
     let embedded_args = [
@@ -416,16 +421,6 @@ fn embedded_client_end_to_end(net: &TorNet) {
     let rss_kib = resident_kib(child.id());
     let arti_rss_kib = resident_kib(arti);
     // Both processes confined, seen from outside while they serve.
-    let same_user = || {
-        let mut cmd = Command::new(&setpriv);
-        cmd.args([
-            "--reuid=debian-tor",
-            "--regid=debian-tor",
-            "--clear-groups",
-            "--",
-        ]);
-        cmd
-    };
     let confinement = |pid: u32| {
         let of = |key| torsocks_testkit::procfs::status_of_threads(pid, key).join("|");
         let ptrace = torsocks_testkit::procfs::ptrace_attach(same_user(), pid);
