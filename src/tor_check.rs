@@ -99,9 +99,11 @@ impl Answered {
     }
 }
 
-/// Whether the SOCKS server at `endpoint` answers an HTTP request as Tor's SOCKS port
-/// does (C tor and Arti alike: "HTTP/1.0 501 Tor is not an HTTP Proxy").
-fn answers_http_as_tor(endpoint: SocketAddr) -> bool {
+/// Whether the SOCKS server at `endpoint` is Tor, and how that shows: Tor answers an
+/// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
+/// server that answers Tor's RESOLVE extension (for an address literal, which Tor
+/// answers without the network) behaves as Tor does.
+pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
     let http = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
         s.set_read_timeout(Some(TIMEOUT))?;
@@ -110,15 +112,7 @@ fn answers_http_as_tor(endpoint: SocketAddr) -> bool {
         let _ = s.take(4096).read_to_end(&mut reply);
         Ok(String::from_utf8_lossy(&reply).into_owned())
     };
-    http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy"))
-}
-
-/// Whether the SOCKS server at `endpoint` is Tor, and how that shows: Tor answers an
-/// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
-/// server that answers Tor's RESOLVE extension (for an address literal, which Tor
-/// answers without the network) behaves as Tor does.
-pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
-    if answers_http_as_tor(endpoint) {
+    if http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy")) {
         return Ok("it answers HTTP with \"Tor is not an HTTP Proxy\"");
     }
     let resolve = || -> Result<Reply, String> {
