@@ -109,17 +109,7 @@ async fn forward(
 ) -> Result<Answer, LookupError> {
     let policy = Policy::namespace(automap);
     let want = if v6 { Want::V6 } else { Want::V4 };
-    let mut step = plan::forward(name.as_bytes(), want, &policy);
-    if let Forward::FromPool { onion } = step {
-        step = match pool.address_for(name, !onion) {
-            Ok(ip) => Forward::Answer(IpAddr::V4(ip)),
-            Err(PoolError::Full) => plan::after_pool(PoolRefusal::Full, &policy),
-            Err(PoolError::NotAnOnion | PoolError::TooLong) => {
-                plan::after_pool(PoolRefusal::BadName, &policy)
-            }
-        };
-    }
-    match step {
+    match before_tor(name, want, pool, &policy) {
         Forward::Answer(ip) => Ok(Answer::Address(ip)),
         Forward::Refuse(outcome) => Err(outcome),
         Forward::FromPool { .. } | Forward::AskTor => {
@@ -129,14 +119,37 @@ async fn forward(
     }
 }
 
+/// The plan for `name` with the virtual address pool consulted: an answer, a refusal,
+/// or `AskTor`.
+pub(crate) fn before_tor(name: &str, want: Want, pool: &VirtualPool, policy: &Policy) -> Forward {
+    match plan::forward(name.as_bytes(), want, policy) {
+        Forward::FromPool { onion } => match pool.address_for(name, !onion) {
+            Ok(ip) => Forward::Answer(IpAddr::V4(ip)),
+            Err(PoolError::Full) => plan::after_pool(PoolRefusal::Full, policy),
+            Err(PoolError::NotAnOnion | PoolError::TooLong) => {
+                plan::after_pool(PoolRefusal::BadName, policy)
+            }
+        },
+        step => step,
+    }
+}
+
 async fn reverse(name: &str, tor: &Tor, pool: &VirtualPool) -> Result<Answer, LookupError> {
+    match reverse_without_tor(name, pool)? {
+        Ok(answer) => Ok(answer),
+        Err(ip) => tor.resolve_ptr(ip).await.map(Answer::Name),
+    }
+}
+
+/// A reverse lookup's answer when it needs no Tor (a fixed name, the pool's), or
+/// `Err(ip)`: ask Tor for `ip`'s name.
+pub(crate) fn reverse_without_tor(
+    name: &str,
+    pool: &VirtualPool,
+) -> Result<Result<Answer, IpAddr>, LookupError> {
     let ip = dns::parse_reverse_name(name).ok_or(LookupError::NotFound)?;
-    match plan::reverse(ip, &Policy::namespace(false)) {
-        Reverse::Answer(name) => return Ok(Answer::Name(name.to_string())),
-        Reverse::FromPool => {}
+    if let Reverse::Answer(name) = plan::reverse(ip, &Policy::namespace(false)) {
+        return Ok(Ok(Answer::Name(name.to_string())));
     }
-    if let Some(name) = pool.name_of(ip) {
-        return Ok(Answer::Name(name));
-    }
-    tor.resolve_ptr(ip).await.map(Answer::Name)
+    Ok(pool.name_of(ip).map(Answer::Name).ok_or(ip))
 }

@@ -7,11 +7,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use torsocks_core::dns::{self, Answer, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
 use torsocks_core::onion::OnionRange;
-use torsocks_core::resolve::plan::{self, Forward, Policy, PoolRefusal, Reverse, Want};
+use torsocks_core::resolve::plan::{self, Forward, Policy, Want};
 
 use crate::socks_port::proto::{Ask, Outcome, Server, Step};
 use crate::this_machine::ThisMachine;
-use crate::vpool::{PoolError, VirtualPool};
+use crate::vpool::VirtualPool;
 
 /// A DNS query from the program, answered as the sandbox's DNS server answers it, with
 /// Tor's part replaced by a fixed address: the query's parse, the plan for its name,
@@ -36,19 +36,11 @@ pub fn dns_query(data: &[u8]) {
 /// `crate::dns`'s forward lookup, Tor's answer fixed.
 fn forward(name: &str, want: Want, pool: &VirtualPool, automap: bool) -> Option<Answer> {
     let policy = Policy::namespace(automap);
-    let tors = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let step = match plan::forward(name.as_bytes(), want, &policy) {
-        Forward::FromPool { onion } => match pool.address_for(name, !onion) {
-            Ok(ip) => Forward::Answer(IpAddr::V4(ip)),
-            Err(PoolError::Full) => plan::after_pool(PoolRefusal::Full, &policy),
-            Err(_) => plan::after_pool(PoolRefusal::BadName, &policy),
-        },
-        step => step,
-    };
-    match step {
+    match crate::dns::before_tor(name, want, pool, &policy) {
         Forward::Answer(ip) => Some(Answer::Address(ip)),
         Forward::Refuse(_) => None,
         Forward::FromPool { .. } | Forward::AskTor => {
+            let tors = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
             plan::keep(tors, want, &policy).ok().map(Answer::Address)
         }
     }
@@ -56,11 +48,7 @@ fn forward(name: &str, want: Want, pool: &VirtualPool, automap: bool) -> Option<
 
 /// `crate::dns`'s reverse lookup, without Tor.
 fn reverse(name: &str, pool: &VirtualPool) -> Option<Answer> {
-    let ip = dns::parse_reverse_name(name)?;
-    match plan::reverse(ip, &Policy::namespace(false)) {
-        Reverse::Answer(name) => Some(Answer::Name(name.to_string())),
-        Reverse::FromPool => pool.name_of(ip).map(Answer::Name),
-    }
+    crate::dns::reverse_without_tor(name, pool).ok()?.ok()
 }
 
 /// A client of the sandbox's SOCKS port (SOCKS4, 4a, 5 with Tor's RESOLVE and
