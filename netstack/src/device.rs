@@ -12,8 +12,24 @@ use std::collections::VecDeque;
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-/// How many spare packet buffers each pool keeps.
-const POOL: usize = 256;
+/// The most bytes of spare packet buffers each pool keeps, and of packets waiting in
+/// the outbound queue: with a 64 KiB MTU, 64 buffers each.
+pub const QUEUE_BYTES: usize = 4 << 20;
+/// Bounds on the number of buffers, whatever the MTU: a few even for the largest
+/// packets, no more than the small ones need.
+const MIN_BUFFERS: usize = 8;
+const MAX_BUFFERS: usize = 1024;
+
+/// The most memory a device of `mtu` holds beyond the packets queued for smoltcp: its
+/// two pools and its outbound queue, full.
+pub fn memory_bound(mtu: usize) -> usize {
+    3 * buffers_within(QUEUE_BYTES, mtu) * (mtu + 64)
+}
+
+/// How many buffers of `mtu` bytes fit in `bytes`, within the bounds.
+pub(crate) fn buffers_within(bytes: usize, mtu: usize) -> usize {
+    (bytes / (mtu + 64)).clamp(MIN_BUFFERS, MAX_BUFFERS)
+}
 
 /// A packet device made of an inbound and an outbound queue.
 #[derive(Debug)]
@@ -26,6 +42,10 @@ pub struct QueueDevice {
     /// (a separate list because smoltcp holds a receive and a transmit token at once).
     consumed: Vec<Vec<u8>>,
     mtu: usize,
+    /// The most buffers a pool keeps, and the most packets the outbound queue holds:
+    /// smoltcp is told the device is busy beyond that (and sends the rest at its next
+    /// poll), so a burst to many connections at once is never copied all at once.
+    limit: usize,
     /// TCP and UDP checksums are left to the device ([`crate::vnet`]).
     checksum_offload: bool,
 }
@@ -39,6 +59,7 @@ impl QueueDevice {
             pool: Vec::new(),
             consumed: Vec::new(),
             mtu,
+            limit: buffers_within(QUEUE_BYTES, mtu),
             checksum_offload: false,
         }
     }
@@ -72,7 +93,7 @@ impl QueueDevice {
 
     /// Takes back a buffer the caller has written out.
     pub fn recycle(&mut self, buf: Vec<u8>) {
-        give(&mut self.pool, buf, self.mtu);
+        give(&mut self.pool, buf, self.mtu, self.limit);
     }
 }
 
@@ -89,8 +110,8 @@ fn take(pool: &mut Vec<Vec<u8>>, len: usize) -> Vec<u8> {
 
 /// Returns a buffer to a pool (unless the pool is full or the buffer oversized). Its
 /// length is set to its capacity, so that the next `take` need not zero it.
-fn give(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>, mtu: usize) {
-    if pool.len() < POOL && buf.capacity() <= mtu + 64 {
+fn give(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>, mtu: usize, limit: usize) {
+    if pool.len() < limit && buf.capacity() <= mtu + 64 {
         let capacity = buf.capacity();
         buf.resize(capacity, 0);
         pool.push(buf);
@@ -102,6 +123,7 @@ pub struct RxToken<'a> {
     packet: Vec<u8>,
     consumed: &'a mut Vec<Vec<u8>>,
     mtu: usize,
+    limit: usize,
 }
 
 /// Room for one outbound packet.
@@ -116,7 +138,7 @@ impl phy::RxToken for RxToken<'_> {
         F: FnOnce(&[u8]) -> R,
     {
         let result = f(&self.packet);
-        give(self.consumed, self.packet, self.mtu);
+        give(self.consumed, self.packet, self.mtu, self.limit);
         result
     }
 }
@@ -144,6 +166,7 @@ impl phy::Device for QueueDevice {
                 packet,
                 consumed: &mut self.consumed,
                 mtu: self.mtu,
+                limit: self.limit,
             },
             TxToken {
                 tx: &mut self.tx,
@@ -153,6 +176,11 @@ impl phy::Device for QueueDevice {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
+        // Busy: smoltcp keeps what it would send for its next poll, which the caller
+        // makes once it has written the queue out (the poll delay is then zero).
+        if self.tx.len() >= self.limit {
+            return None;
+        }
         Some(TxToken {
             tx: &mut self.tx,
             pool: &mut self.pool,
@@ -187,5 +215,34 @@ mod tests {
         assert_eq!(device.pool.len(), 1, "one buffer served every round");
         device.recycle(vec![0; 100_000]);
         assert_eq!(device.pool.len(), 1, "oversized buffers are not kept");
+    }
+
+    #[test]
+    fn the_pools_and_the_outbound_queue_are_bounded_in_bytes() {
+        use phy::{Device, TxToken as _};
+        let mtu = 65520;
+        let mut device = QueueDevice::new(mtu);
+        let now = Instant::from_millis(0);
+        let mut sent = 0;
+        while let Some(token) = device.transmit(now) {
+            token.consume(mtu, |packet| packet.fill(1));
+            sent += 1;
+            assert!(sent <= MAX_BUFFERS, "the queue must fill");
+        }
+        assert_eq!(sent, buffers_within(QUEUE_BYTES, mtu));
+        assert!(sent * mtu <= QUEUE_BYTES, "{sent} packets of {mtu}");
+        // Written out, the queue takes packets again; the pool keeps only its bound.
+        let packets: Vec<_> = std::iter::from_fn(|| device.take_sent()).collect();
+        assert!(device.transmit(now).is_some());
+        for packet in packets {
+            device.recycle(packet);
+        }
+        for _ in 0..MAX_BUFFERS {
+            device.recycle(vec![0; mtu]);
+        }
+        assert_eq!(device.pool.len(), buffers_within(QUEUE_BYTES, mtu));
+        assert!(memory_bound(mtu) <= 3 * (QUEUE_BYTES + MIN_BUFFERS * (mtu + 64)));
+        // Small packets: many more of them, still bounded.
+        assert_eq!(buffers_within(QUEUE_BYTES, 1500), MAX_BUFFERS);
     }
 }

@@ -737,3 +737,46 @@ fn a_socket_with_bytes_in_flight_is_not_parked() {
     }
     assert_eq!(got, vec![1u8; 3000]);
 }
+
+#[test]
+fn a_burst_to_many_flows_waits_for_room_in_the_device_and_all_of_it_arrives() {
+    let mut w = World::new(StackConfig {
+        rx_buffer: 64 * 1024,
+        tx_buffer: 64 * 1024,
+        ..StackConfig::default()
+    });
+    let mut flows = Vec::new();
+    for i in 0..40u16 {
+        let h = w.connect(sa("192.0.2.1:80"), 40000 + i);
+        w.pump();
+        let (flow, _, _) = w.expect_connect();
+        w.stack.accept(flow);
+        w.pump();
+        flows.push((flow, h));
+    }
+    // 40 flows × 64 KiB: about 1,800 segments of 1,460 bytes ready at once.
+    for &(flow, _) in &flows {
+        assert_eq!(w.stack.send(flow, &[7u8; 64 * 1024]), 64 * 1024);
+    }
+    w.now += Duration::from_millis(1);
+    w.stack.poll(w.now);
+    let queued = std::iter::from_fn(|| w.stack.transmit()).count();
+    let limit = crate::device::buffers_within(crate::device::QUEUE_BYTES, 1500);
+    assert!(queued > 0 && queued <= limit, "{queued} packets at once");
+    assert!(queued < 40 * 64 * 1024 / 1460, "the burst was cut");
+    // What did not fit goes out at the next polls: every byte reaches the program.
+    let mut got = vec![0usize; flows.len()];
+    for _ in 0..20 {
+        w.pump();
+        for (i, &(_, h)) in flows.iter().enumerate() {
+            let mut buf = [0u8; 64 * 1024];
+            while let Ok(n @ 1..) = w.program_socket(h).recv_slice(&mut buf) {
+                got[i] += n;
+            }
+        }
+        if got.iter().all(|&n| n == 64 * 1024) {
+            break;
+        }
+    }
+    assert!(got.iter().all(|&n| n == 64 * 1024), "{got:?}");
+}
