@@ -246,18 +246,27 @@ pub(crate) struct Args {
     #[arg(long, value_name = "CIDR", default_value = "10.192.0.0/10")]
     pub virtual_range: String,
 
+    /// The most memory the connections' buffers may hold, all full at once (e.g. 512M,
+    /// 2G): it sets the connection cap, or the buffer size when a cap is given.
+    /// [default: 512M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size,
+          default_value_t = crate::limits::DEFAULT_BUFFER_BUDGET, hide_default_value = true)]
+    pub buffer_budget: u64,
+
     /// Buffer size per direction of each connection, in KiB (larger: faster bulk
-    /// transfers, more memory per connection).
-    #[arg(long, value_name = "KIB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(4..=16384))]
-    pub buffer_kib: u32,
+    /// transfers, fewer connections within the budget).
+    /// [default: 128, or less when --max-connections needs it]
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=16384))]
+    pub buffer_kib: Option<u32>,
 
     /// The MTU of the sandbox's interface (larger: fewer packets per byte).
     #[arg(long, value_name = "BYTES", default_value_t = 65520, value_parser = clap::value_parser!(u32).range(1280..=65520))]
     pub mtu: u32,
 
     /// The most connections open at once; more are refused.
-    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: u32,
+    /// [default: as many as --buffer-budget holds with --buffer-kib buffers]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
 
     /// How long opening a connection through Tor may take, in seconds; then the
     /// program's connect is refused.

@@ -180,6 +180,16 @@ pub fn main() -> ExitCode {
         Ok(range) => range,
         Err(e) => return fail(format!("--virtual-range: {e}")),
     };
+    let buffers = match limits::buffer_plan(
+        args.buffer_budget,
+        args.buffer_kib,
+        args.max_connections,
+        args.max_dns_queries,
+        args.mtu as usize,
+    ) {
+        Ok(plan) => plan,
+        Err(message) => return fail(message),
+    };
     let publishes: Vec<publish::Publish> = match args
         .publish
         .iter()
@@ -276,11 +286,10 @@ pub fn main() -> ExitCode {
     };
     let isolation = isolation::Isolation::new(mode, configured, format!("torsocks-ns-{pid}:{now}"));
 
-    let buffer = args.buffer_kib as usize * 1024;
     let mut stack_config = StackConfig {
-        rx_buffer: buffer,
-        tx_buffer: buffer,
-        max_flows: args.max_connections as usize,
+        rx_buffer: buffers.buffer,
+        tx_buffer: buffers.buffer,
+        max_flows: buffers.max_connections as usize,
         mtu: args.mtu as usize,
         // RandomState's keys come from the operating system's randomness, per process.
         random_seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), pid),
@@ -355,12 +364,13 @@ pub fn main() -> ExitCode {
     let control = control.map(|c| std::rc::Rc::new(std::cell::RefCell::new(c)));
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
-        limits::fd_budget(args.max_connections, args.max_dns_queries);
+        limits::fd_budget(buffers.max_connections, args.max_dns_queries);
     stack_config.max_flows = max_flows as usize;
     if args.debug {
         for line in spec::describe(&args).unwrap_or_default() {
             eprintln!("torsocks-ns: {line}");
         }
+        eprintln!("torsocks-ns: {}", buffers.describe());
         eprintln!(
             "torsocks-ns: {} host sockets masked in the sandbox",
             sandbox.masked_sockets
@@ -424,6 +434,7 @@ pub fn main() -> ExitCode {
         pool: vpool::VirtualPool::new(range),
         automap: args.automap,
         stack: stack_config,
+        chunk: buffers.chunk,
         debug: args.debug,
     };
     let local = tokio::task::LocalSet::new();

@@ -20,6 +20,8 @@ use torsocks_core::onion::{OnionRange, MAX_NAME_LEN};
 
 /// The most names held at once (fewer when the range is smaller).
 pub(crate) const MAX_ENTRIES: usize = 65_536;
+/// What the names held take at most (the module documentation says why).
+pub(crate) const MEMORY_BOUND: u64 = MAX_ENTRIES as u64 * 400;
 
 /// Why a name got no address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use torsocks_core::socks5::ip_host;
 
 use super::dns_tcp::is_stack_address;
-use super::{Control, Summary, CHUNK};
+use super::{Control, Summary};
 use crate::vpool::{Lease, VirtualPool};
 
 /// Every flow is pumped at least this often, whatever woke the driver: state changes
@@ -99,8 +99,13 @@ pub(super) struct Driver {
 }
 
 impl Driver {
-    /// A driver with no flows.
-    pub(super) fn new(config: StackConfig, pool: Rc<VirtualPool>, now: Instant) -> Driver {
+    /// A driver with no flows, moving at most `chunk` bytes at once from the stack.
+    pub(super) fn new(
+        config: StackConfig,
+        chunk: usize,
+        pool: Rc<VirtualPool>,
+        now: Instant,
+    ) -> Driver {
         Driver {
             stack: Stack::new(config.clone(), now),
             stack_config: config,
@@ -109,7 +114,7 @@ impl Driver {
             work: HashSet::new(),
             last_full_scan: now,
             summary: Summary::default(),
-            buf: vec![0u8; CHUNK],
+            buf: vec![0u8; chunk],
         }
     }
 
@@ -288,7 +293,7 @@ fn pump_flows(
         let (mut program_done, mut program_reset) = (false, false);
         while let Some(tx) = &streams.to_tor {
             let Ok(permit) = tx.try_reserve() else { break };
-            match stack.recv(flow, &mut buf[..CHUNK]) {
+            match stack.recv(flow, buf) {
                 Received::Data(n) => permit.send(buf[..n].to_vec()),
                 Received::Nothing => break,
                 Received::End => {
@@ -423,7 +428,7 @@ mod tests {
             let config = StackConfig::default();
             let gateway = config.ipv4.addr;
             let pool = VirtualPool::new(OnionRange::new(Ipv4Addr::new(10, 192, 0, 0), 10));
-            let driver = Driver::new(config, pool, now);
+            let driver = Driver::new(config, crate::limits::MAX_CHUNK, pool, now);
             let mut device = QueueDevice::new(1500);
             let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
             iface.update_ip_addrs(|a| {

@@ -9,8 +9,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 
-use super::{Control, ResetCause, Wake, CHANNEL_CHUNKS, CHUNK};
+use super::{Control, ResetCause, Wake, CHANNEL_CHUNKS};
 use crate::tor::{self, Tor};
+
+/// How every flow task works: the chunk size, and whether refusals are reported.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FlowSettings {
+    /// The most bytes read from Tor at once.
+    pub chunk: usize,
+    /// Report refused connections on stderr.
+    pub debug: bool,
+}
 
 /// One flow: dial Tor, report, then copy both ways until both ends are done.
 pub(super) async fn flow_task(
@@ -20,12 +29,12 @@ pub(super) async fn flow_task(
     tor: Rc<Tor>,
     ctl: mpsc::UnboundedSender<Control>,
     wake: Wake,
-    debug: bool,
+    settings: FlowSettings,
 ) {
     let stream = match tor.connect(host.clone(), port).await {
         Ok(stream) => stream,
         Err(e) => {
-            if debug {
+            if settings.debug {
                 eprintln!(
                     "torsocks-ns: connection to {}:{port} refused: {}",
                     String::from_utf8_lossy(&host),
@@ -66,7 +75,7 @@ pub(super) async fn flow_task(
     };
     let downstream = async move {
         loop {
-            match read_some(&reader).await {
+            match read_some(&reader, settings.chunk).await {
                 Ok(chunk) if chunk.is_empty() => {
                     // Tor ends a stream whose far end closed, and also every stream
                     // when it dies: only a Tor that still answers means a real end.
@@ -99,17 +108,17 @@ pub(super) async fn flow_task(
     tokio::join!(upstream, downstream);
 }
 
-/// The next bytes from Tor (empty at the end of the stream). The buffer is allocated
+/// The next bytes from Tor, at most `size` (empty at the end of the stream). The buffer is allocated
 /// only once data is there and read into without being cleared, then sent on as it is:
 /// an idle connection holds no read buffer, and no byte is copied on the way. A short
 /// read gives its spare room back, since the chunk may wait in the channel.
-async fn read_some(reader: &OwnedReadHalf) -> std::io::Result<Vec<u8>> {
+async fn read_some(reader: &OwnedReadHalf, size: usize) -> std::io::Result<Vec<u8>> {
     loop {
         reader.readable().await?;
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Vec::with_capacity(size);
         match reader.try_read_buf(&mut chunk) {
             Ok(n) => {
-                if n < CHUNK / 4 {
+                if n < size / 4 {
                     chunk.shrink_to_fit();
                 }
                 return Ok(chunk);

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::accept;
 use crate::dns;
+use crate::limits::CHANNEL_CHUNKS;
 use crate::ns::{tun, Started};
 use crate::publish;
 use crate::slots::Slots;
@@ -37,11 +38,6 @@ use dns_tcp::dns_over_tcp;
 use driver::{Driver, Spawn};
 use flow::flow_task;
 
-/// Chunks of bytes in flight per direction and flow.
-const CHANNEL_CHUNKS: usize = 8;
-/// The largest chunk read from Tor or from the stack at once.
-const CHUNK: usize = 16 * 1024;
-
 /// What the session needs.
 pub(crate) struct SessionConfig {
     /// How to reach Tor.
@@ -52,6 +48,8 @@ pub(crate) struct SessionConfig {
     pub automap: bool,
     /// The stack's setup.
     pub stack: StackConfig,
+    /// The largest chunk moved between the stack and a Tor stream at once.
+    pub chunk: usize,
     /// Report refused connections on stderr.
     pub debug: bool,
     /// DNS queries answered at once; more get SERVFAIL.
@@ -151,7 +149,12 @@ pub(crate) async fn run(started: Started, config: SessionConfig) -> (i32, Summar
     };
     let started = std::time::Instant::now();
     let now = || netstack::time::Instant::from_micros(started.elapsed().as_micros() as i64);
-    let mut driver = Driver::new(config.stack.clone(), Rc::clone(&config.pool), now());
+    let mut driver = Driver::new(
+        config.stack.clone(),
+        config.chunk,
+        Rc::clone(&config.pool),
+        now(),
+    );
     let notify = Rc::new(Notify::new());
     let ready = Rc::new(std::cell::RefCell::new(HashSet::new()));
     let wake = Wake {
@@ -263,7 +266,10 @@ pub(crate) async fn run(started: Started, config: SessionConfig) -> (i32, Summar
             }
             guard = tun.readable() => {
                 if let Ok(mut guard) = guard {
-                    loop {
+                    // A burst at a time: the stack takes it in before more is read, so
+                    // a program that writes faster than this loop reads cannot make the
+                    // queue grow (still readable, the device wakes the next pass).
+                    for _ in 0..crate::limits::READ_BURST {
                         match tun::read_packet(guard.get_inner(), &mut buf) {
                             Ok(Some(packet)) => driver.receive(packet, now()),
                             Ok(None) => {}
@@ -315,14 +321,21 @@ pub(crate) async fn run(started: Started, config: SessionConfig) -> (i32, Summar
                         Rc::clone(&tor),
                         ctl_tx.clone(),
                         wake.clone(),
-                        config.debug,
+                        flow::FlowSettings {
+                            chunk: config.chunk,
+                            debug: config.debug,
+                        },
                     ));
                     let handle = task.abort_handle();
                     driver.attach(flow, Box::new(move || handle.abort()));
                 }
                 Spawn::DnsUdp { src, dst, payload } => {
-                    let Some(slot) = dns_slots.take() else {
-                        // Over the cap: SERVFAIL now, no task (a flood stays cheap).
+                    let slot = (payload.len() <= crate::limits::MAX_DNS_QUERY)
+                        .then(|| dns_slots.take())
+                        .flatten();
+                    let Some(slot) = slot else {
+                        // Over the cap, or larger than any real query: SERVFAIL now, no
+                        // task (a flood stays cheap, and within the memory budget).
                         let (response, qtype, outcome) = dns::over_limit(&payload);
                         let reply = Control::DnsReply {
                             src,
