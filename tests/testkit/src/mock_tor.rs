@@ -146,6 +146,7 @@ impl Default for Behaviour {
 #[derive(Debug, Clone, Default)]
 pub struct MockTorBuilder {
     bind: Option<SocketAddr>,
+    socket_buffers: Option<usize>,
     behaviour: Behaviour,
 }
 
@@ -153,6 +154,14 @@ impl MockTorBuilder {
     /// Listen on this address instead of 127.0.0.1 with an ephemeral port.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = Some(addr);
+        self
+    }
+
+    /// Give every accepted connection socket buffers of `bytes` each way, so that a
+    /// stream nobody reads fills after a few KiB rather than after the kernel's
+    /// autotuned megabytes (memory benchmarks).
+    pub fn socket_buffers(mut self, bytes: usize) -> Self {
+        self.socket_buffers = Some(bytes);
         self
     }
 
@@ -230,6 +239,10 @@ impl MockTorBuilder {
             .bind
             .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
         let listener = TcpListener::bind(bind)?;
+        if let Some(bytes) = self.socket_buffers {
+            // Accepted sockets inherit the listener's buffer sizes.
+            set_socket_buffers(&listener, bytes)?;
+        }
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             behaviour: self.behaviour,
@@ -637,6 +650,28 @@ fn relay_allowed(b: &Behaviour, ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_loopback() || b.allowed.iter().any(|net| net.contains(v4)),
         IpAddr::V6(v6) => v6.is_loopback(),
     }
+}
+
+#[allow(unsafe_code)]
+fn set_socket_buffers(listener: &TcpListener, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for option in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: a valid socket fd, and a c_int option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn echo(mut stream: TcpStream) -> io::Result<()> {

@@ -1,10 +1,11 @@
 //! Runs the mock Tor SOCKS server on 127.0.0.1 for manual experiments:
 //!
-//!     mock-tor [--succeed] [PORT] [NAME=IP ...]
+//!     mock-tor [--succeed] [--small-buffers] [PORT] [NAME=IP ...]
 //!
 //! Relays CONNECTs to loopback only (or, with `--succeed`, answers every CONNECT with
 //! success and echoes), answers RESOLVE from the NAME=IP pairs, and prints every request
-//! it records. Stops after ten minutes.
+//! it records. `--small-buffers` gives each connection 4 KiB socket buffers, so that a
+//! stream nobody reads fills at once. Stops after ten minutes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ fn main() {
                 atyp: 1,
                 payload: Vec::new(),
             });
+        } else if arg == "--small-buffers" {
+            builder = builder.socket_buffers(4096);
         } else if let Some((name, ip)) = arg.split_once('=') {
             match ip.parse::<IpAddr>() {
                 Ok(ip) => builder = builder.name(name, ip),
@@ -49,6 +52,6 @@ fn main() {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("mock-tor: bad argument {arg:?}; usage: mock-tor [--succeed] [PORT] [NAME=IP ...]");
+    eprintln!("mock-tor: bad argument {arg:?}; usage: mock-tor [--succeed] [--small-buffers] [PORT] [NAME=IP ...]");
     std::process::exit(2)
 }
