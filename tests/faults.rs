@@ -349,7 +349,7 @@ fn the_fd_limit_bounds_connections_with_a_warning() {
     }
     let mock = MockTor::start().unwrap();
     let script = format!(
-        "ulimit -n 400 && {} -P {} -- true",
+        "ulimit -n 400 && {} -P {} --max-connections 4096 -- true",
         bin("torsocks-ns").display(),
         mock.addr().port()
     );
@@ -367,6 +367,140 @@ fn the_fd_limit_bounds_connections_with_a_warning() {
         ),
         "{err}"
     );
+}
+
+/// A program that opens `n` connections and keeps each one full both ways: it sends
+/// until its socket would block and never reads (the mock echoes). Prints "full HELD
+/// REFUSED" once nothing moves, then waits for a line on stdin.
+const KEEP_FULL: &str = "import socket, sys, time\n\
+n = int(sys.argv[1])\n\
+held, refused = [], 0\n\
+for _ in range(n):\n\
+\x20   s = socket.socket()\n\
+\x20   s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n\
+\x20   s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)\n\
+\x20   s.settimeout(30)\n\
+\x20   try: s.connect(('192.0.2.1', 80))\n\
+\x20   except ConnectionRefusedError: refused += 1; s.close(); continue\n\
+\x20   s.setblocking(False)\n\
+\x20   held.append(s)\n\
+block, idle = b'x' * 65536, 0\n\
+for _ in range(400):\n\
+\x20   moved = 0\n\
+\x20   for s in held:\n\
+\x20       while True:\n\
+\x20           try: moved += s.send(block)\n\
+\x20           except OSError: break\n\
+\x20   idle = idle + 1 if moved == 0 else 0\n\
+\x20   if idle == 2: break\n\
+\x20   time.sleep(0.25)\n\
+print('full', len(held), refused, flush=True)\n\
+sys.stdin.readline()\n";
+
+/// Runs [`KEEP_FULL`] with `n` connections under `args`: (held, refused, the launcher's
+/// peak RSS in KiB, its stderr).
+fn keep_full(mock: &MockTor, n: usize, args: &[&str]) -> (usize, usize, u64, String) {
+    let mut cmd = ns(mock, args);
+    cmd.args(["--", "python3", "-c", KEEP_FULL, &n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    let fields: Vec<usize> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert!(
+        line.starts_with("full ") && fields.len() == 2,
+        "{line:?} {err}"
+    );
+    (fields[0], fields[1], peak, err)
+}
+
+#[test]
+fn connections_held_full_stay_within_the_buffer_budget() {
+    if !tun() {
+        return;
+    }
+    // The mock echoes through 4 KiB socket buffers: what fills is the launcher.
+    let mock = MockTor::builder()
+        .connect(Connect::Succeed {
+            atyp: 1,
+            payload: Vec::new(),
+        })
+        .socket_buffers(4096)
+        .start()
+        .unwrap();
+    let budget_kib = 96 * 1024;
+    // The attack works: with room for all of them, 300 full connections take the
+    // launcher beyond that budget.
+    let (held, refused, peak, err) = keep_full(&mock, 300, &["--buffer-budget", "2G"]);
+    assert_eq!((held, refused), (300, 0), "{err}");
+    assert!(
+        peak > budget_kib,
+        "only {peak} KiB: the attack did not fill anything"
+    );
+    // Within a budget, the cap follows from it: the connections beyond are refused at
+    // once, and the launcher stays within it with every connection it holds full.
+    let (held, refused, peak, err) = keep_full(&mock, 300, &["-d", "--buffer-budget", "96M"]);
+    let cap: usize = err
+        .split("buffers: ")
+        .nth(1)
+        .and_then(|plan| plan.split("at most ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no plan under -d: {err}"));
+    assert!(cap > 10 && cap < 300, "{err}");
+    assert_eq!((held, refused), (cap, 300 - cap), "{err}");
+    assert!(
+        peak <= budget_kib,
+        "peak RSS {peak} KiB over a 96 MiB budget"
+    );
+}
+
+#[test]
+fn buffer_options_that_cannot_fit_are_refused_before_anything_starts() {
+    // No Tor, no sandbox: the options alone are wrong.
+    let out = Command::new(bin("torsocks-ns"))
+        .args([
+            "--max-connections",
+            "4096",
+            "--buffer-kib",
+            "1024",
+            "--",
+            "true",
+        ])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--max-connections 4096 with --buffer-kib 1024 needs --buffer-budget")
+            && err.contains("(given: 512 MiB)"),
+        "{err}"
+    );
+    let out = Command::new(bin("torsocks-ns"))
+        .args(["--buffer-budget", "12M", "--", "true"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("give at least"), "{}", text(&out));
 }
 
 #[test]
