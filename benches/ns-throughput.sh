@@ -5,6 +5,8 @@
 # sandbox. Needs root or unprivileged user namespaces, and curl and python3.
 #
 #   benches/ns-throughput.sh [SIZE_MIB] [RUNS]
+#
+# BEFORE=path/to/an/older/torsocks-ns adds its rows at 128 KiB, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-200}
@@ -32,13 +34,19 @@ direct=$(for _ in $(seq "$runs"); do
 done | best)
 printf '| path | MTU | buffer | Mbit/s | of direct |\n|---|---|---|---|---|\n'
 printf '| curl --socks5-hostname (direct) | - | - | %s | 100%% |\n' "$(echo "$direct" | mbps)"
+# row LABEL BINARY MTU KIB
+row() {
+    local speed pct
+    speed=$(for _ in $(seq "$runs"); do
+        "$2" --automap -P "$socks_port" --mtu "$3" --buffer-kib "$4" \
+            -- curl -s "$url" -o /dev/null -w '%{speed_download}\n'
+    done | best)
+    pct=$(awk -v a="$speed" -v b="$direct" 'BEGIN { printf "%.0f", 100 * a / b }')
+    printf '| %s | %s | %s KiB | %s | %s%% |\n' "$1" "$3" "$4" "$(echo "$speed" | mbps)" "$pct"
+}
 for mtu in 1500 65520; do
+    if [ -n "${BEFORE:-}" ]; then row "before: torsocks-ns curl" "$BEFORE" "$mtu" 128; fi
     for kib in 16 128 1024; do
-        speed=$(for _ in $(seq "$runs"); do
-            ./target/release/torsocks-ns --automap -P "$socks_port" --mtu "$mtu" --buffer-kib "$kib" \
-                -- curl -s "$url" -o /dev/null -w '%{speed_download}\n'
-        done | best)
-        pct=$(awk -v a="$speed" -v b="$direct" 'BEGIN { printf "%.0f", 100 * a / b }')
-        printf '| torsocks-ns curl | %s | %s KiB | %s | %s%% |\n' "$mtu" "$kib" "$(echo "$speed" | mbps)" "$pct"
+        row "torsocks-ns curl" ./target/release/torsocks-ns "$mtu" "$kib"
     done
 done
