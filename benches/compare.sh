@@ -20,6 +20,9 @@
 # download, the whole machine's CPU per connection and per GB with how busy it was
 # (every process of the path). Then start-up times. Nothing leaves the machine: every
 # address is loopback or the namespace's.
+#
+# BEFORE=path/to/an/older/torsocks-ns adds its paths beside torsocks-ns's, in the same
+# run; ONLY=torsocks-ns measures only the torsocks-ns paths (and BEFORE's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
@@ -145,6 +148,8 @@ start() {
         socks | direct) sh -c "$body" < "$work/in" > "$work/out" & ;;
         torsocks-ns) TORSOCKS_CONF_FILE=/dev/null ./target/release/torsocks-ns -P "$port" \
             -- sh -c "$body" < "$work/in" > "$work/out" & mid=$! ;;
+        torsocks-ns-before) TORSOCKS_CONF_FILE=/dev/null "$BEFORE" -P "$port" \
+            -- sh -c "$body" < "$work/in" > "$work/out" & mid=$! ;;
         preload-rs) TORSOCKS_CONF_FILE=$work/ts-$port.conf LD_PRELOAD=$rs_lib sh -c "$body" \
             < "$work/in" > "$work/out" & ;;
         preload-c) TORSOCKS_CONF_FILE=$work/ts-$port.conf LD_PRELOAD=$c_lib sh -c "$body" \
@@ -224,16 +229,21 @@ measure() {
     echo "done: $label" >&2
 }
 
+only=${ONLY:-}
 for port in 11080 11081; do
     server=$([ "$port" = 11080 ] && echo microsocks || echo danted)
-    measure "SOCKS-aware client → $server" socks "$port"
+    [ -n "$only" ] || measure "SOCKS-aware client → $server" socks "$port"
+    if [ -n "${BEFORE:-}" ]; then measure "before: torsocks-ns → $server" torsocks-ns-before "$port"; fi
     measure "torsocks-ns → $server" torsocks-ns "$port"
+    [ -n "$only" ] && continue
     measure "torsocks-rs preload → $server" preload-rs "$port"
     measure "C torsocks 2.4.0 → $server" preload-c "$port"
     measure "proxychains4 → $server" proxychains "$port"
 done
-measure "pasta (no SOCKS)" pasta
-measure "slirp4netns (no SOCKS)" slirp4netns
+if [ -z "$only" ]; then
+    measure "pasta (no SOCKS)" pasta
+    measure "slirp4netns (no SOCKS)" slirp4netns
+fi
 
 echo
 echo "$rounds rounds of $conns connect-request-close; 2 GiB downloads and uploads (median of 3); $idle idle connections"
@@ -254,6 +264,9 @@ echo
 echo "| start-up (40 runs) | median ms | best ms |"
 echo "|---|---|---|"
 echo "| unshare -Urn true | $(times unshare -Urn true) |"
+if [ -n "${BEFORE:-}" ]; then
+    echo "| before: torsocks-ns true (SOCKS check against microsocks) | $(times env TORSOCKS_CONF_FILE=/dev/null "$BEFORE" -P 11080 true) |"
+fi
 echo "| torsocks-ns true (SOCKS check against microsocks) | $(times env TORSOCKS_CONF_FILE=/dev/null ./target/release/torsocks-ns -P 11080 true) |"
 echo "| C torsocks true (Debian's wrapper) | $(times env TORSOCKS_CONF_FILE="$work/ts-11080.conf" /usr/bin/torsocks true) |"
 echo "| torsocks-rs torsocks true (packaging/torsocks.in) | $(times env TORSOCKS_CONF_FILE="$work/ts-11080.conf" sh "$work/torsocks" true) |"
