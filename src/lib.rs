@@ -154,6 +154,16 @@ pub fn main() -> ExitCode {
     if let Some(library) = &args.preload {
         return helper::run(&args, &config, library);
     }
+    let buffers = match limits::buffer_plan(
+        args.buffer_budget,
+        args.buffer_kib,
+        args.max_connections,
+        args.max_dns_queries,
+        args.mtu as usize,
+    ) {
+        Ok(plan) => plan,
+        Err(message) => return fail(message),
+    };
     if args.check {
         let endpoint = config.tor_endpoint();
         let tor_args: Vec<std::ffi::OsString> = vec![
@@ -171,7 +181,10 @@ pub fn main() -> ExitCode {
             }
         };
         let policy = match spec::describe(&args) {
-            Ok(policy) => policy,
+            Ok(mut policy) => {
+                policy.push(buffers.describe());
+                policy
+            }
             Err(message) => return fail(message),
         };
         return check::run(endpoint, &tor_args, version, &policy);
@@ -179,16 +192,6 @@ pub fn main() -> ExitCode {
     let range = match onion_range(&args.virtual_range) {
         Ok(range) => range,
         Err(e) => return fail(format!("--virtual-range: {e}")),
-    };
-    let buffers = match limits::buffer_plan(
-        args.buffer_budget,
-        args.buffer_kib,
-        args.max_connections,
-        args.max_dns_queries,
-        args.mtu as usize,
-    ) {
-        Ok(plan) => plan,
-        Err(message) => return fail(message),
     };
     let publishes: Vec<publish::Publish> = match args
         .publish
