@@ -130,16 +130,7 @@ pub(crate) fn buffer_plan(
     mtu: usize,
 ) -> Result<BufferPlan, String> {
     let dns = launcher_fixed(mtu) + u64::from(max_dns_queries) * DNS_QUERY_COST;
-    let mib = |bytes: u64| bytes.div_ceil(1 << 20);
-    let for_connections = budget.checked_sub(dns).filter(|&b| b > 0).ok_or_else(|| {
-        format!(
-            "--buffer-budget {} MiB is less than the launcher itself and the \
-             {max_dns_queries} DNS queries at once (--max-dns-queries) hold: give at least \
-             {} MiB",
-            budget >> 20,
-            mib(dns + per_connection(MIN_BUFFER_KIB as usize * 1024))
-        )
-    })?;
+    let for_connections = set_aside(budget, dns, max_dns_queries)?;
     let plan = |kib: u32, connections: u64| BufferPlan {
         budget,
         buffer: kib as usize * 1024,
@@ -148,7 +139,8 @@ pub(crate) fn buffer_plan(
         per_connection: per_connection(kib as usize * 1024),
     };
     let fitting = |kib: u32| for_connections / per_connection(kib as usize * 1024);
-    let need = |kib: u32, n: u32| mib(dns + u64::from(n) * per_connection(kib as usize * 1024));
+    let need =
+        |kib: u32, n: u32| mebibytes(dns + u64::from(n) * per_connection(kib as usize * 1024));
     match (buffer_kib, max_connections) {
         (kib, None) => {
             let kib = kib.unwrap_or(DEFAULT_BUFFER_KIB);
@@ -182,6 +174,25 @@ pub(crate) fn buffer_plan(
             budget >> 20
         )),
     }
+}
+
+/// What `budget` leaves for connections once `aside` (the launcher and its DNS queries)
+/// is taken, or an error that says what budget would do.
+fn set_aside(budget: u64, aside: u64, max_dns_queries: u32) -> Result<u64, String> {
+    budget.checked_sub(aside).filter(|&b| b > 0).ok_or_else(|| {
+        format!(
+            "--buffer-budget {} MiB is less than the launcher itself and the \
+             {max_dns_queries} DNS queries at once (--max-dns-queries) hold: give at least \
+             {} MiB",
+            budget >> 20,
+            mebibytes(aside + per_connection(MIN_BUFFER_KIB as usize * 1024))
+        )
+    })
+}
+
+/// `bytes` in MiB, rounded up (a budget asked for must be enough).
+fn mebibytes(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
 }
 
 #[cfg(test)]
