@@ -205,9 +205,18 @@ fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, Setup
         .collect()
 }
 
-/// Starts the sandbox and returns once its network is configured and its privileges
-/// are gone. Must be called before the process starts any thread.
-pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
+/// The namespaces the sandbox gets, every one new.
+const NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
+    .union(CloneFlags::CLONE_NEWNET)
+    .union(CloneFlags::CLONE_NEWNS)
+    .union(CloneFlags::CLONE_NEWPID)
+    .union(CloneFlags::CLONE_NEWUTS)
+    .union(CloneFlags::CLONE_NEWIPC)
+    .union(CloneFlags::CLONE_NEWCGROUP);
+
+/// The command's argv and environment as C strings (made before the clone: the child
+/// allocates nothing it could fail on).
+fn command_strings(spec: &Spec) -> Result<(Vec<CString>, Vec<CString>), SetupError> {
     let argv = c_strings(spec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     if argv.is_empty() {
         return Err(SetupError::Invalid("no command".into()));
@@ -218,6 +227,13 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
         pair.extend_from_slice(v.as_bytes());
         pair
     }))?;
+    Ok((argv, env))
+}
+
+/// Starts the sandbox and returns once its network is configured and its privileges
+/// are gone. Must be called before the process starts any thread.
+pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
+    let (argv, env) = command_strings(spec)?;
     let filters = harden::filters()?;
     let (parent_end, child_end) = UnixStream::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
@@ -225,13 +241,6 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
         caller_gid: nix::unistd::getgid(),
         run_as: spec.run_as,
     };
-    let flags = CloneFlags::CLONE_NEWUSER
-        | CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
     let mut stack = vec![0u8; CHILD_STACK];
     let mut child_end = Some(child_end);
     let setup = Setup {
@@ -259,7 +268,7 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
     // SAFETY: without CLONE_VM the child gets a copy of this single-threaded process
     // (see the function's contract), as with fork; it runs `body` on its own copy of
     // `stack` and never returns into this function's frames (it _exits).
-    let child = unsafe { nix::sched::clone(body, &mut stack, flags, Some(libc::SIGCHLD)) }
+    let child = unsafe { nix::sched::clone(body, &mut stack, NAMESPACES, Some(libc::SIGCHLD)) }
         .map_err(SetupError::Namespaces)?;
     drop(child_end);
     let pidfd = pidfd_of(child).inspect_err(|_| {
