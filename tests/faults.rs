@@ -504,6 +504,49 @@ fn buffer_options_that_cannot_fit_are_refused_before_anything_starts() {
 }
 
 #[test]
+fn dns_queries_longer_than_any_real_one_are_not_held() {
+    if !tun() {
+        return;
+    }
+    let mock = MockTor::builder()
+        .name("small.test", "192.0.2.7".parse().unwrap())
+        .start()
+        .unwrap();
+    // The same question, padded past 4 KiB with an additional record of junk: the small
+    // one reaches Tor; the long one gets SERVFAIL at once over UDP, and over TCP its
+    // length alone ends the connection (a new one still works).
+    let script = "import socket, struct\n\
+                  def query(name, pad):\n\
+                  \x20   q = struct.pack('!HHHHHH', 7, 0x0100, 1, 0, 0, 1 if pad else 0)\n\
+                  \x20   q += b''.join(bytes([len(p)]) + p for p in name.split(b'.')) + b'\\0'\n\
+                  \x20   q += struct.pack('!HH', 1, 1)\n\
+                  \x20   if pad: q += b'\\0' + struct.pack('!HHIH', 16, 1, 0, pad) + b'x' * pad\n\
+                  \x20   return q\n\
+                  u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(10)\n\
+                  u.sendto(query(b'long.test', 6000), ('10.241.0.1', 53))\n\
+                  print('udp long rcode', u.recv(65535)[3] & 0x0f, flush=True)\n\
+                  u.sendto(query(b'small.test', 0), ('10.241.0.1', 53))\n\
+                  print('udp small rcode', u.recv(65535)[3] & 0x0f, flush=True)\n\
+                  t = socket.create_connection(('10.241.0.1', 53), timeout=10)\n\
+                  t.sendall(struct.pack('!H', 0xffff) + b'y' * 1000)\n\
+                  print('tcp long', t.recv(100), flush=True)\n\
+                  t = socket.create_connection(('10.241.0.1', 53), timeout=10)\n\
+                  q = query(b'small.test', 0); t.sendall(struct.pack('!H', len(q)) + q)\n\
+                  print('tcp small rcode', t.recv(2 + 512)[5] & 0x0f, flush=True)\n";
+    let out = ns(&mock, &["--", "python3", "-c", script])
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(s.contains("udp long rcode 2\n"), "{}", text(&out));
+    assert!(s.contains("udp small rcode 0\n"), "{}", text(&out));
+    assert!(s.contains("tcp long b''\n"), "{}", text(&out));
+    assert!(s.contains("tcp small rcode 0\n"), "{}", text(&out));
+    let asked: Vec<_> = mock.requests().into_iter().filter_map(|r| r.host).collect();
+    assert!(asked.iter().any(|h| h == "small.test"), "{asked:?}");
+    assert!(!asked.iter().any(|h| h == "long.test"), "{asked:?}");
+}
+
+#[test]
 fn a_flood_of_onion_names_cannot_exhaust_the_virtual_addresses() {
     if !tun() {
         return;

@@ -36,11 +36,16 @@ pub(super) async fn dns_over_tcp(
     });
     wake.flow(flow);
     let mut pending: Vec<u8> = Vec::new();
-    while let Some(chunk) = queries.recv().await {
+    'queries: while let Some(chunk) = queries.recv().await {
         wake.flow(flow);
         pending.extend_from_slice(&chunk);
         while pending.len() >= 2 {
             let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+            if len > crate::limits::MAX_DNS_QUERY {
+                // No real query is this long: end the connection rather than hold
+                // up to 64 KiB of it (the memory budget counts a query at its bound).
+                break 'queries;
+            }
             if pending.len() < 2 + len {
                 break;
             }
