@@ -41,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 cargo build --release -q -p torsocks-ns -p torsocks-preload
 
-# Not under /tmp (torsocks-ns gives the sandbox its own) and readable by nobody (pasta).
-work=$(mktemp -d /var/tmp/tsbench.XXXXXX)
+# Not under /tmp or /var (torsocks-ns gives the sandbox its own: the working directory
+# is what it shares) and readable by nobody (pasta).
+mkdir -p target; work=$(mktemp -d -p "$PWD/target" tsbench.XXXXXX)
 chmod 755 "$work"
 ns=tsbench$$
 pids=()
