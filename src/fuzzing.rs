@@ -9,9 +9,10 @@ use torsocks_core::dns::{self, Answer, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
 use torsocks_core::onion::OnionRange;
 use torsocks_core::resolve::plan::{self, Forward, Policy, Want};
 
-use crate::socks_port::proto::{Ask, Outcome, Server, Step};
 use crate::this_machine::ThisMachine;
 use crate::vpool::VirtualPool;
+use torsocks_core::socks5::server::{Ask, Outcome, Server, Step};
+use torsocks_core::socks5::Status;
 
 /// A DNS query from the program, answered as the sandbox's DNS server answers it, with
 /// Tor's part replaced by a fixed address: the query's parse, the plan for its name,
@@ -75,9 +76,13 @@ pub fn socks_server(data: &[u8]) {
             Step::Refuse(_) => return,
             Step::Request(ask) => {
                 let outcome = match ask {
-                    Ask::Connect { host, .. } if this.named_by(&host) => Outcome::Failed(2),
+                    Ask::Connect { host, .. } if this.named_by(&host) => {
+                        Outcome::Failed(Status::NotAllowed)
+                    }
                     Ask::Connect { .. } => Outcome::Connected,
-                    Ask::Resolve(name) if this.named_by(&name) => Outcome::Failed(2),
+                    Ask::Resolve(name) if this.named_by(&name) => {
+                        Outcome::Failed(Status::NotAllowed)
+                    }
                     Ask::Resolve(_) => Outcome::Resolved(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
                     Ask::ResolvePtr(_) => Outcome::Named(b"a.test".to_vec()),
                 };
@@ -101,7 +106,7 @@ pub fn control_reply(data: &[u8]) {
         let _ = proto::bootstrap(&reply);
         for key in ["ServiceID", "status/bootstrap-phase", "COOKIEFILE"] {
             if let Some(value) = reply.value(key) {
-                let _ = proto::unhex(&value);
+                let _ = torsocks_core::hex::decode(&value);
             }
         }
         if used == 0 || used > rest.len() {

@@ -120,7 +120,7 @@ impl Isolation {
 /// 16 hex digits of SHA3-256: keeps names and client credentials (up to 255 bytes
 /// each) out of the password's length limit, and out of Tor's logs.
 fn short_hash(bytes: &[u8]) -> String {
-    crate::control::proto::hex(&Sha3_256::digest(bytes)[..8])
+    torsocks_core::hex::encode(&Sha3_256::digest(bytes)[..8])
 }
 
 #[cfg(test)]

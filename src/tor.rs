@@ -12,11 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use torsocks_core::resolve::LookupError;
 use torsocks_core::socks5::blocking::ExchangeError;
-use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error};
+use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error, Status};
 
 use crate::isolation::{Isolation, Purpose};
 use crate::listening::Probe;
-use crate::socks_port::proto::rep;
 
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
@@ -87,17 +86,17 @@ impl DialError {
     /// The SOCKS reply code to give a client of the sandbox's SOCKS port: Tor's own
     /// when it refused, TTL expired when it did not answer in time, "not allowed" for
     /// this machine.
-    pub(crate) fn reply_code(&self) -> Option<u8> {
+    pub(crate) fn reply_status(&self) -> Option<Status> {
         match self {
             DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected {
-                code, ..
-            })) => Some(*code),
+                status, ..
+            })) => Some(*status),
             DialError::Exchange(ExchangeError::Recv(e))
                 if e.kind() == std::io::ErrorKind::TimedOut =>
             {
-                Some(rep::TTL_EXPIRED)
+                Some(Status::TtlExpired)
             }
-            DialError::ThisMachine => Some(rep::NOT_ALLOWED),
+            DialError::ThisMachine => Some(Status::NotAllowed),
             DialError::Exchange(_) => None,
         }
     }
@@ -316,8 +315,8 @@ async fn drive(mut handshake: Handshake, stream: &mut TcpStream) -> Result<Reply
 /// A short reason for logs and statistics.
 pub(crate) fn describe(e: &DialError) -> String {
     match e {
-        DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected { code, .. })) => {
-            format!("Tor refused (REP {code})")
+        DialError::Exchange(ExchangeError::Protocol(Socks5Error::Rejected { status, .. })) => {
+            format!("Tor refused (REP {})", status.byte())
         }
         other => other.to_string(),
     }

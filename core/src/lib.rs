@@ -12,7 +12,7 @@
 //!    Errors are typed ([`config::ConfigError`]) and carry where the bad value came from.
 //! 2. [`log`] — the torsocks log line (spec §3): levels 1–5, optional time prefix, a
 //!    file or stderr, one `write(2)` per line, errno preserved.
-//! 3. [`socks5`] — a sans-IO SOCKS5 client: encoders for every message torsocks sends
+//! 3. [`socks5`] — a sans-IO SOCKS5 client (and its server side, for the launcher): encoders for every message torsocks sends
 //!    (greeting, RFC 1929 authentication, CONNECT, Tor's RESOLVE and RESOLVE_PTR),
 //!    decoders that say exactly how many more bytes they need, a [`socks5::Handshake`]
 //!    state machine that drives them, and the mapping of failures to errno values and
@@ -25,6 +25,7 @@
 //!    IPv4-mapped, and the C library's `inet_aton` number syntax.
 //! 7. [`dns`] — the DNS messages torsocks synthesizes for the `res_*` functions
 //!    (question parsing, responses, reverse names), without sending any.
+//! 8. [`hex`] — hex text of bytes (Tor's control protocol, isolation names).
 //!
 //! Nothing here performs network I/O; the callers own their sockets.
 
@@ -34,6 +35,7 @@
 pub mod addr;
 pub mod config;
 pub mod dns;
+pub mod hex;
 pub mod log;
 pub mod onion;
 pub mod resolve;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proto::Reply;
+use torsocks_core::hex;
 
 /// How long connecting to the ControlPort, and each reply, may take.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -107,16 +108,16 @@ impl Control {
             )
         })?;
         if !safe {
-            return Ok(format!("AUTHENTICATE {}", proto::hex(&cookie)));
+            return Ok(format!("AUTHENTICATE {}", hex::encode(&cookie)));
         }
         let mut nonce = [0u8; 32];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut r| r.read_exact(&mut nonce))
             .map_err(|e| format!("randomness: {e}"))?;
-        let reply = self.command(&format!("AUTHCHALLENGE SAFECOOKIE {}", proto::hex(&nonce)))?;
+        let reply = self.command(&format!("AUTHCHALLENGE SAFECOOKIE {}", hex::encode(&nonce)))?;
         let (Some(server_hash), Some(server_nonce)) = (
-            reply.value("SERVERHASH").and_then(|h| proto::unhex(&h)),
-            reply.value("SERVERNONCE").and_then(|h| proto::unhex(&h)),
+            reply.value("SERVERHASH").and_then(|h| hex::decode(&h)),
+            reply.value("SERVERNONCE").and_then(|h| hex::decode(&h)),
         ) else {
             return Err(format!(
                 "Tor's ControlPort refused AUTHCHALLENGE: {}",
@@ -132,7 +133,7 @@ impl Control {
             ));
         }
         let client = proto::safecookie_client_hash(&cookie, &nonce, &server_nonce);
-        Ok(format!("AUTHENTICATE {}", proto::hex(&client)))
+        Ok(format!("AUTHENTICATE {}", hex::encode(&client)))
     }
 
     /// Sends one command line; the reply, whatever its code.

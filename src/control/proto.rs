@@ -191,22 +191,6 @@ pub(crate) fn safecookie_client_hash(
     safecookie_hmac(CONTROLLER_TO_SERVER, cookie, client_nonce, server_nonce)
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bytes from hex (either case).
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Tor's bootstrap state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bootstrap {
@@ -245,6 +229,7 @@ pub(crate) fn bootstrap(reply: &Reply) -> Option<Bootstrap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use torsocks_core::hex;
 
     #[test]
     fn replies_single_multi_and_data() {
@@ -297,9 +282,9 @@ mod tests {
         let client = safecookie_client_hash(&cookie, &cn, &sn);
         assert_eq!((server.len(), client.len()), (32, 32));
         assert_ne!(server, client);
-        assert_eq!(unhex(&hex(&server)), Some(server));
-        assert_eq!(unhex("0A0b"), Some(vec![10, 11]));
-        assert_eq!(unhex("0"), None);
+        assert_eq!(hex::decode(&hex::encode(&server)), Some(server));
+        assert_eq!(hex::decode("0A0b"), Some(vec![10, 11]));
+        assert_eq!(hex::decode("0"), None);
     }
 
     #[test]

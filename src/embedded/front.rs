@@ -1,7 +1,7 @@
 //! The embedded client's SOCKS5 front: CONNECT by name or address, RESOLVE and
 //! RESOLVE_PTR, served on loopback to the launcher's own Tor connector ([`crate::tor`])
 //! or, in preload mode, to `libtorsocks`. The exchange is the sans-IO server of
-//! [`crate::socks_port::proto`]; each client's SOCKS credentials are its isolation key,
+//! [`torsocks_core::socks5::server`]; each client's SOCKS credentials are its isolation key,
 //! as with Tor's `IsolateSOCKSAuth`: requests with the same credentials may share
 //! circuits, others never do.
 
@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 use torsocks_core::socks5::Auth;
 
 use crate::socks_port::handshake;
-use crate::socks_port::proto::{rep, Ask, Outcome};
+use torsocks_core::socks5::server::{Ask, Outcome};
+use torsocks_core::socks5::Status;
 
 /// The client, on whichever runtime Arti was given.
 pub(crate) type Client = TorClient<tor_rtcompat::PreferredRuntime>;
@@ -94,7 +95,7 @@ async fn serve_one(mut stream: TcpStream, client: &Client, debug: bool) {
                     if debug {
                         eprintln!("torsocks-ns: embedded Tor: connection to {host}:{port}: {e}");
                     }
-                    Outcome::Failed(reply_code(e.kind()))
+                    Outcome::Failed(reply_status(e.kind()))
                 }
             }
         }
@@ -106,13 +107,13 @@ async fn serve_one(mut stream: TcpStream, client: &Client, debug: bool) {
                     // Tor's own RESOLVE answers with one address, IPv4 first.
                     Ok(addrs) => match first_address(&addrs) {
                         Some(ip) => Outcome::Resolved(ip),
-                        None => Outcome::Failed(rep::HOST_UNREACHABLE),
+                        None => Outcome::Failed(Status::HostUnreachable),
                     },
                     Err(e) => {
                         if debug {
                             eprintln!("torsocks-ns: embedded Tor: lookup of {name}: {e}");
                         }
-                        Outcome::Failed(reply_code(e.kind()))
+                        Outcome::Failed(reply_status(e.kind()))
                     }
                 },
             }
@@ -120,9 +121,9 @@ async fn serve_one(mut stream: TcpStream, client: &Client, debug: bool) {
         Ask::ResolvePtr(ip) => match client.resolve_ptr_with_prefs(ip, &prefs).await {
             Ok(names) => match names.into_iter().next() {
                 Some(name) => Outcome::Named(name.into_bytes()),
-                None => Outcome::Failed(rep::HOST_UNREACHABLE),
+                None => Outcome::Failed(Status::HostUnreachable),
             },
-            Err(e) => Outcome::Failed(reply_code(e.kind())),
+            Err(e) => Outcome::Failed(reply_status(e.kind())),
         },
     };
     let _ = stream.write_all(&server.reply(&outcome)).await;
@@ -138,20 +139,20 @@ fn first_address(addrs: &[IpAddr]) -> Option<IpAddr> {
 
 /// The SOCKS5 reply (RFC 1928 §6) for a failure of Arti's, as Tor's SocksPort would
 /// give it: the launcher and libtorsocks turn these into errno values and DNS rcodes.
-fn reply_code(kind: ErrorKind) -> u8 {
+fn reply_status(kind: ErrorKind) -> Status {
     match kind {
         ErrorKind::RemoteHostNotFound | ErrorKind::RemoteHostResolutionFailed => {
-            rep::HOST_UNREACHABLE
+            Status::HostUnreachable
         }
-        ErrorKind::RemoteConnectionRefused => rep::CONNECTION_REFUSED,
-        ErrorKind::RemoteNetworkFailed => rep::NETWORK_UNREACHABLE,
-        ErrorKind::RemoteNetworkTimeout | ErrorKind::TorNetworkTimeout => rep::TTL_EXPIRED,
-        ErrorKind::ExitPolicyRejected | ErrorKind::ForbiddenStreamTarget => rep::NOT_ALLOWED,
+        ErrorKind::RemoteConnectionRefused => Status::ConnectionRefused,
+        ErrorKind::RemoteNetworkFailed => Status::NetworkUnreachable,
+        ErrorKind::RemoteNetworkTimeout | ErrorKind::TorNetworkTimeout => Status::TtlExpired,
+        ErrorKind::ExitPolicyRejected | ErrorKind::ForbiddenStreamTarget => Status::NotAllowed,
         ErrorKind::OnionServiceNotFound
         | ErrorKind::OnionServiceNotRunning
-        | ErrorKind::OnionServiceConnectionFailed => rep::HOST_UNREACHABLE,
-        ErrorKind::InvalidStreamTarget => rep::ATYP_NOT_SUPPORTED,
-        _ => rep::GENERAL_FAILURE,
+        | ErrorKind::OnionServiceConnectionFailed => Status::HostUnreachable,
+        ErrorKind::InvalidStreamTarget => Status::AddressTypeNotSupported,
+        _ => Status::GeneralFailure,
     }
 }
 
@@ -212,16 +213,22 @@ mod tests {
     #[test]
     fn failures_get_tor_s_reply_codes() {
         assert_eq!(
-            reply_code(ErrorKind::RemoteHostNotFound),
-            rep::HOST_UNREACHABLE
+            reply_status(ErrorKind::RemoteHostNotFound),
+            Status::HostUnreachable
         );
         assert_eq!(
-            reply_code(ErrorKind::RemoteConnectionRefused),
-            rep::CONNECTION_REFUSED
+            reply_status(ErrorKind::RemoteConnectionRefused),
+            Status::ConnectionRefused
         );
-        assert_eq!(reply_code(ErrorKind::TorNetworkTimeout), rep::TTL_EXPIRED);
-        assert_eq!(reply_code(ErrorKind::ExitPolicyRejected), rep::NOT_ALLOWED);
-        assert_eq!(reply_code(ErrorKind::Internal), rep::GENERAL_FAILURE);
+        assert_eq!(
+            reply_status(ErrorKind::TorNetworkTimeout),
+            Status::TtlExpired
+        );
+        assert_eq!(
+            reply_status(ErrorKind::ExitPolicyRejected),
+            Status::NotAllowed
+        );
+        assert_eq!(reply_status(ErrorKind::Internal), Status::GeneralFailure);
     }
 
     #[test]

@@ -6,12 +6,10 @@
 //! The listening sockets are created by the sandbox's PID 1 inside its network
 //! namespace and handed to the launcher ([`crate::ns`]); the program cannot close or
 //! replace them. Each client is served here, in the launcher: the exchange by the
-//! sans-IO [`proto`], the request through [`Tor`] with the run's isolation (a client's
+//! sans-IO [`torsocks_core::socks5::server`], the request through [`Tor`] with the run's isolation (a client's
 //! own credentials keep it apart from other clients), then bytes both ways. Clients
 //! are capped (`--max-connections`), and an exchange that does not complete within
 //! [`HANDSHAKE_DEADLINE`] is dropped.
-
-pub(crate) mod proto;
 
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -25,7 +23,8 @@ use crate::accept;
 use crate::slots::Slots;
 use crate::tor::{self, Tor};
 use crate::vpool::VirtualPool;
-use proto::{rep, Ask, Outcome, Server, Step};
+use torsocks_core::socks5::server::{self as proto, Ask, Outcome, Server, Step};
+use torsocks_core::socks5::Status;
 
 /// How long a client may take to send its greeting and request.
 pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
@@ -97,9 +96,9 @@ async fn client(mut stream: TcpStream, context: &Context) {
                             tor::describe(&e)
                         );
                     }
-                    let code = e.reply_code().unwrap_or(rep::GENERAL_FAILURE);
+                    let status = e.reply_status().unwrap_or(Status::GeneralFailure);
                     let _ = stream
-                        .write_all(&server.reply(&Outcome::Failed(code)))
+                        .write_all(&server.reply(&Outcome::Failed(status)))
                         .await;
                 }
             }
@@ -153,9 +152,9 @@ async fn gone(stream: &TcpStream) {
 /// The reply code for a failed lookup (as Tor's own SOCKS port answers).
 fn lookup_failed(e: LookupError) -> Outcome {
     Outcome::Failed(match e {
-        LookupError::NotFound | LookupError::NoData => rep::HOST_UNREACHABLE,
-        LookupError::TryAgain => rep::TTL_EXPIRED,
-        _ => rep::GENERAL_FAILURE,
+        LookupError::NotFound | LookupError::NoData => Status::HostUnreachable,
+        LookupError::TryAgain => Status::TtlExpired,
+        _ => Status::GeneralFailure,
     })
 }
 

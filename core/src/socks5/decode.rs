@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{wire, BoundAddr, Command, Socks5Error};
+use super::{wire, BoundAddr, Command, Socks5Error, Status};
 
 /// The progress of a parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ fn header(buf: &[u8], command: Command) -> Result<Option<u8>, Socks5Error> {
     if buf.len() >= 2 && buf[1] != 0 {
         return Err(Socks5Error::Rejected {
             command,
-            code: buf[1],
+            status: Status::from_byte(buf[1]),
         });
     }
     // None means "fewer than 4 bytes so far".

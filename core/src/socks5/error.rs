@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::Command;
+use super::{Command, Status};
 use crate::resolve::LookupError;
 
 /// A failure of the SOCKS5 dialogue itself (transport errors are the caller's).
@@ -32,8 +32,8 @@ pub enum Socks5Error {
     Rejected {
         /// The request's command.
         command: Command,
-        /// The REP byte.
-        code: u8,
+        /// What the server answered.
+        status: Status,
     },
     /// A reply carried an address type this command does not allow (S-10, S-13, S-15).
     BadAtyp(u8),
@@ -50,13 +50,7 @@ impl Socks5Error {
     pub fn errno(&self) -> i32 {
         match self {
             Socks5Error::AuthFailed { .. } => libc::EINVAL,
-            Socks5Error::Rejected { code, .. } => match code {
-                0x01 | 0x02 | 0x05 | 0x07 | 0x08 => libc::ECONNREFUSED,
-                0x03 => libc::ENETUNREACH,
-                0x04 => libc::EHOSTUNREACH,
-                0x06 => libc::ETIMEDOUT,
-                _ => libc::ECONNABORTED,
-            },
+            Socks5Error::Rejected { status, .. } => status.connect_errno(),
             Socks5Error::NameTooLong | Socks5Error::CredentialTooLong => libc::ENAMETOOLONG,
             Socks5Error::GreetingVersion(_)
             | Socks5Error::NoAcceptableMethod
@@ -70,30 +64,11 @@ impl Socks5Error {
     /// The outcome of a failed lookup (§4.9).
     pub fn lookup_error(&self) -> LookupError {
         match self {
-            Socks5Error::Rejected { code: 0x04, .. } | Socks5Error::EmptyName => {
-                LookupError::NotFound
-            }
-            Socks5Error::Rejected {
-                code: 0x01 | 0x06, ..
-            } => LookupError::TryAgain,
+            Socks5Error::Rejected { status, .. } => status.lookup_error(),
+            Socks5Error::EmptyName => LookupError::NotFound,
             _ => LookupError::NoRecovery,
         }
     }
-}
-
-/// The text of a CONNECT failure code (§4.6).
-fn connect_failure_text(code: u8) -> Option<&'static str> {
-    Some(match code {
-        0x01 => "General SOCKS server failure",
-        0x02 => "Connection not allowed by ruleset",
-        0x03 => "Network unreachable",
-        0x04 => "Host unreachable",
-        0x05 => "Connection refused to Tor SOCKS",
-        0x06 => "Connection timed out",
-        0x07 => "Command not supported",
-        0x08 => "Address type not supported",
-        _ => return None,
-    })
 }
 
 impl fmt::Display for Socks5Error {
@@ -115,13 +90,13 @@ impl fmt::Display for Socks5Error {
             ),
             Socks5Error::Rejected {
                 command: Command::Connect,
-                code,
-            } => match connect_failure_text(*code) {
+                status,
+            } => match status.connect_failure_text() {
                 Some(text) => f.write_str(text),
-                None => write!(f, "Socks5 server replied an unknown code {code}"),
+                None => write!(f, "Socks5 server replied an unknown code {}", status.byte()),
             },
-            Socks5Error::Rejected { code, .. } => {
-                write!(f, "Unable to resolve. Status reply: {code}")
+            Socks5Error::Rejected { status, .. } => {
+                write!(f, "Unable to resolve. Status reply: {}", status.byte())
             }
             Socks5Error::BadAtyp(atyp) => write!(f, "Bad SOCKS5 atyp reply {atyp}"),
             Socks5Error::EmptyName => f.write_str("Tor answered the reverse lookup with no name"),

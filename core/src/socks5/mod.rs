@@ -1,4 +1,4 @@
-//! A sans-IO SOCKS5 client for Tor (spec §4): RFC 1928, RFC 1929 authentication, and
+//! A sans-IO SOCKS5 client for Tor (and the server side of the same protocol) (spec §4): RFC 1928, RFC 1929 authentication, and
 //! Tor's RESOLVE (`F0`) and RESOLVE_PTR (`F1`) extensions.
 //!
 //! * [`encode`] — the bytes of every message torsocks sends, byte for byte as spec §4.
@@ -9,6 +9,9 @@
 //! * [`Handshake`] — the state machine that strings them together: feed it what the
 //!   server sent, get the next [`Action`] (send these bytes, read this many, done).
 //! * [`blocking`] — drives a [`Handshake`] over any `Read + Write` stream.
+//! * [`Status`] — a reply's REP byte, named for both sides.
+//! * [`server`] — the server side, sans-IO as well: the sandbox's SOCKS port and the
+//!   embedded client's front both serve Tor-aware programs with it.
 //! * [`Socks5Error`] — every protocol failure, with its errno (§4.6), its lookup
 //!   outcome (§4.9) and its log text (§3.1).
 //!
@@ -24,11 +27,14 @@ pub mod decode;
 pub mod encode;
 mod error;
 mod handshake;
+pub mod server;
+mod status;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 pub use error::Socks5Error;
 pub use handshake::{Action, Handshake};
+pub use status::Status;
 
 /// Protocol constants.
 pub mod wire {

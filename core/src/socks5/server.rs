@@ -5,35 +5,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use torsocks_core::socks5::{wire, Auth};
-
-/// RFC 1928 §6 reply codes.
-pub(crate) mod rep {
-    /// Succeeded.
-    pub(crate) const OK: u8 = 0x00;
-    /// General SOCKS server failure.
-    pub(crate) const GENERAL_FAILURE: u8 = 0x01;
-    /// Connection not allowed by ruleset.
-    pub(crate) const NOT_ALLOWED: u8 = 0x02;
-    /// Network unreachable.
-    #[cfg_attr(not(feature = "embedded-tor"), allow(dead_code))]
-    pub(crate) const NETWORK_UNREACHABLE: u8 = 0x03;
-    /// Host unreachable (Tor's answer to a failed lookup).
-    pub(crate) const HOST_UNREACHABLE: u8 = 0x04;
-    /// Connection refused (by the destination, as the exit saw it).
-    #[cfg_attr(not(feature = "embedded-tor"), allow(dead_code))]
-    pub(crate) const CONNECTION_REFUSED: u8 = 0x05;
-    /// TTL expired (Tor's answer to a timeout).
-    pub(crate) const TTL_EXPIRED: u8 = 0x06;
-    /// Command not supported.
-    pub(crate) const COMMAND_NOT_SUPPORTED: u8 = 0x07;
-    /// Address type not supported.
-    pub(crate) const ATYP_NOT_SUPPORTED: u8 = 0x08;
-}
+use super::{wire, Auth, Status};
 
 /// What a client asked for, authenticated as `auth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ask {
+pub enum Ask {
     /// CONNECT to a host (a name, or an address's text) and port.
     Connect {
         /// The host.
@@ -49,7 +25,7 @@ pub(crate) enum Ask {
 
 /// The next step of a server-side exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Step {
     /// Read more bytes and call [`Server::input`] again.
     NeedMore,
     /// Send these bytes, then read on.
@@ -83,7 +59,7 @@ enum State {
 
 /// One client's exchange.
 #[derive(Debug)]
-pub(crate) struct Server {
+pub struct Server {
     state: State,
     buf: Vec<u8>,
     auth: Option<Auth>,
@@ -98,11 +74,11 @@ impl Default for Server {
 }
 
 /// The most bytes any one message can take (a request with a 255-byte name).
-pub(crate) const MAX_MESSAGE: usize = 4 + 1 + 255 + 2;
+pub const MAX_MESSAGE: usize = 4 + 1 + 255 + 2;
 
 impl Server {
     /// A new exchange, waiting for the greeting.
-    pub(crate) fn new() -> Server {
+    pub fn new() -> Server {
         Server {
             state: State::Greeting,
             buf: Vec::new(),
@@ -112,7 +88,7 @@ impl Server {
     }
 
     /// The reply to send for `outcome`, in the client's version of the protocol.
-    pub(crate) fn reply(&self, outcome: &Outcome) -> Vec<u8> {
+    pub fn reply(&self, outcome: &Outcome) -> Vec<u8> {
         if self.socks4 {
             let code = match outcome {
                 Outcome::Connected => v4::GRANTED,
@@ -124,13 +100,13 @@ impl Server {
     }
 
     /// The credentials the client sent (RFC 1929), if it chose that method.
-    pub(crate) fn client_auth(&self) -> Option<&Auth> {
+    pub fn client_auth(&self) -> Option<&Auth> {
         self.auth.as_ref()
     }
 
     /// Feeds `input`; returns the next step. Call with an empty slice after a
     /// [`Step::Send`] to go on with bytes already buffered.
-    pub(crate) fn input(&mut self, input: &[u8]) -> Step {
+    pub fn input(&mut self, input: &[u8]) -> Step {
         self.buf.extend_from_slice(input);
         match self.state {
             State::Greeting => self.greeting(),
@@ -141,7 +117,7 @@ impl Server {
     }
 
     /// Bytes the client sent after its request (its first data, for CONNECT).
-    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
+    pub fn take_rest(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
     }
 
@@ -266,7 +242,7 @@ impl Server {
             wire::ATYP_IPV4 => 4,
             wire::ATYP_IPV6 => 16,
             wire::ATYP_DOMAIN => 1 + usize::from(b[4]),
-            _ => return Step::Refuse(error_reply(rep::ATYP_NOT_SUPPORTED)),
+            _ => return Step::Refuse(error_reply(Status::AddressTypeNotSupported)),
         };
         let len = 4 + addr_len + 2;
         if b.len() < len {
@@ -286,26 +262,28 @@ impl Server {
             _ => None,
         };
         let host = match ip {
-            Some(ip) => torsocks_core::socks5::ip_host(ip).into_bytes(),
+            Some(ip) => super::ip_host(ip).into_bytes(),
             None => addr[1..].to_vec(),
         };
         let ask = match command {
             wire::CMD_CONNECT if host.is_empty() => {
-                return Step::Refuse(error_reply(rep::GENERAL_FAILURE))
+                return Step::Refuse(error_reply(Status::GeneralFailure))
             }
             wire::CMD_CONNECT => Ask::Connect { host, port },
             wire::CMD_RESOLVE => match ip {
                 // An address resolves to itself, as Tor answers.
                 Some(_) => Ask::Resolve(host),
-                None if host.is_empty() => return Step::Refuse(error_reply(rep::GENERAL_FAILURE)),
+                None if host.is_empty() => {
+                    return Step::Refuse(error_reply(Status::GeneralFailure))
+                }
                 None => Ask::Resolve(host),
             },
             wire::CMD_RESOLVE_PTR => match ip {
                 Some(ip) => Ask::ResolvePtr(ip),
-                None => return Step::Refuse(error_reply(rep::ATYP_NOT_SUPPORTED)),
+                None => return Step::Refuse(error_reply(Status::AddressTypeNotSupported)),
             },
             // BIND and UDP ASSOCIATE: Tor has neither.
-            _ => return Step::Refuse(error_reply(rep::COMMAND_NOT_SUPPORTED)),
+            _ => return Step::Refuse(error_reply(Status::CommandNotSupported)),
         };
         self.buf.drain(..len);
         self.state = State::Done;
@@ -315,29 +293,29 @@ impl Server {
 
 /// How a request ended, for [`reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// CONNECT succeeded.
     Connected,
     /// RESOLVE found this address.
     Resolved(IpAddr),
     /// RESOLVE_PTR found this name.
     Named(Vec<u8>),
-    /// Failed with this reply code.
-    Failed(u8),
+    /// Failed with this status.
+    Failed(Status),
 }
 
 /// The reply to send for `outcome`.
-pub(crate) fn reply(outcome: &Outcome) -> Vec<u8> {
+pub fn reply(outcome: &Outcome) -> Vec<u8> {
     match outcome {
-        Outcome::Connected => error_reply(rep::OK),
+        Outcome::Connected => error_reply(Status::Succeeded),
         Outcome::Resolved(IpAddr::V4(v4)) => {
-            let mut r = vec![wire::VERSION, rep::OK, 0, wire::ATYP_IPV4];
+            let mut r = vec![wire::VERSION, Status::Succeeded.byte(), 0, wire::ATYP_IPV4];
             r.extend_from_slice(&v4.octets());
             r.extend_from_slice(&[0, 0]);
             r
         }
         Outcome::Resolved(IpAddr::V6(v6)) => {
-            let mut r = vec![wire::VERSION, rep::OK, 0, wire::ATYP_IPV6];
+            let mut r = vec![wire::VERSION, Status::Succeeded.byte(), 0, wire::ATYP_IPV6];
             r.extend_from_slice(&v6.octets());
             r.extend_from_slice(&[0, 0]);
             r
@@ -346,7 +324,7 @@ pub(crate) fn reply(outcome: &Outcome) -> Vec<u8> {
             let name = &name[..name.len().min(wire::MAX_LEN)];
             let mut r = vec![
                 wire::VERSION,
-                rep::OK,
+                Status::Succeeded.byte(),
                 0,
                 wire::ATYP_DOMAIN,
                 name.len() as u8,
@@ -355,13 +333,24 @@ pub(crate) fn reply(outcome: &Outcome) -> Vec<u8> {
             r.extend_from_slice(&[0, 0]);
             r
         }
-        Outcome::Failed(code) => error_reply(*code),
+        Outcome::Failed(status) => error_reply(*status),
     }
 }
 
 /// `05 REP 00 01 0.0.0.0:0`.
-fn error_reply(code: u8) -> Vec<u8> {
-    vec![wire::VERSION, code, 0, wire::ATYP_IPV4, 0, 0, 0, 0, 0, 0]
+fn error_reply(status: Status) -> Vec<u8> {
+    vec![
+        wire::VERSION,
+        status.byte(),
+        0,
+        wire::ATYP_IPV4,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]
 }
 
 #[cfg(test)]
@@ -466,23 +455,23 @@ mod tests {
         // BIND, UDP ASSOCIATE.
         assert_eq!(
             refused(&[5, 2, 0, 1, 1, 2, 3, 4, 0, 80]),
-            Step::Refuse(error_reply(rep::COMMAND_NOT_SUPPORTED))
+            Step::Refuse(error_reply(Status::CommandNotSupported))
         );
         assert_eq!(
             refused(&[5, 3, 0, 1, 1, 2, 3, 4, 0, 80]),
-            Step::Refuse(error_reply(rep::COMMAND_NOT_SUPPORTED))
+            Step::Refuse(error_reply(Status::CommandNotSupported))
         );
         assert_eq!(
             refused(&[5, 1, 0, 9, 1, 2, 3, 4, 0, 80]),
-            Step::Refuse(error_reply(rep::ATYP_NOT_SUPPORTED))
+            Step::Refuse(error_reply(Status::AddressTypeNotSupported))
         );
         assert_eq!(
             refused(b"\x05\xf1\x00\x03\x01a\x00\x00"),
-            Step::Refuse(error_reply(rep::ATYP_NOT_SUPPORTED))
+            Step::Refuse(error_reply(Status::AddressTypeNotSupported))
         );
         assert_eq!(
             refused(b"\x05\x01\x00\x03\x00\x00\x50"),
-            Step::Refuse(error_reply(rep::GENERAL_FAILURE))
+            Step::Refuse(error_reply(Status::GeneralFailure))
         );
         // A greeting offering only GSSAPI, and another protocol.
         assert_eq!(Server::new().input(&[5, 1, 1]), Step::Refuse(vec![5, 0xff]));
@@ -501,7 +490,10 @@ mod tests {
         );
         assert_eq!(s.client_auth(), None);
         assert_eq!(s.reply(&Outcome::Connected), [0, 0x5a, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(s.reply(&Outcome::Failed(4)), [0, 0x5b, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            s.reply(&Outcome::Failed(Status::HostUnreachable)),
+            [0, 0x5b, 0, 0, 0, 0, 0, 0]
+        );
         let mut s = Server::new();
         let step = feed_slowly(
             &mut s,
