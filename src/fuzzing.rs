@@ -9,8 +9,8 @@ use torsocks_core::dns::{self, Answer, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
 use torsocks_core::onion::OnionRange;
 use torsocks_core::resolve::plan::{self, Forward, Policy, Want};
 
-use crate::this_machine::ThisMachine;
-use crate::vpool::VirtualPool;
+use crate::names::vpool::VirtualPool;
+use crate::tor::this_machine::ThisMachine;
 use torsocks_core::socks5::server::{Ask, Outcome, Server, Step};
 use torsocks_core::socks5::Status;
 
@@ -19,7 +19,7 @@ use torsocks_core::socks5::Status;
 /// the virtual address pool (`--automap` when the query's first byte is odd), the
 /// reverse name's parse, and the response built.
 pub fn dns_query(data: &[u8]) {
-    let _ = crate::dns::over_limit(data);
+    let _ = crate::names::dns::over_limit(data);
     let Ok(q) = dns::parse_query(data) else {
         return;
     };
@@ -34,10 +34,10 @@ pub fn dns_query(data: &[u8]) {
     let _ = dns::build_response(q.id, q.recursion_desired, 0, &q.wire, answer.as_ref());
 }
 
-/// `crate::dns`'s forward lookup, Tor's answer fixed.
+/// `crate::names::dns`'s forward lookup, Tor's answer fixed.
 fn forward(name: &str, want: Want, pool: &VirtualPool, automap: bool) -> Option<Answer> {
     let policy = Policy::namespace(automap);
-    match crate::dns::before_tor(name, want, pool, &policy) {
+    match crate::names::dns::before_tor(name, want, pool, &policy) {
         Forward::Answer(ip) => Some(Answer::Address(ip)),
         Forward::Refuse(_) => None,
         Forward::FromPool { .. } | Forward::AskTor => {
@@ -47,9 +47,11 @@ fn forward(name: &str, want: Want, pool: &VirtualPool, automap: bool) -> Option<
     }
 }
 
-/// `crate::dns`'s reverse lookup, without Tor.
+/// `crate::names::dns`'s reverse lookup, without Tor.
 fn reverse(name: &str, pool: &VirtualPool) -> Option<Answer> {
-    crate::dns::reverse_without_tor(name, pool).ok()?.ok()
+    crate::names::dns::reverse_without_tor(name, pool)
+        .ok()?
+        .ok()
 }
 
 /// A client of the sandbox's SOCKS port (SOCKS4, 4a, 5 with Tor's RESOLVE and
@@ -98,7 +100,7 @@ pub fn socks_server(data: &[u8]) {
 /// Replies from Tor's ControlPort, one after another in one buffer, read as the
 /// launcher reads them: each reply's PROTOCOLINFO, bootstrap phase and values.
 pub fn control_reply(data: &[u8]) {
-    use crate::control::proto;
+    use crate::tor::control::proto;
     let mut rest = data;
     while let Ok(Some((reply, used))) = proto::parse_reply(rest) {
         let _ = reply.ok();

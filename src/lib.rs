@@ -46,17 +46,9 @@
 // renders it whole; the library's public face is only the two programs' entry points.
 #![allow(rustdoc::private_intra_doc_links)]
 
-mod accept;
-mod bootstrap;
-mod check;
-mod cli;
-mod confine;
-mod control;
-mod dns;
-mod early_signals;
 #[cfg(feature = "embedded-tor")]
-mod embedded;
-mod files;
+mod arti;
+mod confine;
 /// Held by a test while a forked child of the test process lives, and by tests whose
 /// assertions a fork would upset: a forked child holds a copy of every descriptor of
 /// the process (other tests' listeners among them) until it runs and closes them.
@@ -64,29 +56,25 @@ mod files;
 pub(crate) static FORKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod helper;
-mod isolation;
 mod limits;
-mod listening;
+mod names;
 mod ns;
-mod onion_service;
-mod page_alloc;
-mod publish;
+mod run;
+mod serve;
 mod session;
-mod settings;
-mod slots;
-mod socks_port;
-mod spec;
-mod stats;
-mod this_machine;
 mod tor;
-mod tor_check;
-mod tor_kind;
-mod vpool;
 
-/// Large allocations (the stack's buffers) are mappings of their own: see [`page_alloc`].
+/// Large allocations (the stack's buffers) are mappings of their own: see [`session::page_alloc`].
 #[global_allocator]
-static ALLOCATOR: page_alloc::PageMapped = page_alloc::PageMapped;
+static ALLOCATOR: session::page_alloc::PageMapped = session::page_alloc::PageMapped;
+
+#[cfg(feature = "embedded-tor")]
+use arti as embedded;
+use names::vpool;
+use run::{check, cli, early_signals, embedded_preload as helper, files, settings, spec, stats};
+use serve::publish;
+use tor::control::{self, bootstrap, onion_service};
+use tor::{isolation, kind as tor_kind, this_machine};
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;

@@ -74,7 +74,7 @@ pub(crate) fn launcher_fixed(mtu: usize) -> u64 {
     LAUNCHER_BASE
         + netstack::device::memory_bound(mtu) as u64
         + READ_BURST as u64 * packet
-        + crate::vpool::MEMORY_BOUND
+        + crate::names::vpool::MEMORY_BOUND
 }
 
 /// How the buffer budget is spent: the stack's buffer per direction, the chunk size and

@@ -15,8 +15,8 @@
 // Unsafe code lives only in the modules that make system calls, each of which says so.
 #![deny(unsafe_code)]
 
-#[path = "../tor_check.rs"]
-mod tor_check;
+#[path = "../tor/preflight.rs"]
+mod preflight;
 
 use std::process::ExitCode;
 
@@ -90,12 +90,12 @@ fn check_tor() -> ExitCode {
     };
     println!("✓ the configuration is valid");
     let endpoint = loaded.config.tor_endpoint();
-    if let Err(message) = tor_check::socks_port_answers(endpoint) {
+    if let Err(message) = preflight::socks_port_answers(endpoint) {
         println!("✗ {message}");
         return ExitCode::from(1);
     }
     println!("✓ Tor's SOCKS port at {endpoint} answers SOCKS5");
-    match tor_check::is_tor(endpoint) {
+    match preflight::is_tor(endpoint) {
         Ok(how) => {
             println!("✓ it is Tor: {how}");
             ExitCode::SUCCESS

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
 use super::{Control, Slots, Wake, CHANNEL_CHUNKS};
-use crate::dns;
+use crate::names::dns;
+use crate::names::vpool::VirtualPool;
 use crate::tor::Tor;
-use crate::vpool::VirtualPool;
 
 pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
     addr.ip() == std::net::IpAddr::V4(config.ipv4.addr)

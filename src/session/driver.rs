@@ -15,7 +15,7 @@ use torsocks_core::socks5::ip_host;
 
 use super::dns_tcp::is_stack_address;
 use super::{Control, Summary};
-use crate::vpool::{Lease, VirtualPool};
+use crate::names::vpool::{Lease, VirtualPool};
 
 /// Every flow is pumped at least this often, whatever woke the driver: state changes
 /// that come from the stack's timers rather than from a packet or a task.
@@ -687,14 +687,14 @@ mod tests {
                 dst,
                 response: Some(query.to_vec()),
                 qtype: 1,
-                outcome: crate::dns::Outcome::OverLimit,
+                outcome: crate::names::dns::Outcome::OverLimit,
             },
             w.now,
         );
         assert!(w.driver.transmit().is_some(), "the answer goes out");
         let summary = w.driver.summary();
         assert_eq!(
-            summary.dns.get(&(1, crate::dns::Outcome::OverLimit)),
+            summary.dns.get(&(1, crate::names::dns::Outcome::OverLimit)),
             Some(&1)
         );
     }

@@ -20,19 +20,20 @@ use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 
-use crate::accept;
-use crate::dns;
 use crate::limits::CHANNEL_CHUNKS;
+use crate::names::dns;
+use crate::names::vpool::VirtualPool;
 use crate::ns::{tun, Started};
-use crate::publish;
-use crate::slots::Slots;
-use crate::socks_port;
+use crate::serve::accept;
+use crate::serve::publish;
+use crate::serve::slots::Slots;
+use crate::serve::socks_port;
 use crate::tor::Tor;
-use crate::vpool::VirtualPool;
 
 mod dns_tcp;
 mod driver;
 mod flow;
+pub(crate) mod page_alloc;
 
 use dns_tcp::dns_over_tcp;
 use driver::{Driver, Spawn};
@@ -61,7 +62,7 @@ pub(crate) struct SessionConfig {
     /// Published ports: the host's listening socket, and the port inside.
     pub published: Vec<(std::net::TcpListener, u16)>,
     /// Tor's ControlPort, when configured (SIGNAL NEWNYM with a new identity).
-    pub control: Option<Rc<std::cell::RefCell<crate::control::Control>>>,
+    pub control: Option<Rc<std::cell::RefCell<crate::tor::control::Control>>>,
 }
 
 /// Why a connection of the program was reset.
@@ -216,7 +217,7 @@ pub(crate) async fn run(started: Started, config: SessionConfig) -> (i32, Summar
     // SIGUSR1 is the launcher's own: a new identity, not a signal for the command.
     let mut new_identity = signal(SignalKind::user_defined1()).ok();
     let mut new_identities = 0;
-    if crate::early_signals::take_new_identity() {
+    if crate::run::early_signals::take_new_identity() {
         new_identities = tor.new_identity();
         eprintln!(
             "torsocks-ns: new identity ({new_identities}): asked for before the command started"

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::slots::Slots;
+use crate::serve::slots::Slots;
 
 /// A tokio listener from a std one (made non-blocking).
 pub(crate) fn listener(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {

@@ -1,6 +1,6 @@
 //! `--onion-service`: the sandbox's servers published as one onion service through
 //! Tor's ControlPort. Tor reaches each port on a loopback port of the host that the
-//! launcher listens on and relays into the sandbox ([`crate::publish`]); the service
+//! launcher listens on and relays into the sandbox ([`crate::serve::publish`]); the service
 //! lives as long as the control connection (removed with DEL_ONION at exit).
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::control::Control;
+use crate::tor::control::Control;
 
 /// `[VIRTPORT:]SANDBOX_PORT`: the port the service offers, and the sandbox's port
 /// behind it (the same when only one is given).

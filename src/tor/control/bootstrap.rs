@@ -1,12 +1,12 @@
 //! Waiting for Tor to bootstrap: a progress bar on a terminal, one line per phase
 //! otherwise, and a clear error when it does not finish in time. [`wait`] asks a tor
-//! daemon's ControlPort; the embedded client ([`crate::embedded`]) reports through
+//! daemon's ControlPort; the embedded client ([`crate::arti`]) reports through
 //! the same [`Progress`].
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::control::Control;
+use crate::tor::control::Control;
 
 /// How often the bootstrap status is asked for.
 const POLL: Duration = Duration::from_millis(250);

@@ -19,10 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use torsocks_core::resolve::LookupError;
 
-use crate::accept;
-use crate::slots::Slots;
+use crate::names::vpool::VirtualPool;
+use crate::serve::accept;
+use crate::serve::slots::Slots;
 use crate::tor::{self, Tor};
-use crate::vpool::VirtualPool;
 use torsocks_core::socks5::server::{self as proto, Ask, Outcome, Server, Step};
 use torsocks_core::socks5::Status;
 

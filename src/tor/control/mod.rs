@@ -3,6 +3,8 @@
 //! far Tor has bootstrapped. Blocking, with deadlines: every exchange is one short
 //! command to a Tor on the same machine. The protocol itself is [`proto`].
 
+pub(crate) mod bootstrap;
+pub(crate) mod onion_service;
 pub(crate) mod proto;
 
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! Preload mode with the embedded Tor client (`torsocks --embedded CMD`, which runs
 //! `torsocks-ns --preload LIB -- CMD`): no sandbox. The embedded client starts and
-//! serves SOCKS5 on loopback ([`crate::embedded`]); the command runs with `LIB`
+//! serves SOCKS5 on loopback ([`crate::arti`]); the command runs with `LIB`
 //! preloaded and `TORSOCKS_TOR_ADDRESS`/`TORSOCKS_TOR_PORT` pointing at that port, so
 //! the library's connections and name lookups (RESOLVE, RESOLVE_PTR) go through it.
 //! The helper waits for the command, passes its exit status on, and the client stops
@@ -14,8 +14,8 @@ use std::process::{Command, ExitCode};
 
 use torsocks_core::config::Config;
 
-use crate::cli::Args;
-use crate::tor_kind::{self, Chosen};
+use crate::run::cli::Args;
+use crate::tor::kind::{self, Chosen};
 
 /// LD_PRELOAD with `library` first (once).
 fn preload_value(library: &Path, existing: Option<OsString>) -> OsString {
@@ -50,10 +50,10 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
     };
     let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
     let endpoint = config.tor_endpoint();
-    let (chosen, why) = match tor_kind::choose(
+    let (chosen, why) = match kind::choose(
         kind,
-        |probe| tor_kind::probe(endpoint, probe).map(|_notice| ()),
-        tor_kind::EMBEDDED_BUILT_IN,
+        |probe| kind::probe(endpoint, probe).map(|_notice| ()),
+        kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,
         Err(message) => return fail(message),
@@ -75,14 +75,14 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
 
 #[cfg(feature = "embedded-tor")]
 fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCode {
-    let options = match crate::embedded::Options::from_args(args) {
+    let options = match crate::arti::Options::from_args(args) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("torsocks: {message}");
             return ExitCode::from(1);
         }
     };
-    let client = match crate::embedded::process::Helper::start(&options) {
+    let client = match crate::arti::process::Helper::start(&options) {
         Ok(client) => client,
         Err(message) => {
             eprintln!("torsocks: {message}");
@@ -101,7 +101,7 @@ fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCo
             return ExitCode::from(127);
         }
     };
-    crate::early_signals::forward_to(child.id());
+    crate::run::early_signals::forward_to(child.id());
     let status = child.wait();
     drop(client);
     match status {
@@ -115,7 +115,7 @@ fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCo
 
 #[cfg(not(feature = "embedded-tor"))]
 fn run_embedded(_: &Args, _: Command, _: &OsString) -> ExitCode {
-    // tor_kind::choose never picks the embedded client without it.
+    // kind::choose never picks the embedded client without it.
     ExitCode::from(1)
 }
 

@@ -11,8 +11,8 @@ use torsocks_core::dns::{self, Answer, MessageError, CLASS_IN, TYPE_A, TYPE_AAAA
 use torsocks_core::resolve::plan::{self, Forward, Policy, PoolRefusal, Reverse, Want};
 use torsocks_core::resolve::LookupError;
 
+use crate::names::vpool::{PoolError, VirtualPool};
 use crate::tor::Tor;
-use crate::vpool::{PoolError, VirtualPool};
 
 /// DNS RCODE for "not implemented" (RFC 1035 §4.1.1).
 const RCODE_NOTIMP: u8 = 4;

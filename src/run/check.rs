@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, ExitCode, Stdio};
 
 use crate::ns::policy;
-use crate::tor_check;
+use crate::tor::preflight;
 
 /// Names the host's sockets for the check inside (the sandbox cannot read them).
 pub(crate) const SOCKETS_VAR: &str = "TORSOCKS_NS_CHECK_SOCKETS";
@@ -65,7 +65,7 @@ pub(crate) fn run(
 ) -> ExitCode {
     header(endpoint, tor_version, policy);
     let mut lines = Vec::new();
-    let answers = tor_check::socks_port_answers(endpoint);
+    let answers = preflight::socks_port_answers(endpoint);
     lines.push(match &answers {
         Ok(_) => line(
             true,
@@ -74,7 +74,7 @@ pub(crate) fn run(
         Err(e) => line(false, e.to_string()),
     });
     if answers.is_ok() {
-        lines.push(match tor_check::is_tor(endpoint) {
+        lines.push(match preflight::is_tor(endpoint) {
             Ok(how) => line(true, format!("it is Tor: {how}")),
             Err(why) => line(
                 false,

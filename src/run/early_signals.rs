@@ -3,7 +3,7 @@
 //! thing notes it instead, and the session starts with that new identity. A handler is
 //! not inherited across exec, so the command still gets the default action.
 //!
-//! Preload mode's helper ([`crate::helper`]) also outlives its command's signals:
+//! Preload mode's helper ([`crate::run::embedded_preload`]) also outlives its command's signals:
 //! [`forward_to`] passes SIGTERM and SIGHUP on to the command and lets the terminal's
 //! SIGINT and SIGQUIT (which reach the whole process group) be the command's to act on.
 #![allow(unsafe_code)]

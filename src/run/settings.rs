@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use torsocks_core::config::{self, env, Config, Environment, LoadOptions, ProcessEnvironment};
 
-use crate::cli::Args;
+use crate::run::cli::Args;
 
 /// The process environment with the command-line options laid over it.
 struct WithOptions {

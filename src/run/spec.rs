@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use crate::cli;
 use crate::ns::plan::{self, Entry, Home, HostFacts, Request, UserBind};
 use crate::ns::{self, policy};
+use crate::run::cli;
 
 /// The user a root-run's command is when no `--user` is given.
 const NOBODY: u32 = 65534;

@@ -3,6 +3,13 @@
 //! torsocks-core's SOCKS5 codec on tokio. (tokio-socks was the first choice, but its
 //! RESOLVE and RESOLVE_PTR cannot carry the credentials that isolate each run.)
 
+pub(crate) mod control;
+pub(crate) mod isolation;
+pub(crate) mod kind;
+pub(crate) mod listening;
+pub(crate) mod preflight;
+pub(crate) mod this_machine;
+
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -14,8 +21,8 @@ use torsocks_core::resolve::LookupError;
 use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error, Status};
 
-use crate::isolation::{Isolation, Purpose};
-use crate::listening::Probe;
+use isolation::{Isolation, Purpose};
+use listening::Probe;
 
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
@@ -30,7 +37,7 @@ pub(crate) struct Tor {
     /// SOCKS port elsewhere, or when the kernel offers no sock_diag.
     probe: Option<RefCell<Probe>>,
     /// This host's own names and addresses, refused as destinations.
-    this_machine: crate::this_machine::ThisMachine,
+    this_machine: crate::tor::this_machine::ThisMachine,
 }
 
 /// How long a dial plus SOCKS handshake may take.
@@ -116,13 +123,13 @@ impl Tor {
                 .then(Probe::new)
                 .flatten()
                 .map(RefCell::new),
-            this_machine: crate::this_machine::ThisMachine::default(),
+            this_machine: crate::tor::this_machine::ThisMachine::default(),
         }
     }
 
     /// Refuses this host's own names and addresses too (beyond loopback and
     /// `localhost`), whatever the upstream makes of them.
-    pub(crate) fn refusing(mut self, this_machine: crate::this_machine::ThisMachine) -> Tor {
+    pub(crate) fn refusing(mut self, this_machine: crate::tor::this_machine::ThisMachine) -> Tor {
         self.this_machine = this_machine;
         self
     }
@@ -334,7 +341,7 @@ mod tests {
     }
 
     fn no_isolation() -> Isolation {
-        Isolation::new(crate::isolation::Mode::None, None, "t".into())
+        Isolation::new(crate::tor::isolation::Mode::None, None, "t".into())
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! and then serves SOCKS5 on an ephemeral port of 127.0.0.1 ([`front`]), and
 //! everything else reaches it the way it reaches a tor daemon: the launcher's
 //! [`crate::tor::Tor`] connector (the stack, the DNS server and the sandbox's SOCKS
-//! port all use it), or `libtorsocks` in preload mode ([`crate::helper`]). One front
+//! port all use it), or `libtorsocks` in preload mode ([`crate::run::embedded_preload`]). One front
 //! serves both modes and keeps the connector's semantics (isolation by credentials,
 //! liveness, deadlines) identical for either kind of Tor.
 //!
@@ -28,7 +28,7 @@ use std::time::Duration;
 use arti_client::{BootstrapBehavior, TorClient};
 use futures::StreamExt;
 
-use crate::bootstrap::Progress;
+use crate::tor::control::bootstrap::Progress;
 
 /// What starting the embedded client needs.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub(crate) struct Options {
 impl Options {
     /// The options the command line gives (`--tor-state`, `--arti-config`,
     /// `--bootstrap-timeout`, `-d`).
-    pub(crate) fn from_args(args: &crate::cli::Args) -> Result<Options, String> {
+    pub(crate) fn from_args(args: &crate::run::cli::Args) -> Result<Options, String> {
         use std::io::IsTerminal;
         Ok(Options {
             dirs: dirs::choose(args.tor_state.as_deref(), |name| std::env::var_os(name))?,

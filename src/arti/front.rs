@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use torsocks_core::socks5::Auth;
 
-use crate::socks_port::handshake;
+use crate::serve::socks_port::handshake;
 use torsocks_core::socks5::server::{Ask, Outcome};
 use torsocks_core::socks5::Status;
 
@@ -201,7 +201,7 @@ async fn relay(client: TcpStream, tor: DataStream, early: Vec<u8>) {
     let (_, down_ok) = tokio::join!(up, down);
     if !down_ok {
         if let Ok(client) = client_r.reunite(client_w) {
-            crate::accept::reset(&client);
+            crate::serve::accept::reset(&client);
         }
     }
 }

@@ -2,8 +2,8 @@
 //! `TorClient`), decided from what was asked, whether the daemon answered, and
 //! whether this build has the embedded client.
 
-use crate::cli::TorKind;
-use crate::tor_check::TorCheckError;
+use crate::run::cli::TorKind;
+use crate::tor::preflight::TorCheckError;
 
 /// The Tor a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub(crate) fn probe(
     endpoint: std::net::SocketAddr,
     probe: Probe,
 ) -> Result<Option<String>, TorCheckError> {
-    let answered = crate::tor_check::socks_port_answers(endpoint)?;
+    let answered = crate::tor::preflight::socks_port_answers(endpoint)?;
     match probe {
         Probe::Answers if answered.chose_as_tor() => Ok(None),
         Probe::Answers => Ok(Some(format!(
@@ -46,7 +46,7 @@ pub(crate) fn probe(
              server resolves to this machine itself (wildcard DNS, its own hosts file) \
              cannot be checked, and nothing it carries is anonymous unless it is Tor."
         ))),
-        Probe::IsTor => crate::tor_check::is_tor(endpoint).map(|_| None),
+        Probe::IsTor => crate::tor::preflight::is_tor(endpoint).map(|_| None),
     }
 }
 

@@ -9,9 +9,9 @@ use std::rc::Rc;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::accept;
 use crate::ns::inward::Connector;
-use crate::slots::Slots;
+use crate::serve::accept;
+use crate::serve::slots::Slots;
 
 /// One `--publish`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -175,7 +175,7 @@ pub(crate) struct Args {
     /// port circuits of its own, `connection` each connection, `none` shares circuits
     /// with every other client of Tor.
     #[arg(long, value_name = "MODE", value_enum)]
-    pub isolate: Option<crate::isolation::Mode>,
+    pub isolate: Option<crate::tor::isolation::Mode>,
 
     /// The same as --isolate none.
     #[arg(long, conflicts_with = "isolate")]
@@ -365,9 +365,9 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 
 impl Args {
     /// The isolation mode the options ask for (None when they name none).
-    pub(crate) fn isolation_mode(&self) -> Option<crate::isolation::Mode> {
+    pub(crate) fn isolation_mode(&self) -> Option<crate::tor::isolation::Mode> {
         if self.no_isolate {
-            Some(crate::isolation::Mode::None)
+            Some(crate::tor::isolation::Mode::None)
         } else {
             self.isolate
         }
