@@ -128,7 +128,7 @@ pub(crate) fn buffer_plan(
     max_connections: Option<u32>,
     max_dns_queries: u32,
     mtu: usize,
-) -> Result<BufferPlan, String> {
+) -> Result<BufferPlan, BudgetError> {
     let dns = launcher_fixed(mtu) + u64::from(max_dns_queries) * DNS_QUERY_COST;
     let for_connections = set_aside(budget, dns, max_dns_queries)?;
     let plan = |kib: u32, connections: u64| BufferPlan {
@@ -145,12 +145,11 @@ pub(crate) fn buffer_plan(
         (kib, None) => {
             let kib = kib.unwrap_or(DEFAULT_BUFFER_KIB);
             match fitting(kib) {
-                0 => Err(format!(
-                    "--buffer-budget {} MiB holds no connection with {kib} KiB buffers: \
-                     give at least {} MiB, or a smaller --buffer-kib",
-                    budget >> 20,
-                    need(kib, 1)
-                )),
+                0 => Err(BudgetError::NoConnection {
+                    budget_mib: budget >> 20,
+                    kib,
+                    need_mib: need(kib, 1),
+                }),
                 n => Ok(plan(kib, n)),
             }
         }
@@ -158,37 +157,110 @@ pub(crate) fn buffer_plan(
             .rev()
             .find(|&kib| fitting(kib) >= u64::from(n))
             .map(|kib| plan(kib, u64::from(n)))
-            .ok_or_else(|| {
-                format!(
-                    "--max-connections {n} does not fit in --buffer-budget {} MiB even with \
-                     {MIN_BUFFER_KIB} KiB buffers: give at least {} MiB",
-                    budget >> 20,
-                    need(MIN_BUFFER_KIB, n)
-                )
+            .ok_or(BudgetError::CapTooHigh {
+                connections: n,
+                budget_mib: budget >> 20,
+                need_mib: need(MIN_BUFFER_KIB, n),
             }),
         (Some(kib), Some(n)) if fitting(kib) >= u64::from(n) => Ok(plan(kib, u64::from(n))),
-        (Some(kib), Some(n)) => Err(format!(
-            "--max-connections {n} with --buffer-kib {kib} needs --buffer-budget {} MiB \
-             (given: {} MiB): raise the budget, or lower one of them",
-            need(kib, n),
-            budget >> 20
-        )),
+        (Some(kib), Some(n)) => Err(BudgetError::BothTooLarge {
+            connections: n,
+            kib,
+            need_mib: need(kib, n),
+            budget_mib: budget >> 20,
+        }),
     }
 }
 
 /// What `budget` leaves for connections once `aside` (the launcher and its DNS queries)
 /// is taken, or an error that says what budget would do.
-fn set_aside(budget: u64, aside: u64, max_dns_queries: u32) -> Result<u64, String> {
-    budget.checked_sub(aside).filter(|&b| b > 0).ok_or_else(|| {
-        format!(
-            "--buffer-budget {} MiB is less than the launcher itself and the \
-             {max_dns_queries} DNS queries at once (--max-dns-queries) hold: give at least \
-             {} MiB",
-            budget >> 20,
-            mebibytes(aside + per_connection(MIN_BUFFER_KIB as usize * 1024))
-        )
-    })
+fn set_aside(budget: u64, aside: u64, max_dns_queries: u32) -> Result<u64, BudgetError> {
+    budget
+        .checked_sub(aside)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| BudgetError::BelowTheLauncher {
+            budget_mib: budget >> 20,
+            max_dns_queries,
+            need_mib: mebibytes(aside + per_connection(MIN_BUFFER_KIB as usize * 1024)),
+        })
 }
+
+/// A budget that cannot hold what the options ask for; each names a budget that would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BudgetError {
+    /// The launcher and its DNS queries alone take the whole budget.
+    BelowTheLauncher {
+        budget_mib: u64,
+        max_dns_queries: u32,
+        need_mib: u64,
+    },
+    /// Not one connection fits with buffers of `kib`.
+    NoConnection {
+        budget_mib: u64,
+        kib: u32,
+        need_mib: u64,
+    },
+    /// `--max-connections` does not fit even with the smallest buffers.
+    CapTooHigh {
+        connections: u32,
+        budget_mib: u64,
+        need_mib: u64,
+    },
+    /// `--max-connections` and `--buffer-kib` together do not fit.
+    BothTooLarge {
+        connections: u32,
+        kib: u32,
+        need_mib: u64,
+        budget_mib: u64,
+    },
+}
+
+impl std::fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            BudgetError::BelowTheLauncher {
+                budget_mib,
+                max_dns_queries,
+                need_mib,
+            } => write!(
+                f,
+                "--buffer-budget {budget_mib} MiB is less than the launcher itself and the \
+                 {max_dns_queries} DNS queries at once (--max-dns-queries) hold: give at least \
+                 {need_mib} MiB"
+            ),
+            BudgetError::NoConnection {
+                budget_mib,
+                kib,
+                need_mib,
+            } => write!(
+                f,
+                "--buffer-budget {budget_mib} MiB holds no connection with {kib} KiB buffers: \
+                 give at least {need_mib} MiB, or a smaller --buffer-kib"
+            ),
+            BudgetError::CapTooHigh {
+                connections,
+                budget_mib,
+                need_mib,
+            } => write!(
+                f,
+                "--max-connections {connections} does not fit in --buffer-budget {budget_mib} \
+                 MiB even with {MIN_BUFFER_KIB} KiB buffers: give at least {need_mib} MiB"
+            ),
+            BudgetError::BothTooLarge {
+                connections,
+                kib,
+                need_mib,
+                budget_mib,
+            } => write!(
+                f,
+                "--max-connections {connections} with --buffer-kib {kib} needs --buffer-budget \
+                 {need_mib} MiB (given: {budget_mib} MiB): raise the budget, or lower one of them"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BudgetError {}
 
 /// `bytes` in MiB, rounded up (a budget asked for must be enough).
 fn mebibytes(bytes: u64) -> u64 {
@@ -249,13 +321,21 @@ mod tests {
 
     #[test]
     fn what_cannot_fit_is_an_error_that_says_what_would() {
-        let both = buffer_plan(64 * MIB, Some(128), Some(4096), 256, MTU).unwrap_err();
+        let both = buffer_plan(64 * MIB, Some(128), Some(4096), 256, MTU)
+            .unwrap_err()
+            .to_string();
         assert!(both.contains("needs --buffer-budget"), "{both}");
-        let cap = buffer_plan(256 * MIB, None, Some(100_000), 256, MTU).unwrap_err();
+        let cap = buffer_plan(256 * MIB, None, Some(100_000), 256, MTU)
+            .unwrap_err()
+            .to_string();
         assert!(cap.contains("give at least"), "{cap}");
-        let tiny = buffer_plan(aside() + MIB, Some(1024), None, 256, MTU).unwrap_err();
+        let tiny = buffer_plan(aside() + MIB, Some(1024), None, 256, MTU)
+            .unwrap_err()
+            .to_string();
         assert!(tiny.contains("holds no connection"), "{tiny}");
-        let dns = buffer_plan(MIB, None, None, 65536, MTU).unwrap_err();
+        let dns = buffer_plan(MIB, None, None, 65536, MTU)
+            .unwrap_err()
+            .to_string();
         assert!(dns.contains("--max-dns-queries"), "{dns}");
         // The budget each message asks for is enough.
         let asked = |m: &str| {

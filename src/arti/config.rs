@@ -8,15 +8,16 @@ use arti_client::config::{CfgPath, CfgPathResolver, TorClientConfigBuilder};
 use arti_client::TorClientConfig;
 
 use super::dirs::Dirs;
+use super::error::ConfigProblem;
 
 /// The configuration for `dirs`, with `overlay` (the text of an Arti TOML file) over
 /// it. A `[storage]` directory the file names wins over `dirs`.
-pub(crate) fn build(dirs: &Dirs, overlay: Option<&str>) -> Result<TorClientConfig, String> {
+pub(crate) fn build(dirs: &Dirs, overlay: Option<&str>) -> Result<TorClientConfig, ConfigProblem> {
     let (mut builder, table) = match overlay {
         Some(text) => {
-            let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+            let table: toml::Table = toml::from_str(text).map_err(ConfigProblem::Toml)?;
             let builder: TorClientConfigBuilder =
-                toml::from_str(text).map_err(|e| e.to_string())?;
+                toml::from_str(text).map_err(ConfigProblem::Toml)?;
             (builder, Some(table))
         }
         None => (TorClientConfigBuilder::default(), None),
@@ -57,7 +58,7 @@ pub(crate) fn build(dirs: &Dirs, overlay: Option<&str>) -> Result<TorClientConfi
             .storage()
             .cache_dir(CfgPath::new_literal(dirs.cache.clone()));
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(ConfigProblem::Build)
 }
 
 /// The directories the client will use: `dirs`, or those the overlay names. `None` when

@@ -4,6 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::error::ArtiError;
+
 /// The embedded client's two directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dirs {
@@ -22,7 +24,7 @@ const APP: &str = "torsocks-rs/arti";
 pub(crate) fn choose(
     tor_state: Option<&Path>,
     var: impl Fn(&str) -> Option<OsString>,
-) -> Result<Dirs, String> {
+) -> Result<Dirs, ArtiError> {
     if let Some(dir) = tor_state {
         return Ok(Dirs {
             state: dir.join("state"),
@@ -31,16 +33,11 @@ pub(crate) fn choose(
     }
     let absolute = |name: &str| var(name).map(PathBuf::from).filter(|p| p.is_absolute());
     let home = absolute("HOME");
-    let base = |xdg: &str, fallback: &str| {
+    let base = |xdg: &'static str, fallback: &str| {
         absolute(xdg)
             .or_else(|| home.as_ref().map(|h| h.join(fallback)))
             .map(|b| b.join(APP))
-            .ok_or_else(|| {
-                format!(
-                    "the embedded Tor client needs a place for its state: set HOME or {xdg}, \
-                     or give --tor-state DIR"
-                )
-            })
+            .ok_or(ArtiError::NoStateDir { var: xdg })
     };
     Ok(Dirs {
         state: base("XDG_STATE_HOME", ".local/state")?,
@@ -97,7 +94,7 @@ mod tests {
 
     #[test]
     fn no_home_is_an_actionable_error() {
-        let err = choose(None, env(&[])).unwrap_err();
+        let err = choose(None, env(&[])).unwrap_err().to_string();
         assert!(err.contains("--tor-state"), "{err}");
     }
 }

@@ -18,6 +18,7 @@
 
 pub(crate) mod config;
 pub(crate) mod dirs;
+mod error;
 mod front;
 pub(crate) mod process;
 
@@ -29,6 +30,7 @@ use arti_client::{BootstrapBehavior, TorClient};
 use futures::StreamExt;
 
 use crate::tor::control::bootstrap::Progress;
+pub(crate) use error::ArtiError;
 
 /// What starting the embedded client needs.
 #[derive(Debug, Clone)]
@@ -46,16 +48,22 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// The options the command line gives (`--tor-state`, `--arti-config`,
-    /// `--bootstrap-timeout`, `-d`).
-    pub(crate) fn from_args(args: &crate::run::cli::Args) -> Result<Options, String> {
+    /// The options of a run: its state under `tor_state` (`--tor-state`) or the XDG
+    /// directories, `overlay` (`--arti-config`), its bootstrap deadline; progress as a
+    /// bar when stderr is a terminal.
+    pub(crate) fn for_run(
+        tor_state: Option<&std::path::Path>,
+        overlay: Option<PathBuf>,
+        timeout: Duration,
+        debug: bool,
+    ) -> Result<Options, ArtiError> {
         use std::io::IsTerminal;
         Ok(Options {
-            dirs: dirs::choose(args.tor_state.as_deref(), |name| std::env::var_os(name))?,
-            overlay: args.arti_config.clone(),
-            timeout: Duration::from_secs(args.bootstrap_timeout),
+            dirs: dirs::choose(tor_state, |name| std::env::var_os(name))?,
+            overlay,
+            timeout,
             tty: std::io::stderr().is_terminal(),
-            debug: args.debug,
+            debug,
         })
     }
 }
@@ -79,21 +87,24 @@ impl Embedded {
     /// Reads `--arti-config` and builds the configuration; creates the state and
     /// cache directories when missing (private, as Arti makes them), so that they can be
     /// named in the process's confinement before anything of Arti runs.
-    pub(crate) fn configure(options: &Options) -> Result<Configured, String> {
+    pub(crate) fn configure(options: &Options) -> Result<Configured, ArtiError> {
         let overlay = match &options.overlay {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("--arti-config {}: {e}", path.display()))?,
-            ),
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ArtiError::ReadConfig {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
             None => None,
         };
-        let config =
-            config::build(&options.dirs, overlay.as_deref()).map_err(|e| {
-                match &options.overlay {
-                    Some(path) => format!("--arti-config {}: {e}", path.display()),
-                    None => format!("the embedded Tor client's configuration: {e}"),
-                }
-            })?;
+        let config = config::build(&options.dirs, overlay.as_deref()).map_err(|source| {
+            ArtiError::Config {
+                file: options.overlay.clone(),
+                source,
+            }
+        })?;
         let storage = config::storage(&options.dirs, overlay.as_deref());
         for dir in storage.iter().flat_map(|d| [&d.state, &d.cache]) {
             use std::os::unix::fs::DirBuilderExt;
@@ -101,8 +112,9 @@ impl Embedded {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| {
-                    format!("the embedded Tor client's directory {}: {e}", dir.display())
+                .map_err(|source| ArtiError::Directory {
+                    path: dir.clone(),
+                    source,
                 })?;
         }
         // rustls needs one crypto provider for the process; ring is the one built in.
@@ -113,14 +125,14 @@ impl Embedded {
 
     /// Starts the client and waits until it has bootstrapped, showing progress on
     /// stderr; the error says what was reached and what blocked it.
-    pub(crate) fn start(configured: Configured, options: &Options) -> Result<Embedded, String> {
+    pub(crate) fn start(configured: Configured, options: &Options) -> Result<Embedded, ArtiError> {
         let config = configured.config;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arti")
             .enable_all()
             .build()
-            .map_err(|e| format!("the embedded Tor client's runtime: {e}"))?;
+            .map_err(ArtiError::Runtime)?;
         let socks = runtime.block_on(bootstrap(config, options))?;
         Ok(Embedded {
             runtime: Some(runtime),
@@ -148,27 +160,24 @@ impl Drop for Embedded {
 async fn bootstrap(
     config: arti_client::TorClientConfig,
     options: &Options,
-) -> Result<SocketAddr, String> {
+) -> Result<SocketAddr, ArtiError> {
     let client = TorClient::builder()
         .config(config)
         .bootstrap_behavior(BootstrapBehavior::Manual)
         .create_unbootstrapped()
-        .map_err(|e| format!("the embedded Tor client cannot start: {}", report(&e)))?;
+        .map_err(|e| ArtiError::CannotStart(Box::new(e)))?;
     let mut progress = Progress::new("the embedded Tor client", options.tty);
     let mut events = client.bootstrap_events();
     let deadline = tokio::time::sleep(options.timeout);
     let mut started = Box::pin(client.bootstrap());
     tokio::pin!(deadline);
-    let bootstrapped: Result<(), String> = loop {
+    let bootstrapped: Result<(), ArtiError> = loop {
         tokio::select! {
             result = &mut started => match result {
                 Ok(()) => break Ok(()),
                 Err(e) => {
                     progress.abandon();
-                    break Err(format!(
-                        "the embedded Tor client could not bootstrap: {}",
-                        report(&e)
-                    ));
+                    break Err(ArtiError::Bootstrap(Box::new(e)));
                 }
             },
             Some(status) = events.next() => {
@@ -178,14 +187,11 @@ async fn bootstrap(
             () = &mut deadline => {
                 progress.abandon();
                 let status = client.bootstrap_status();
-                let mut message = format!(
-                    "the embedded Tor client has not bootstrapped within {} s: it reached {status}",
-                    options.timeout.as_secs()
-                );
-                if let Some(blocked) = status.blocked() {
-                    message.push_str(&format!(" ({})", hint(&blocked.kind())));
-                }
-                break Err(message);
+                break Err(ArtiError::Timeout {
+                    secs: options.timeout.as_secs(),
+                    reached: status.to_string(),
+                    hint: status.blocked().map(|blocked| hint(&blocked.kind())),
+                });
             }
         }
     };
@@ -194,10 +200,8 @@ async fn bootstrap(
     progress.done();
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
-        .map_err(|e| format!("the embedded Tor client's SOCKS port: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("the embedded Tor client's SOCKS port: {e}"))?;
+        .map_err(ArtiError::SocksPort)?;
+    let addr = listener.local_addr().map_err(ArtiError::SocksPort)?;
     tokio::spawn(front::serve(listener, client, options.debug));
     Ok(addr)
 }
@@ -224,19 +228,4 @@ fn hint(kind: &arti_client::status::BlockageKind) -> &'static str {
         K::CantReachTor => "no Tor relay answered: check the network, or --arti-config",
         _ => "the Tor directory could not be fetched: check the network, or --arti-config",
     }
-}
-
-/// An Arti error with its causes, one line.
-fn report(e: &arti_client::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }

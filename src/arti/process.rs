@@ -23,10 +23,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::error::{ArtiError, PROGRAM};
 use super::{dirs::Dirs, Embedded, Options};
-
-/// The helper's file name, installed beside `torsocks-inspect`.
-const PROGRAM: &str = "torsocks-arti";
 
 /// A running, bootstrapped `torsocks-arti`. Dropping it ends the process.
 #[derive(Debug)]
@@ -39,8 +37,8 @@ pub(crate) struct Helper {
 impl Helper {
     /// Starts `torsocks-arti` and waits until it has bootstrapped (it shows progress on
     /// stderr and keeps to `options.timeout`); the error is the message to print.
-    pub(crate) fn start(options: &Options) -> Result<Helper, String> {
-        let program = locate(&std::env::current_exe().map_err(|e| e.to_string())?)?;
+    pub(crate) fn start(options: &Options) -> Result<Helper, ArtiError> {
+        let program = locate(&std::env::current_exe().map_err(ArtiError::Exe)?)?;
         let mut command = Command::new(&program);
         command
             .arg("--state-dir")
@@ -63,7 +61,10 @@ impl Helper {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("the embedded Tor client ({}): {e}", program.display()))?;
+            .map_err(|source| ArtiError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
         let mut line = String::new();
         if let Some(stdout) = child.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut line);
@@ -74,8 +75,8 @@ impl Helper {
                 let _ = child.kill();
                 let status = child.wait();
                 Err(message.unwrap_or_else(|| match status {
-                    Ok(status) => format!("the embedded Tor client ended ({status})"),
-                    Err(e) => format!("the embedded Tor client: {e}"),
+                    Ok(status) => ArtiError::Ended(status),
+                    Err(e) => ArtiError::Wait(e),
                 }))
             }
         }
@@ -103,24 +104,24 @@ impl Drop for Helper {
 
 /// What the helper's report line says: its SOCKS address, or `Err(Some(message))`
 /// for a failure it explained, `Err(None)` when it said nothing (it died).
-fn parse_report(line: &str) -> Result<SocketAddr, Option<String>> {
+fn parse_report(line: &str) -> Result<SocketAddr, Option<ArtiError>> {
     let line = line.trim_end_matches('\n');
     if let Some(addr) = line.strip_prefix("socks ") {
         return addr
             .parse()
-            .map_err(|_| Some(format!("the embedded Tor client said {line:?}")));
+            .map_err(|_| Some(ArtiError::Said(line.to_string())));
     }
     match line.strip_prefix("error ") {
-        Some(message) => Err(Some(message.to_string())),
+        Some(message) => Err(Some(ArtiError::Reported(message.to_string()))),
         None if line.is_empty() => Err(None),
-        None => Err(Some(format!("the embedded Tor client said {line:?}"))),
+        None => Err(Some(ArtiError::Said(line.to_string()))),
     }
 }
 
 /// Where `torsocks-arti` is, for the launcher at `exe`: beside it (a cargo build), or
 /// in the library directory `packaging/install.sh` uses (`PREFIX/lib/torsocks`, or
 /// Debian's `/usr/lib/<multiarch>/torsocks`).
-fn locate(exe: &Path) -> Result<PathBuf, String> {
+fn locate(exe: &Path) -> Result<PathBuf, ArtiError> {
     let dir = exe.parent().unwrap_or(Path::new("/"));
     let multiarch = format!("{}-linux-gnu", std::env::consts::ARCH);
     let candidates = [
@@ -135,13 +136,8 @@ fn locate(exe: &Path) -> Result<PathBuf, String> {
         .iter()
         .find(|path| path.is_file())
         .cloned()
-        .ok_or_else(|| {
-            let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            format!(
-                "the embedded Tor client ({PROGRAM}) is not installed with this torsocks-ns \
-                 (looked for {}): reinstall torsocks-rs, or use a tor daemon (--tor daemon)",
-                looked.join(", ")
-            )
+        .ok_or_else(|| ArtiError::NotInstalled {
+            looked: candidates.to_vec(),
         })
 }
 
@@ -194,7 +190,7 @@ pub(crate) fn serve() -> ExitCode {
     }) {
         Ok(configured) => configured,
         Err(message) => {
-            let _ = writeln!(stdout, "error {}", message.replace('\n', " "));
+            let _ = writeln!(stdout, "error {}", message.to_string().replace('\n', " "));
             return ExitCode::from(1);
         }
     };
@@ -208,7 +204,7 @@ pub(crate) fn serve() -> ExitCode {
     let client = match Embedded::start(configured, &options) {
         Ok(client) => client,
         Err(message) => {
-            let _ = writeln!(stdout, "error {}", message.replace('\n', " "));
+            let _ = writeln!(stdout, "error {}", message.to_string().replace('\n', " "));
             return ExitCode::from(1);
         }
     };
@@ -226,13 +222,12 @@ pub(crate) fn serve() -> ExitCode {
 
 /// Confines this process before its first thread (Landlock and seccomp bind the thread
 /// that asks, and those it starts), to the directories `configured` names.
-fn confine(configured: &super::Configured, debug: bool) -> Result<(), String> {
+fn confine(configured: &super::Configured, debug: bool) -> Result<(), ArtiError> {
     let dirs = configured
         .storage
         .as_ref()
         .map(|d| [d.state.as_path(), d.cache.as_path()]);
-    let lines = crate::confine::embedded_client(dirs, debug)
-        .map_err(|message| format!("the embedded Tor client cannot confine itself: {message}"))?;
+    let lines = crate::confine::embedded_client(dirs, debug).map_err(ArtiError::Confine)?;
     if debug {
         for line in lines {
             eprintln!("torsocks-ns: {line}");
@@ -267,14 +262,14 @@ mod tests {
     #[test]
     fn reports_are_read() {
         assert_eq!(
-            parse_report("socks 127.0.0.1:4567\n"),
-            Ok("127.0.0.1:4567".parse().unwrap())
+            parse_report("socks 127.0.0.1:4567\n").unwrap(),
+            "127.0.0.1:4567".parse::<SocketAddr>().unwrap()
         );
-        assert_eq!(
+        assert!(matches!(
             parse_report("error it has not bootstrapped\n"),
-            Err(Some("it has not bootstrapped".into()))
-        );
-        assert_eq!(parse_report(""), Err(None));
+            Err(Some(ArtiError::Reported(m))) if m == "it has not bootstrapped"
+        ));
+        assert!(matches!(parse_report(""), Err(None)));
         assert!(matches!(parse_report("socks nowhere\n"), Err(Some(_))));
         assert!(matches!(parse_report("something else\n"), Err(Some(_))));
     }
@@ -289,7 +284,7 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(&lib).unwrap();
         let exe = bin.join("torsocks-ns");
-        let err = locate(&exe).unwrap_err();
+        let err = locate(&exe).unwrap_err().to_string();
         assert!(err.contains("--tor daemon"), "{err}");
         std::fs::write(lib.join(PROGRAM), b"").unwrap();
         assert_eq!(

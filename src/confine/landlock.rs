@@ -14,6 +14,8 @@ use landlock::{
 #[cfg(feature = "embedded-tor")]
 use landlock::{PathBeneath, PathFd};
 
+use super::{ConfineError, Step};
+
 /// The newest ABI this program knows; an older kernel gets what it has (best effort).
 const NEWEST: ABI = ABI::V6;
 
@@ -28,8 +30,8 @@ pub(crate) enum Enforced {
 
 /// Restricts this process (and threads and children it creates from now on): only
 /// TCP connections to `tor_ports`.
-pub(crate) fn restrict(tor_ports: &[u16]) -> Result<Enforced, String> {
-    let fail = |e: landlock::RulesetError| format!("Landlock: {e}");
+pub(crate) fn restrict(tor_ports: &[u16]) -> Result<Enforced, ConfineError> {
+    let fail = |e: landlock::RulesetError| ConfineError::new(Step::Landlock, e);
     let mut ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(NEWEST))
         .map_err(fail)?
@@ -59,8 +61,8 @@ pub(crate) fn restrict(tor_ports: &[u16]) -> Result<Enforced, String> {
 /// Connections stay open to any port: relays listen where they like. Without `dirs`
 /// (a configuration that names them through a variable), the file system is not
 /// limited.
-pub(crate) fn restrict_client(dirs: Option<[&Path; 2]>) -> Result<Enforced, String> {
-    let fail = |e: landlock::RulesetError| format!("Landlock: {e}");
+pub(crate) fn restrict_client(dirs: Option<[&Path; 2]>) -> Result<Enforced, ConfineError> {
+    let fail = |e: landlock::RulesetError| ConfineError::new(Step::Landlock, e);
     let mut ruleset = Ruleset::default();
     if dirs.is_some() {
         ruleset = ruleset
@@ -79,13 +81,8 @@ pub(crate) fn restrict_client(dirs: Option<[&Path; 2]>) -> Result<Enforced, Stri
     if let Some(dirs) = dirs {
         let own = AccessFs::from_all(NEWEST) & !AccessFs::Execute;
         for dir in dirs {
-            let fd = PathFd::new(dir).map_err(|e| {
-                format!(
-                    "Landlock: {}: {e} (the client keeps no capability, root-run too: its \
-                     directories must be reachable by its uid alone)",
-                    dir.display()
-                )
-            })?;
+            let fd =
+                PathFd::new(dir).map_err(ConfineError::at(Step::LandlockDir(dir.to_path_buf())))?;
             ruleset = ruleset.add_rule(PathBeneath::new(fd, own)).map_err(fail)?;
         }
         if let Ok(fd) = PathFd::new("/sys/fs/cgroup") {

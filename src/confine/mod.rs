@@ -15,6 +15,7 @@
 //!   Landlock (files only beneath its state and cache directories, no bind but its
 //!   ephemeral SOCKS port) and its own seccomp allow-list (threads, its files).
 
+mod error;
 mod landlock;
 mod namespaces;
 mod seccomp;
@@ -22,6 +23,7 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use error::{ConfineError, Step};
 use std::sync::OnceLock;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -104,7 +106,7 @@ impl Confined {
 /// Confines the launcher for the rest of its life; single-threaded callers only (a
 /// user namespace cannot be entered by a process with threads). An error means the
 /// launcher must not go on.
-pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, String> {
+pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, ConfineError> {
     if let Some(fds) = INHERITED_FDS.get() {
         sys::close(fds);
     }
@@ -112,25 +114,25 @@ pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, String> {
     drop_capabilities()?;
     // A uid change makes a process dumpable again where the system says so.
     let _ = nix::sys::prctl::set_dumpable(false);
-    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no new privileges: {e}"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(ConfineError::at(Step::NoNewPrivs))?;
     let landlock = landlock::restrict(&[confinement.tor_port])?;
     let on_refusal = match confinement.name_refused_calls {
         true => {
-            sys::name_refused_calls().map_err(|e| format!("a SIGSYS handler: {e}"))?;
+            sys::name_refused_calls().map_err(ConfineError::at(Step::SigsysHandler))?;
             seccomp::OnRefusal::Report
         }
         false => seccomp::OnRefusal::Kill,
     };
     let filter = seccomp::launcher_filter(&confinement.reach, on_refusal)?;
-    seccompiler::apply_filter(&filter).map_err(|e| format!("the seccomp filter: {e}"))?;
+    seccompiler::apply_filter(&filter).map_err(ConfineError::at(Step::Seccomp))?;
     Ok(Confined { entered, landlock })
 }
 
 /// Every capability, in whichever user namespace the launcher is now: the bounding set
 /// where it may (it has CAP_SETPCAP in its own namespace), then the rest.
-fn drop_capabilities() -> Result<(), String> {
+fn drop_capabilities() -> Result<(), ConfineError> {
     use caps::{CapSet, Capability};
-    let fail = |e: caps::errors::CapsError| format!("dropping capabilities: {e}");
+    let fail = |e: caps::errors::CapsError| ConfineError::new(Step::Capabilities, e.to_string());
     if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).map_err(fail)? {
         caps::clear(None, CapSet::Bounding).map_err(fail)?;
     }
@@ -152,22 +154,22 @@ fn drop_capabilities() -> Result<(), String> {
 pub(crate) fn embedded_client(
     dirs: Option<[&std::path::Path; 2]>,
     name_refused_calls: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ConfineError> {
     // Root-run, it keeps uid 0 (its directories are root's) but no capability: with
     // the filter below (no kill, no ptrace) and Landlock's scopes, uid 0 alone reaches
     // only files, and those are limited to its directories.
     drop_capabilities()?;
-    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no new privileges: {e}"))?;
+    nix::sys::prctl::set_no_new_privs().map_err(ConfineError::at(Step::NoNewPrivs))?;
     let landlock = landlock::restrict_client(dirs)?;
     let on_refusal = match name_refused_calls {
         true => {
-            sys::name_refused_calls().map_err(|e| format!("a SIGSYS handler: {e}"))?;
+            sys::name_refused_calls().map_err(ConfineError::at(Step::SigsysHandler))?;
             seccomp::OnRefusal::Report
         }
         false => seccomp::OnRefusal::Kill,
     };
     for filter in seccomp::client_filters(on_refusal)? {
-        seccompiler::apply_filter(&filter).map_err(|e| format!("the seccomp filter: {e}"))?;
+        seccompiler::apply_filter(&filter).map_err(ConfineError::at(Step::Seccomp))?;
     }
     let files = match (landlock, dirs) {
         (Enforced::Fully, _) => "Landlock: files only in its state and cache directories",

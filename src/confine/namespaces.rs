@@ -6,6 +6,8 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
+use super::{ConfineError, Step};
+
 /// Whom the launcher becomes in the host's user namespace before it leaves it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Account {
@@ -26,7 +28,7 @@ pub(crate) enum Entered {
 /// A root-run becomes `account` first (supplementary groups, gid, then uid: every
 /// capability of the host's namespace goes with the uid); anyone else is already
 /// unprivileged. Then the new namespaces.
-pub(super) fn enter(account: Option<Account>) -> Result<Entered, String> {
+pub(super) fn enter(account: Option<Account>) -> Result<Entered, ConfineError> {
     if let Some(account) = account {
         become_account(account)?;
     }
@@ -42,23 +44,23 @@ pub(super) fn enter(account: Option<Account>) -> Result<Entered, String> {
     // capabilities, needed for the mounts, come with creating it).
     match empty_root() {
         Ok(()) => Ok(Entered::EmptyRoot),
-        Err(why) => Ok(Entered::Refused(why)),
+        Err(why) => Ok(Entered::Refused(why.to_string())),
     }
 }
 
-fn become_account(account: Account) -> Result<(), String> {
-    nix::unistd::setgroups(&[]).map_err(|e| format!("dropping supplementary groups: {e}"))?;
+fn become_account(account: Account) -> Result<(), ConfineError> {
+    nix::unistd::setgroups(&[]).map_err(ConfineError::at(Step::Groups))?;
     nix::unistd::setresgid(account.gid, account.gid, account.gid)
-        .map_err(|e| format!("changing to group {}: {e}", account.gid))?;
+        .map_err(ConfineError::at(Step::Group(account.gid.as_raw())))?;
     nix::unistd::setresuid(account.uid, account.uid, account.uid)
-        .map_err(|e| format!("changing to user {}: {e}", account.uid))
+        .map_err(ConfineError::at(Step::User(account.uid.as_raw())))
 }
 
 /// Every mount private, an empty read-only tmpfs (two inodes, no blocks) mounted and
 /// made the root, the host's tree detached from under it.
-fn empty_root() -> Result<(), String> {
+fn empty_root() -> Result<(), ConfineError> {
     let fail = |what: &'static str| {
-        move |e: nix::errno::Errno| format!("the launcher's empty root: {what}: {e}")
+        move |e: nix::errno::Errno| ConfineError::new(Step::EmptyRoot(what), e)
     };
     mount(
         None::<&str>,

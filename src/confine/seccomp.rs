@@ -16,6 +16,8 @@ use seccompiler::{
     SeccompFilter, SeccompRule,
 };
 
+use super::{ConfineError, Step};
+
 /// A system call's number and name (for the message naming a refused call).
 type Call = (i64, &'static str);
 
@@ -183,12 +185,15 @@ impl OnRefusal {
 }
 
 /// The launcher's filter.
-pub(crate) fn launcher_filter(reach: &Reach, on_refusal: OnRefusal) -> Result<BpfProgram, String> {
+pub(crate) fn launcher_filter(
+    reach: &Reach,
+    on_refusal: OnRefusal,
+) -> Result<BpfProgram, ConfineError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &(nr, _) in ANY_ARGUMENTS.iter().chain(ANY_ARGUMENTS_X86_64) {
         rules.insert(nr, vec![]);
     }
-    rules.extend(conditional_rules(reach).map_err(|e| format!("the seccomp filter: {e}"))?);
+    rules.extend(conditional_rules(reach).map_err(ConfineError::at(Step::Seccomp))?);
     compile(rules, on_refusal.action(), SeccompAction::Allow)
 }
 
@@ -258,8 +263,8 @@ const CLIENT_CALLS_X86_64: &[Call] = &[];
 /// The embedded client's filters: its allow-list, and `clone3` answered ENOSYS (its
 /// arguments are out of a filter's reach; the C library then uses `clone`, whose flags
 /// must make a thread). Of two filters the kernel applies the stricter answer.
-pub(crate) fn client_filters(on_refusal: OnRefusal) -> Result<Vec<BpfProgram>, String> {
-    let fail = |e: seccompiler::BackendError| format!("the seccomp filter: {e}");
+pub(crate) fn client_filters(on_refusal: OnRefusal) -> Result<Vec<BpfProgram>, ConfineError> {
+    let fail = |e: seccompiler::BackendError| ConfineError::new(Step::Seccomp, e);
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let plain = [
         ANY_ARGUMENTS,
@@ -308,15 +313,15 @@ fn compile(
     rules: BTreeMap<i64, Vec<SeccompRule>>,
     mismatch: SeccompAction,
     matched: SeccompAction,
-) -> Result<BpfProgram, String> {
+) -> Result<BpfProgram, ConfineError> {
     let arch = std::env::consts::ARCH
         .try_into()
-        .map_err(|e| format!("the seccomp filter: {e:?}"))?;
+        .map_err(|e| ConfineError::new(Step::Seccomp, format!("{e:?}")))?;
     let filter = SeccompFilter::new(rules, mismatch, matched, arch)
-        .map_err(|e| format!("the seccomp filter: {e}"))?;
+        .map_err(ConfineError::at(Step::Seccomp))?;
     filter
         .try_into()
-        .map_err(|e: seccompiler::BackendError| format!("the seccomp filter: {e}"))
+        .map_err(ConfineError::at::<seccompiler::BackendError>(Step::Seccomp))
 }
 
 type Rules = Vec<(i64, Vec<SeccompRule>)>;

@@ -14,6 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::harden;
+use super::link::Link;
 
 /// Signals passed on to the command: those the launcher forwards to PID 1 (INT, TERM,
 /// HUP, QUIT, WINCH) and the user signals any process of the sandbox sends it.
@@ -44,15 +45,12 @@ pub(crate) struct Command<'a> {
 
 /// Waits for a signal or a request from the launcher (connections into the sandbox,
 /// [`super::inward`]).
-fn next_event(
-    signals: &SignalFd,
-    control: &mut Option<std::os::unix::net::UnixStream>,
-) -> Option<Signal> {
+fn next_event(signals: &SignalFd, link: &mut Option<Link>) -> Option<Signal> {
     use std::os::fd::AsFd;
     loop {
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        if let Some(c) = control.as_ref() {
-            fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+        if let Some(l) = link.as_ref() {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
         }
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
@@ -64,9 +62,9 @@ fn next_event(
         let signal = fds[0].revents().is_some_and(|r| !r.is_empty());
         drop(fds);
         if request {
-            if let Some(c) = control.as_mut() {
-                if !super::inward::serve_one(c) {
-                    *control = None; // the launcher is gone (PID 1 follows it)
+            if let Some(l) = link.as_ref() {
+                if !super::inward::serve_one(l) {
+                    *link = None; // the launcher is gone (PID 1 follows it)
                 }
             }
         }
@@ -79,9 +77,9 @@ fn next_event(
 }
 
 /// Runs the command and returns its shell-style status (128+N when killed by N),
-/// answering the launcher's requests on `control` meanwhile.
-pub(crate) fn run(command: &Command, control: std::os::unix::net::UnixStream) -> i32 {
-    let mut control = Some(control);
+/// answering the launcher's requests on `link` meanwhile.
+pub(crate) fn run(command: &Command, link: Link) -> i32 {
+    let mut link = Some(link);
     let mut waited = SigSet::empty();
     for &sig in FORWARDED {
         waited.add(sig);
@@ -120,7 +118,7 @@ pub(crate) fn run(command: &Command, control: std::os::unix::net::UnixStream) ->
         return 1;
     };
     loop {
-        let Some(sig) = next_event(&signals, &mut control) else {
+        let Some(sig) = next_event(&signals, &mut link) else {
             continue;
         };
         if sig != Signal::SIGCHLD {

@@ -1,73 +1,66 @@
 //! Connections into the sandbox, for published ports and onion services: the launcher
-//! asks the sandbox's PID 1, over the control socket, for a TCP connection to a port
+//! asks the sandbox's PID 1, over the link ([`super::link`]), for a TCP connection to a port
 //! on the sandbox's loopback; PID 1 makes it inside the sandbox's network namespace and
 //! passes the socket back (SCM_RIGHTS). So a server inside that listens on 127.0.0.1
 //! or ::1 only (the common default) is reached as well as one on every address, and the
 //! sandbox's stack is never involved.
 //!
 //! PID 1 only ever connects to its own namespace's loopback, and only when the
-//! launcher asks; the command has no way to reach the control socket (its fds are
+//! launcher asks; the command has no way to reach the link (its fds are
 //! closed before exec, and PID 1 is not dumpable).
-#![allow(unsafe_code)]
-
-use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, socket, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, SockaddrStorage,
-};
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType, SockaddrStorage};
+use tokio::io::unix::AsyncFd;
 
-/// Launcher → PID 1: connect to a loopback port (`C`, family 4 or 6, port).
-const CONNECT: u8 = b'C';
-/// PID 1 → launcher: the connecting socket follows (a non-blocking connect under way).
-const CONNECTING: u8 = b'F';
-/// PID 1 → launcher: no socket; an errno follows.
-const FAILED: u8 = b'X';
+use super::link::{Link, LinkError, Message};
 
-/// The launcher's end: asks PID 1 for connections. Blocking; one request at a time.
+/// The launcher's end: asks PID 1 for connections without blocking the session. One
+/// request is out at a time (a reply answers the request before it).
 #[derive(Debug)]
 pub(crate) struct Connector {
-    control: UnixStream,
+    link: AsyncFd<Link>,
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Connector {
-    pub(super) fn new(control: UnixStream) -> Connector {
-        Connector { control }
+    /// Serves from `link` (made non-blocking); needs the session's runtime.
+    pub(crate) fn new(link: Link) -> std::io::Result<Connector> {
+        Ok(Connector {
+            link: link.into_async()?,
+            turn: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// A socket connecting (non-blocking, maybe still in progress) to the sandbox's
     /// `127.0.0.1:port` (or `[::1]:port` with `v6`).
-    pub(crate) fn connect(&mut self, v6: bool, port: u16) -> std::io::Result<OwnedFd> {
-        let [hi, lo] = port.to_be_bytes();
-        self.control
-            .write_all(&[CONNECT, if v6 { 6 } else { 4 }, hi, lo])?;
-        let mut buf = [0u8; 5];
-        let mut cmsg = nix::cmsg_space!(RawFd);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            self.control.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )?;
-        let mut fd = None;
-        for c in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for raw in fds {
-                    // SAFETY: the kernel installed this fd for us; nobody else owns it.
-                    fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
-                }
+    ///
+    /// Not cancel-safe: a caller dropped between the request and its reply would leave
+    /// the reply to the next one. Its callers (the relays of published ports) run to
+    /// the end, or end with the session.
+    pub(crate) async fn connect(&self, v6: bool, port: u16) -> std::io::Result<OwnedFd> {
+        let _turn = self.turn.lock().await;
+        let request = Message::Connect { v6, port };
+        loop {
+            let mut guard = self.link.writable().await?;
+            match guard.try_io(|link| link.get_ref().send(&request, &[])) {
+                Ok(sent) => break sent?,
+                Err(_would_block) => continue,
             }
         }
-        let n = msg.bytes;
-        match (fd, buf[0]) {
-            (Some(fd), CONNECTING) if n >= 1 => Ok(fd),
-            (_, FAILED) if n == 5 => Err(std::io::Error::from_raw_os_error(i32::from_be_bytes([
-                buf[1], buf[2], buf[3], buf[4],
-            ]))),
+        let reply = loop {
+            let mut guard = self.link.readable().await?;
+            match guard.try_io(|link| receive(link.get_ref())) {
+                Ok(received) => break received?,
+                Err(_would_block) => continue,
+            }
+        };
+        match reply.map(|(message, fds)| (message, fds.into_iter().next())) {
+            Some((Message::Connecting, Some(fd))) => Ok(fd),
+            Some((Message::ConnectFailed { errno }, _)) => {
+                Err(std::io::Error::from_raw_os_error(errno))
+            }
             _ => Err(std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,
                 "the sandbox has ended",
@@ -76,33 +69,39 @@ impl Connector {
     }
 }
 
-/// PID 1's side: answers one request from the launcher. Returns false when the
-/// launcher has gone (end of file) or broke the protocol.
-pub(crate) fn serve_one(control: &mut UnixStream) -> bool {
-    let mut request = [0u8; 4];
-    if control.read_exact(&mut request).is_err() || request[0] != CONNECT {
-        return false;
+/// A reply; None when the link failed for good (the sandbox has ended, or broke the
+/// protocol); a would-block as the error.
+type Reply = Option<(Message, Vec<OwnedFd>)>;
+
+fn receive(link: &Link) -> std::io::Result<Reply> {
+    match link.receive() {
+        Ok(received) => Ok(Some(received)),
+        Err(LinkError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Err(e),
+        Err(_) => Ok(None),
     }
-    let port = u16::from_be_bytes([request[2], request[3]]);
-    let target = if request[1] == 6 {
+}
+
+/// PID 1's side: answers one request from the launcher. Returns false when the
+/// launcher has gone or broke the protocol.
+pub(crate) fn serve_one(link: &Link) -> bool {
+    let Ok((Message::Connect { v6, port }, _)) = link.receive() else {
+        return false;
+    };
+    let target = if v6 {
         SocketAddr::from((Ipv6Addr::LOCALHOST, port))
     } else {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     };
     match connect_loopback(target) {
-        Ok(fd) => sendmsg::<()>(
-            control.as_raw_fd(),
-            &[IoSlice::new(&[CONNECTING])],
-            &[ControlMessage::ScmRights(&[fd.as_raw_fd()])],
-            MsgFlags::empty(),
-            None,
-        )
-        .is_ok(),
-        Err(errno) => {
-            let mut reply = vec![FAILED];
-            reply.extend_from_slice(&(errno as i32).to_be_bytes());
-            control.write_all(&reply).is_ok()
-        }
+        Ok(fd) => link.send(&Message::Connecting, &[fd.as_fd()]).is_ok(),
+        Err(errno) => link
+            .send(
+                &Message::ConnectFailed {
+                    errno: errno as i32,
+                },
+                &[],
+            )
+            .is_ok(),
     }
 }
 

@@ -5,8 +5,7 @@
 //! ids ([`Identity`]: never host root for the command), names the host `localhost`,
 //! creates and configures `tun0` ([`tun`], [`netconf`]), builds a new root from the
 //! mount plan ([`plan`], applied by [`mounts`]), drops every privilege ([`harden`]),
-//! hands the TUN fd to the launcher over a unix socket (SCM_RIGHTS) and waits for its
-//! go. Then it starts the command and stays as its init ([`init`]). What each step
+//! hands the TUN fd to the launcher over their [`link`] and waits for its go. Then it starts the command and stays as its init ([`init`]). What each step
 //! gives and hides is decided beforehand, as data, by [`policy`] and [`plan`].
 //! The launcher keeps the fd and runs the stack; PID 1 dies with the launcher
 //! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
@@ -16,6 +15,7 @@ pub(crate) mod error;
 pub(crate) mod harden;
 pub(crate) mod init;
 pub(crate) mod inward;
+pub(crate) mod link;
 pub(crate) mod mounts;
 pub(crate) mod netconf;
 pub(crate) mod plan;
@@ -23,14 +23,13 @@ pub(crate) mod policy;
 pub(crate) mod tun;
 
 use std::ffi::{CString, OsString};
-use std::io::{IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
 
 use nix::sched::CloneFlags;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::unistd::{Gid, Pid, Uid};
+
+use link::{Link, LinkError, Message};
 
 pub(crate) use error::SetupError;
 pub(crate) use harden::RunAs;
@@ -39,21 +38,25 @@ pub(crate) use netconf::NetPlan;
 /// The name of the TUN interface inside the sandbox.
 pub(crate) const TUN_NAME: &str = "tun0";
 
-/// The launcher–sandbox protocol on the control socket, in this order: CLONED, MAPPED,
-/// TUN (or ERROR), GO.
-mod msg {
-    /// Sandbox → launcher: ready; carries the TUN fd (then the SOCKS port's listening
-    /// sockets) and the number of masked sockets.
-    pub(super) const TUN: u8 = b'T';
-    /// Sandbox → launcher: setup failed; the rest of the message says why.
-    pub(super) const ERROR: u8 = b'E';
-    /// Sandbox → launcher: PID 1 may be mapped (it is dumpable, so the launcher may
-    /// write its /proc files).
-    pub(super) const CLONED: u8 = b'C';
-    /// Launcher → sandbox: the id maps are written.
-    pub(super) const MAPPED: u8 = b'M';
-    /// Launcher → sandbox: start the command.
-    pub(super) const GO: u8 = b'G';
+/// Proof that the process has one thread, which [`spawn`] needs: its clone copies
+/// only the calling thread, and a copy of a process with threads may hold locks that
+/// no thread of the copy will ever release.
+#[derive(Debug)]
+pub(crate) struct SingleThreaded(());
+
+impl SingleThreaded {
+    /// The proof, if the kernel lists one thread of this process.
+    pub(crate) fn now() -> Result<SingleThreaded, SetupError> {
+        let threads = std::fs::read_dir("/proc/self/task")
+            .map_err(SetupError::io("counting the launcher's threads"))?
+            .count();
+        match threads {
+            1 => Ok(SingleThreaded(())),
+            n => Err(SetupError::Invalid(format!(
+                "the launcher has {n} threads where making the sandbox needs one"
+            ))),
+        }
+    }
 }
 
 /// Stack of the cloned PID 1 until it execs or forks: the setup runs a small tokio
@@ -95,18 +98,18 @@ pub(crate) struct Sandbox {
     pub masked_sockets: usize,
     /// The listening sockets of the sandbox's SOCKS port.
     pub socks_listeners: Vec<OwnedFd>,
-    control: UnixStream,
+    link: Link,
 }
 
 impl Sandbox {
     /// Lets the sandbox start the command.
-    pub(crate) fn go(mut self) -> std::io::Result<Started> {
-        self.control.write_all(&[msg::GO])?;
+    pub(crate) fn go(self) -> std::io::Result<Started> {
+        self.link.send(&Message::Go, &[])?;
         Ok(Started {
             child: self.child,
             pidfd: self.pidfd,
             tun: self.tun,
-            connector: inward::Connector::new(self.control),
+            link: self.link,
         })
     }
 }
@@ -119,8 +122,9 @@ pub(crate) struct Started {
     pub pidfd: OwnedFd,
     /// The TUN device.
     pub tun: OwnedFd,
-    /// How connections into the sandbox are opened (published ports).
-    pub connector: inward::Connector,
+    /// The link to PID 1, for connections into the sandbox (published ports:
+    /// [`inward::Connector`]).
+    pub link: Link,
 }
 
 /// A pidfd for `child`, this process's own child (so its pid cannot be reused before
@@ -174,21 +178,17 @@ impl Identity {
 impl Identity {
     /// Maps the ids of the freshly cloned `child` once it says it may be mapped, and
     /// tells it so; a child that cannot be mapped is killed and reaped.
-    fn map(self, control: &UnixStream, child: Pid) -> Result<(), SetupError> {
-        let mut cloned = [0u8; 1];
-        let mapped = (&*control)
-            .read_exact(&mut cloned)
-            .map_err(SetupError::io("starting the sandbox"))
-            .and_then(|()| match cloned[0] {
-                msg::CLONED => Ok(()),
-                _ => Err(SetupError::Ended),
-            })
-            .and_then(|()| self.write_maps(child))
-            .and_then(|()| {
-                (&*control)
-                    .write_all(&[msg::MAPPED])
-                    .map_err(SetupError::io("mapping the sandbox's user ids"))
-            });
+    fn map(self, link: &Link, child: Pid) -> Result<(), SetupError> {
+        let mapped = match link.expect(&Message::Cloned) {
+            Ok(()) => Ok(()),
+            Err(LinkError::Io(e)) => Err(SetupError::io("starting the sandbox")(e)),
+            Err(_) => Err(SetupError::Ended),
+        }
+        .and_then(|()| self.write_maps(child))
+        .and_then(|()| {
+            link.send(&Message::Mapped, &[])
+                .map_err(SetupError::io("mapping the sandbox's user ids"))
+        });
         if mapped.is_err() {
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
@@ -232,10 +232,10 @@ fn command_strings(spec: &Spec) -> Result<(Vec<CString>, Vec<CString>), SetupErr
 
 /// Starts the sandbox and returns once its network is configured and its privileges
 /// are gone. Must be called before the process starts any thread.
-pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
+pub(crate) fn spawn(spec: &Spec, _one_thread: SingleThreaded) -> Result<Sandbox, SetupError> {
     let (argv, env) = command_strings(spec)?;
     let filters = harden::filters()?;
-    let (parent_end, child_end) = UnixStream::pair().map_err(SetupError::io("socketpair"))?;
+    let (parent_end, child_end) = Link::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
         caller: nix::unistd::getuid(),
         caller_gid: nix::unistd::getgid(),
@@ -285,50 +285,21 @@ pub(crate) fn spawn(spec: &Spec) -> Result<Sandbox, SetupError> {
         tun,
         masked_sockets,
         socks_listeners,
-        control: parent_end,
+        link: parent_end,
     })
 }
 
 /// Receives the TUN fd and the SOCKS port's listeners, or the sandbox's error message.
-fn receive_tun(control: &UnixStream) -> Result<(OwnedFd, Vec<OwnedFd>, usize), SetupError> {
-    let mut buf = [0u8; 1024];
-    let mut cmsg = nix::cmsg_space!([RawFd; 3]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        control.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(SetupError::errno("receiving the TUN device"))?;
-    let mut fds = Vec::new();
-    for c in msg
-        .cmsgs()
-        .map_err(SetupError::errno("receiving the TUN device"))?
-    {
-        if let ControlMessageOwned::ScmRights(received) = c {
-            // SAFETY: the kernel installed these fds for us; nobody else owns them.
-            fds.extend(
-                received
-                    .into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+fn receive_tun(link: &Link) -> Result<(OwnedFd, Vec<OwnedFd>, usize), SetupError> {
+    match link.receive() {
+        Ok((Message::Ready { masked_sockets }, fds)) => {
+            let mut fds = fds.into_iter();
+            let tun = fds.next().ok_or(SetupError::Ended)?;
+            Ok((tun, fds.collect(), masked_sockets as usize))
         }
-    }
-    let n = msg.bytes;
-    let mut fds = fds.into_iter();
-    match fds.next() {
-        Some(tun) => {
-            let masked = std::str::from_utf8(&buf[1..n.max(1)])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            Ok((tun, fds.collect(), masked))
-        }
-        None if n > 1 && buf[0] == msg::ERROR => Err(SetupError::InSandbox(
-            String::from_utf8_lossy(&buf[1..n]).into_owned(),
-        )),
-        None => Err(SetupError::Ended),
+        Ok((Message::SetupFailed(why), _)) => Err(SetupError::InSandbox(why)),
+        Err(LinkError::Io(e)) => Err(SetupError::io("receiving the TUN device")(e)),
+        Ok(_) | Err(_) => Err(SetupError::Ended),
     }
 }
 
@@ -342,36 +313,26 @@ struct Setup<'a> {
 
 impl Setup<'_> {
     /// PID 1: returns the exit status (the command's, or 1 when setup fails).
-    fn child_main(&self, mut control: UnixStream) -> i32 {
+    fn child_main(&self, link: Link) -> i32 {
         crate::confine::undo_for_the_sandbox();
-        if control.write_all(&[msg::CLONED]).is_err() {
-            return 1;
-        }
-        let mut mapped = [0u8; 1];
-        if control.read_exact(&mut mapped).is_err() || mapped[0] != msg::MAPPED {
+        if link.send(&Message::Cloned, &[]).is_err() || link.expect(&Message::Mapped).is_err() {
             return 1;
         }
         let (tun, listeners, masked) = match self.prepare() {
             Ok(ready) => ready,
             Err(e) => {
-                let mut reply = vec![msg::ERROR];
-                reply.extend_from_slice(e.to_string().as_bytes());
-                let _ = control.write_all(&reply);
+                let _ = link.send(&Message::SetupFailed(e.to_string()), &[]);
                 return 1;
             }
         };
-        let mut ready = vec![msg::TUN];
-        ready.extend_from_slice(masked.to_string().as_bytes());
-        let fds: Vec<RawFd> = std::iter::once(tun.as_raw_fd())
-            .chain(listeners.iter().map(|l| l.as_raw_fd()))
+        let ready = Message::Ready {
+            masked_sockets: masked.try_into().unwrap_or(u32::MAX),
+        };
+        let fds: Vec<_> = std::iter::once(tun.as_fd())
+            .chain(listeners.iter().map(|l| l.as_fd()))
             .collect();
-        let sent = sendmsg::<()>(
-            control.as_raw_fd(),
-            &[IoSlice::new(&ready)],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
-        );
+        let sent = link.send(&ready, &fds);
+        drop(fds);
         drop((tun, listeners));
         if sent.is_err() {
             return 1;
@@ -379,8 +340,7 @@ impl Setup<'_> {
         // Die with the launcher. Set after the last credential change (which clears
         // it); a launcher that died before this point shows as EOF on the socket.
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-        let mut go = [0u8; 1];
-        if control.read_exact(&mut go).is_err() || go[0] != msg::GO {
+        if link.expect(&Message::Go).is_err() {
             return 1;
         }
         init::run(
@@ -391,7 +351,7 @@ impl Setup<'_> {
                 new_session: self.spec.new_session,
                 bounds: &self.spec.bounds,
             },
-            control,
+            link,
         )
     }
 

@@ -254,6 +254,8 @@ impl std::fmt::Display for OptInError {
     }
 }
 
+impl std::error::Error for OptInError {}
+
 /// The opt-ins resolved against the environment: files to bind and variables to keep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Shares {

@@ -21,28 +21,6 @@ const LONG_VERSION: &str = long_version!("Arti (arti-client 0.47)");
 #[cfg(not(feature = "embedded-tor"))]
 const LONG_VERSION: &str = long_version!("not built in (Tor's SOCKS port is used)");
 
-/// Which Tor a run uses (`--tor`, `TorClient`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum TorKind {
-    /// The daemon when its SOCKS port answers as Tor, else the embedded client.
-    Auto,
-    /// Tor's SOCKS port (-a/-P, TorAddress/TorPort), always.
-    Daemon,
-    /// The Tor client built into torsocks-ns, always (no tor daemon needed).
-    Embedded,
-}
-
-impl From<torsocks_core::config::TorClient> for TorKind {
-    fn from(value: torsocks_core::config::TorClient) -> TorKind {
-        use torsocks_core::config::TorClient as C;
-        match value {
-            C::Auto => TorKind::Auto,
-            C::Daemon => TorKind::Daemon,
-            C::Embedded => TorKind::Embedded,
-        }
-    }
-}
-
 /// Run a program, or a shell, with all of its network traffic forced through Tor:
 /// it lives in its own network namespace whose only way out is Tor.
 #[derive(Debug, Parser)]
@@ -63,7 +41,7 @@ pub(crate) struct Args {
     /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers as Tor, else the
     /// embedded client (-d says which). [default: TorClient, else daemon]
     #[arg(long = "tor", value_name = "KIND", value_enum)]
-    pub tor_kind: Option<TorKind>,
+    pub tor_kind: Option<crate::tor::kind::TorKind>,
 
     /// Where the embedded Tor client keeps its state and directory cache [default:
     /// $XDG_STATE_HOME/torsocks-rs/arti and $XDG_CACHE_HOME/torsocks-rs/arti].

@@ -41,12 +41,12 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
 
 /// Runs the command; the exit status is the command's.
 pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
-    let fail = |message: String| {
+    let fail = |message: &dyn std::fmt::Display| {
         eprintln!("torsocks: {message}");
         ExitCode::from(1)
     };
     let Some((program, rest)) = args.command.split_first() else {
-        return fail("--preload needs a command".into());
+        return fail(&"--preload needs a command");
     };
     let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
     let endpoint = config.tor_endpoint();
@@ -56,7 +56,7 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
         kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,
-        Err(message) => return fail(message),
+        Err(message) => return fail(&message),
     };
     if let (true, Some(why)) = (args.debug, &why) {
         eprintln!("torsocks: {why}");
@@ -68,14 +68,20 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
     );
     if chosen == Chosen::Daemon {
         let error = command.exec();
-        return fail(format!("{}: {error}", program.to_string_lossy()));
+        return fail(&format_args!("{}: {error}", program.to_string_lossy()));
     }
     run_embedded(args, command, program)
 }
 
 #[cfg(feature = "embedded-tor")]
 fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCode {
-    let options = match crate::arti::Options::from_args(args) {
+    let options = crate::arti::Options::for_run(
+        args.tor_state.as_deref(),
+        args.arti_config.clone(),
+        std::time::Duration::from_secs(args.bootstrap_timeout),
+        args.debug,
+    );
+    let options = match options {
         Ok(options) => options,
         Err(message) => {
             eprintln!("torsocks: {message}");

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use netstack::classify::DropKind;
 
-use crate::session::{ResetCause, Summary};
+use crate::session::report::{ResetCause, Summary};
 
 fn type_name(qtype: u16) -> String {
     match qtype {

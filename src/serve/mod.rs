@@ -12,3 +12,59 @@ pub(crate) mod accept;
 pub(crate) mod publish;
 pub(crate) mod slots;
 pub(crate) mod socks_port;
+
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+use crate::names::vpool::VirtualPool;
+use crate::ns::inward::Connector;
+use crate::tor::Tor;
+
+/// The listening sockets a run serves, bound before the launcher confines itself.
+pub(crate) struct Listeners {
+    /// The sandbox's SOCKS port (made inside the sandbox; none with --no-socks-port).
+    pub socks: Vec<OwnedFd>,
+    /// Published ports and onion services: the host's socket, and the port inside.
+    pub published: Vec<(std::net::TcpListener, u16)>,
+    /// Clients served at once, on the SOCKS port and (as many) on published ports.
+    pub max_clients: usize,
+}
+
+/// Starts serving `listeners` in the session's runtime (its `LocalSet`): SOCKS clients
+/// through `tor`, published connections into the sandbox through `connector`.
+pub(crate) fn start(
+    listeners: Listeners,
+    tor: Rc<Tor>,
+    pool: Rc<VirtualPool>,
+    connector: Rc<Connector>,
+    debug: bool,
+) {
+    let socks = socks_port::Context {
+        tor,
+        pool,
+        slots: slots::Slots::new(listeners.max_clients),
+        debug,
+    };
+    let published_slots = slots::Slots::new(listeners.max_clients);
+    for (listener, port) in listeners.published {
+        match accept::listener(listener) {
+            Ok(listener) => {
+                tokio::task::spawn_local(publish::serve(
+                    listener,
+                    port,
+                    Rc::clone(&connector),
+                    published_slots.clone(),
+                ));
+            }
+            Err(e) => eprintln!("torsocks-ns: a published port: {e}"),
+        }
+    }
+    for fd in listeners.socks {
+        match accept::listener(std::net::TcpListener::from(fd)) {
+            Ok(listener) => {
+                tokio::task::spawn_local(socks_port::serve(listener, socks.clone()));
+            }
+            Err(e) => eprintln!("torsocks-ns: the sandbox's SOCKS port: {e}"),
+        }
+    }
+}

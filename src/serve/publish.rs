@@ -3,7 +3,6 @@
 //! reached on the sandbox's loopback through [`crate::ns::inward`]. Onion services use
 //! the same relay, from a loopback port only Tor is told about.
 
-use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
@@ -25,8 +24,11 @@ pub(crate) struct Publish {
 /// Parses `[HOST_ADDR:]HOST_PORT:SANDBOX_PORT` (an IPv6 HOST_ADDR in brackets). Only
 /// loopback addresses unless `any` (--publish-any): a published port on the host's
 /// network is reachable by every machine that can reach the host.
-pub(crate) fn parse(text: &str, any: bool) -> Result<Publish, String> {
-    let bad = |why: &str| format!("--publish {text}: {why}");
+pub(crate) fn parse(text: &str, any: bool) -> Result<Publish, BadPublish> {
+    let bad = |why: &str| BadPublish {
+        text: text.to_string(),
+        why: why.to_string(),
+    };
     let (host, sandbox) = text
         .rsplit_once(':')
         .ok_or_else(|| bad("expected [HOST_ADDR:]HOST_PORT:SANDBOX_PORT"))?;
@@ -54,13 +56,28 @@ pub(crate) fn parse(text: &str, any: bool) -> Result<Publish, String> {
     Ok(Publish { host, sandbox_port })
 }
 
+/// A `--publish` that is malformed or not allowed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadPublish {
+    text: String,
+    why: String,
+}
+
+impl std::fmt::Display for BadPublish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "--publish {}: {}", self.text, self.why)
+    }
+}
+
+impl std::error::Error for BadPublish {}
+
 /// Relays connections accepted on `listener` to `sandbox_port` inside the sandbox: to
 /// its IPv6 loopback first when the host side is IPv6, else to 127.0.0.1, falling back
 /// to the other when refused.
 pub(crate) async fn serve(
     listener: TcpListener,
     sandbox_port: u16,
-    connector: Rc<RefCell<Connector>>,
+    connector: Rc<Connector>,
     slots: Slots,
 ) {
     let v6_first = matches!(listener.local_addr().map(|a| a.ip()), Ok(IpAddr::V6(_)));
@@ -85,9 +102,9 @@ pub(crate) async fn serve(
 }
 
 /// A connection to the sandbox's server, or None when nothing listens there.
-async fn inside(connector: &RefCell<Connector>, v6_first: bool, port: u16) -> Option<TcpStream> {
+async fn inside(connector: &Connector, v6_first: bool, port: u16) -> Option<TcpStream> {
     for v6 in [v6_first, !v6_first] {
-        let Ok(fd) = connector.borrow_mut().connect(v6, port) else {
+        let Ok(fd) = connector.connect(v6, port).await else {
             continue;
         };
         let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(fd)) else {
@@ -136,7 +153,7 @@ mod tests {
             ("[::]:8080:80", "--publish-any"),
             ("192.0.2.1:8080:80", "not a loopback address"),
         ] {
-            let err = parse(text, false).unwrap_err();
+            let err = parse(text, false).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");
         }
     }

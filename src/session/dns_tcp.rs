@@ -1,43 +1,28 @@
 //! DNS over TCP to the sandbox's resolver: length-prefixed queries in, answers out,
 //! through the same DNS server as UDP queries.
 
-use std::rc::Rc;
-
-use netstack::stack::{FlowId, StackConfig};
-use std::net::SocketAddr;
+use netstack::stack::FlowId;
 use tokio::sync::mpsc;
 
-use super::{Control, Slots, Wake, CHANNEL_CHUNKS};
+use super::report::{Report, Reporter};
+use super::tasks::Names;
+use crate::limits::CHANNEL_CHUNKS;
 use crate::names::dns;
-use crate::names::vpool::VirtualPool;
-use crate::tor::Tor;
-
-pub(super) fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
-    addr.ip() == std::net::IpAddr::V4(config.ipv4.addr)
-        || addr.ip() == std::net::IpAddr::V6(config.ipv6.addr)
-}
+use crate::serve::slots::Slots;
 
 /// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.
-pub(super) async fn dns_over_tcp(
-    flow: FlowId,
-    tor: Rc<Tor>,
-    pool: Rc<VirtualPool>,
-    automap: bool,
-    slots: Slots,
-    ctl: mpsc::UnboundedSender<Control>,
-    wake: Wake,
-) {
+pub(super) async fn dns_over_tcp(flow: FlowId, names: Names, slots: Slots, reporter: Reporter) {
     let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let _ = ctl.send(Control::Opened {
+    reporter.send(Report::Opened {
         flow,
         to_tor: to_tor_tx,
         from_tor: from_tor_rx,
     });
-    wake.flow(flow);
+    reporter.flow(flow);
     let mut pending: Vec<u8> = Vec::new();
     'queries: while let Some(chunk) = queries.recv().await {
-        wake.flow(flow);
+        reporter.flow(flow);
         pending.extend_from_slice(&chunk);
         while pending.len() >= 2 {
             let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
@@ -51,20 +36,20 @@ pub(super) async fn dns_over_tcp(
             }
             let query: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
             let (response, qtype, outcome) = match slots.take() {
-                Some(_slot) => dns::answer(&query, &tor, &pool, automap).await,
+                Some(_slot) => names.answer(&query).await,
                 None => dns::over_limit(&query),
             };
-            let _ = ctl.send(Control::DnsCounted { qtype, outcome });
+            reporter.send(Report::DnsCounted { qtype, outcome });
             if let Some(response) = response {
                 let mut framed = (response.len() as u16).to_be_bytes().to_vec();
                 framed.extend_from_slice(&response);
                 if answers.send(framed).await.is_err() {
                     return;
                 }
-                wake.flow(flow);
+                reporter.flow(flow);
             }
         }
     }
     drop(answers);
-    wake.flow(flow);
+    reporter.flow(flow);
 }

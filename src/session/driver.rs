@@ -13,17 +13,22 @@ use netstack::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use torsocks_core::socks5::ip_host;
 
-use super::dns_tcp::is_stack_address;
-use super::{Control, Summary};
+use super::report::{Report, Summary};
 use crate::names::vpool::{Lease, VirtualPool};
 
 /// Every flow is pumped at least this often, whatever woke the driver: state changes
 /// that come from the stack's timers rather than from a packet or a task.
 const FULL_SCAN: Duration = Duration::from_millis(50);
 
+/// Whether `addr` is the stack's own address (the DNS server's, over TCP).
+fn is_stack_address(config: &StackConfig, addr: SocketAddr) -> bool {
+    addr.ip() == std::net::IpAddr::V4(config.ipv4.addr)
+        || addr.ip() == std::net::IpAddr::V6(config.ipv6.addr)
+}
+
 /// A task for the shell to start.
 pub(super) enum Spawn {
-    /// Dial Tor for `flow` (CONNECT `host:port`), then copy; report with [`Control`].
+    /// Dial Tor for `flow` (CONNECT `host:port`), then copy; report with [`Report`].
     Flow {
         /// The flow.
         flow: FlowId,
@@ -37,7 +42,7 @@ pub(super) enum Spawn {
         /// The flow.
         flow: FlowId,
     },
-    /// Answer one DNS query over UDP; report with [`Control::DnsReply`].
+    /// Answer one DNS query over UDP; report with [`Report::DnsReply`].
     DnsUdp {
         /// The program's end.
         src: SocketAddr,
@@ -123,10 +128,10 @@ impl Driver {
         self.stack.receive(packet, now);
     }
 
-    /// A message from a task.
-    pub(super) fn control(&mut self, control: Control, now: Instant) {
-        match control {
-            Control::Opened {
+    /// A report from a task.
+    pub(super) fn report(&mut self, report: Report, now: Instant) {
+        match report {
+            Report::Opened {
                 flow,
                 to_tor,
                 from_tor,
@@ -143,11 +148,11 @@ impl Driver {
                     });
                 }
             }
-            Control::Refused(flow) => {
+            Report::Refused(flow) => {
                 self.stack.refuse(flow);
                 self.work.insert(flow);
             }
-            Control::Failed(flow, cause) => {
+            Report::Failed(flow, cause) => {
                 if let Some(io) = self.flows.get_mut(&flow) {
                     io.state = match std::mem::take(&mut io.state) {
                         FlowState::Open(streams) => FlowState::Failing {
@@ -160,10 +165,10 @@ impl Driver {
                 self.work.insert(flow);
                 *self.summary.resets.entry(cause).or_default() += 1;
             }
-            Control::DnsCounted { qtype, outcome } => {
+            Report::DnsCounted { qtype, outcome } => {
                 *self.summary.dns.entry((qtype, outcome)).or_default() += 1;
             }
-            Control::DnsReply {
+            Report::DnsReply {
                 src,
                 dst,
                 response,
@@ -398,7 +403,7 @@ mod tests {
     use torsocks_core::onion::OnionRange;
 
     use super::*;
-    use crate::session::ResetCause;
+    use crate::session::report::ResetCause;
 
     const PROGRAM: Ipv4Addr = Ipv4Addr::new(10, 241, 0, 2);
 
@@ -501,8 +506,8 @@ mod tests {
         fn open(&mut self, flow: FlowId) -> Task {
             let (to_tor, from_program) = mpsc::channel(8);
             let (to_program, from_tor) = mpsc::channel(8);
-            self.driver.control(
-                Control::Opened {
+            self.driver.report(
+                Report::Opened {
                     flow,
                     to_tor,
                     from_tor,
@@ -560,7 +565,7 @@ mod tests {
         w.run(5);
         task.to_program.try_send(b"partial".to_vec()).unwrap();
         w.driver
-            .control(Control::Failed(flow, ResetCause::StreamFailed), w.now);
+            .report(Report::Failed(flow, ResetCause::StreamFailed), w.now);
         drop(task);
         w.driver.ready([flow]);
         w.run(5);
@@ -588,7 +593,7 @@ mod tests {
         w.driver.ready([flow]);
         w.run(5);
         w.driver
-            .control(Control::Failed(flow, ResetCause::TorGone), w.now);
+            .report(Report::Failed(flow, ResetCause::TorGone), w.now);
         drop(task);
         w.run(1_900);
         assert_ne!(w.socket(h).state(), tcp::State::Closed, "within the grace");
@@ -657,7 +662,7 @@ mod tests {
         let h = w.connect(80, 41005);
         w.run(5);
         let (flow, cancelled) = w.dialed();
-        w.driver.control(Control::Refused(flow), w.now);
+        w.driver.report(Report::Refused(flow), w.now);
         w.run(10);
         assert_eq!(w.socket(h).state(), tcp::State::Closed);
         assert!(cancelled.get(), "the finished task is cancelled (a no-op)");
@@ -681,8 +686,8 @@ mod tests {
             spawned.as_slice(),
             [Spawn::DnsUdp { payload, .. }] if payload == &query
         ));
-        w.driver.control(
-            Control::DnsReply {
+        w.driver.report(
+            Report::DnsReply {
                 src,
                 dst,
                 response: Some(query.to_vec()),

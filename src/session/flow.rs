@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use netstack::stack::FlowId;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use super::{Control, ResetCause, Wake, CHANNEL_CHUNKS};
+use super::report::{Report, Reporter, ResetCause};
+use crate::limits::CHANNEL_CHUNKS;
 use crate::tor::{self, Tor};
 
 /// How every flow task works: the chunk size, and whether refusals are reported.
@@ -27,8 +28,7 @@ pub(super) async fn flow_task(
     host: Vec<u8>,
     port: u16,
     tor: Rc<Tor>,
-    ctl: mpsc::UnboundedSender<Control>,
-    wake: Wake,
+    reporter: Reporter,
     settings: FlowSettings,
 ) {
     let stream = match tor.connect(host.clone(), port).await {
@@ -41,71 +41,98 @@ pub(super) async fn flow_task(
                     tor::describe(&e)
                 );
             }
-            let _ = ctl.send(Control::Refused(flow));
-            wake.flow(flow);
+            reporter.send(Report::Refused(flow));
+            reporter.flow(flow);
             return;
         }
     };
     // No Nagle on the Tor stream: Tor::connect_as set TCP_NODELAY before the handshake.
-    let (to_tor_tx, mut to_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let (to_tor_tx, to_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (from_tor_tx, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let _ = ctl.send(Control::Opened {
+    reporter.send(Report::Opened {
         flow,
         to_tor: to_tor_tx,
         from_tor: from_tor_rx,
     });
-    wake.flow(flow);
-    let (reader, mut writer) = stream.into_split();
-    let (up_wake, up_ctl) = (wake.clone(), ctl.clone());
-    // A broken Tor stream must reach the program as a reset, never as a clean end:
-    // a truncated transfer would look complete.
-    let fail = move |ctl: &mpsc::UnboundedSender<Control>, wake: &Wake, cause| {
-        let _ = ctl.send(Control::Failed(flow, cause));
-        wake.flow(flow);
-    };
-    let upstream = async move {
-        while let Some(chunk) = to_tor_rx.recv().await {
-            up_wake.flow(flow); // room in the channel again
-            if writer.write_all(&chunk).await.is_err() {
-                fail(&up_ctl, &up_wake, ResetCause::StreamFailed);
-                return;
-            }
+    reporter.flow(flow);
+    let (reader, writer) = stream.into_split();
+    let end = FlowEnd { flow, reporter };
+    tokio::join!(
+        upstream(writer, to_tor_rx, end.clone()),
+        downstream(reader, from_tor_tx, tor, settings.chunk, end)
+    );
+}
+
+/// A flow's end of the reports: wakes the driver for it, and reports its failure.
+#[derive(Clone)]
+struct FlowEnd {
+    flow: FlowId,
+    reporter: Reporter,
+}
+
+impl FlowEnd {
+    /// The flow's channels changed.
+    fn wake(&self) {
+        self.reporter.flow(self.flow);
+    }
+
+    /// A broken Tor stream must reach the program as a reset, never as a clean end:
+    /// a truncated transfer would look complete.
+    fn fail(&self, cause: ResetCause) {
+        self.reporter.send(Report::Failed(self.flow, cause));
+        self.wake();
+    }
+}
+
+/// The program's bytes to Tor, then Tor's half closed when the program's is.
+async fn upstream(mut writer: OwnedWriteHalf, mut chunks: mpsc::Receiver<Vec<u8>>, end: FlowEnd) {
+    while let Some(chunk) = chunks.recv().await {
+        end.wake(); // room in the channel again
+        if writer.write_all(&chunk).await.is_err() {
+            end.fail(ResetCause::StreamFailed);
+            return;
         }
-        let _ = writer.shutdown().await;
-    };
-    let downstream = async move {
-        loop {
-            match read_some(&reader, settings.chunk).await {
-                Ok(chunk) if chunk.is_empty() => {
-                    // Tor ends a stream whose far end closed, and also every stream
-                    // when it dies: only a Tor that still answers means a real end.
-                    if !tor.is_alive().await {
-                        fail(&ctl, &wake, ResetCause::TorGone);
-                        return;
-                    }
-                    break;
-                }
-                Err(_) => {
-                    let cause = if tor.is_alive().await {
-                        ResetCause::StreamFailed
-                    } else {
-                        ResetCause::TorGone
-                    };
-                    fail(&ctl, &wake, cause);
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// Tor's bytes to the program, in chunks of at most `chunk`, until Tor's end.
+async fn downstream(
+    reader: OwnedReadHalf,
+    chunks: mpsc::Sender<Vec<u8>>,
+    tor: Rc<Tor>,
+    chunk: usize,
+    end: FlowEnd,
+) {
+    loop {
+        match read_some(&reader, chunk).await {
+            Ok(bytes) if bytes.is_empty() => {
+                // Tor ends a stream whose far end closed, and also every stream
+                // when it dies: only a Tor that still answers means a real end.
+                if !tor.is_alive().await {
+                    end.fail(ResetCause::TorGone);
                     return;
                 }
-                Ok(chunk) => {
-                    if from_tor_tx.send(chunk).await.is_err() {
-                        break;
-                    }
-                    wake.flow(flow);
+                break;
+            }
+            Err(_) => {
+                let cause = match tor.is_alive().await {
+                    true => ResetCause::StreamFailed,
+                    false => ResetCause::TorGone,
+                };
+                end.fail(cause);
+                return;
+            }
+            Ok(bytes) => {
+                if chunks.send(bytes).await.is_err() {
+                    break;
                 }
+                end.wake();
             }
         }
-        drop(from_tor_tx);
-        wake.flow(flow);
-    };
-    tokio::join!(upstream, downstream);
+    }
+    drop(chunks);
+    end.wake();
 }
 
 /// The next bytes from Tor, at most `size` (empty at the end of the stream). The buffer is allocated

@@ -32,6 +32,18 @@ pub(crate) enum Mode {
     None,
 }
 
+impl Mode {
+    /// The mode's name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Session => "session",
+            Mode::Destination => "destination",
+            Mode::Connection => "connection",
+            Mode::None => "none",
+        }
+    }
+}
+
 /// The credentials of a run.
 #[derive(Debug)]
 pub(crate) struct Isolation {

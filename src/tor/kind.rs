@@ -2,8 +2,29 @@
 //! `TorClient`), decided from what was asked, whether the daemon answered, and
 //! whether this build has the embedded client.
 
-use crate::run::cli::TorKind;
 use crate::tor::preflight::TorCheckError;
+
+/// Which Tor a run uses (`--tor`, `TorClient`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TorKind {
+    /// The daemon when its SOCKS port answers as Tor, else the embedded client.
+    Auto,
+    /// Tor's SOCKS port (-a/-P, TorAddress/TorPort), always.
+    Daemon,
+    /// The Tor client built into torsocks-ns, always (no tor daemon needed).
+    Embedded,
+}
+
+impl From<torsocks_core::config::TorClient> for TorKind {
+    fn from(value: torsocks_core::config::TorClient) -> TorKind {
+        use torsocks_core::config::TorClient as C;
+        match value {
+            C::Auto => TorKind::Auto,
+            C::Daemon => TorKind::Daemon,
+            C::Embedded => TorKind::Embedded,
+        }
+    }
+}
 
 /// The Tor a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,24 +77,18 @@ pub(crate) fn choose(
     kind: TorKind,
     daemon: impl FnOnce(Probe) -> Result<(), TorCheckError>,
     built_in: bool,
-) -> Result<(Chosen, Option<String>), String> {
-    const NOT_BUILT: &str = "this torsocks-ns was built without the embedded Tor client \
-                             (cargo feature embedded-tor): use a tor daemon";
+) -> Result<(Chosen, Option<String>), NoTor> {
     match kind {
         // The daemon is the default, so a user without one learns here that the
         // built-in client is an option away.
         TorKind::Daemon => daemon(Probe::Answers)
             .map(|()| (Chosen::Daemon, None))
-            .map_err(|e| match e {
-                TorCheckError::Unreachable { .. } if built_in => format!(
-                    "{e} Or use the Tor client built into torsocks-ns: --tor embedded \
-                     (always) or --tor auto (when no daemon answers), also TorClient in \
-                     torsocks.conf."
-                ),
-                e => e.to_string(),
+            .map_err(|e| NoTor::Daemon {
+                hint_embedded: built_in && matches!(e, TorCheckError::Unreachable { .. }),
+                source: e,
             }),
         TorKind::Embedded if built_in => Ok((Chosen::Embedded, None)),
-        TorKind::Embedded => Err(format!("--tor embedded: {NOT_BUILT}")),
+        TorKind::Embedded => Err(NoTor::NotBuiltIn),
         TorKind::Auto => match daemon(Probe::IsTor) {
             Ok(()) => Ok((
                 Chosen::Daemon,
@@ -91,8 +106,56 @@ pub(crate) fn choose(
                     "no tor daemon ({e}); using the embedded Tor client"
                 )),
             )),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(NoTor::Daemon {
+                hint_embedded: false,
+                source: e,
+            }),
         },
+    }
+}
+
+/// No Tor a run could use.
+#[derive(Debug)]
+pub(crate) enum NoTor {
+    /// The daemon does not answer (or not as Tor), and the embedded client is not an
+    /// option (or was not asked for: then `hint_embedded` says it is one).
+    Daemon {
+        /// Whether to tell the user about the embedded client.
+        hint_embedded: bool,
+        /// What the daemon check found.
+        source: TorCheckError,
+    },
+    /// `--tor embedded` in a build without it.
+    NotBuiltIn,
+}
+
+impl std::fmt::Display for NoTor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoTor::Daemon {
+                hint_embedded: true,
+                source,
+            } => write!(
+                f,
+                "{source} Or use the Tor client built into torsocks-ns: --tor embedded \
+                 (always) or --tor auto (when no daemon answers), also TorClient in \
+                 torsocks.conf."
+            ),
+            NoTor::Daemon { source, .. } => source.fmt(f),
+            NoTor::NotBuiltIn => f.write_str(
+                "--tor embedded: this torsocks-ns was built without the embedded Tor client \
+                 (cargo feature embedded-tor): use a tor daemon",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NoTor {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NoTor::Daemon { source, .. } => Some(source),
+            NoTor::NotBuiltIn => None,
+        }
     }
 }
 
@@ -141,18 +204,20 @@ mod tests {
         assert_eq!(chosen, Chosen::Embedded);
         assert!(why.unwrap().contains("127.0.0.1:9050"));
         // Without one, the daemon's error stands.
-        let err = choose(TorKind::Auto, down, false).unwrap_err();
+        let err = choose(TorKind::Auto, down, false).unwrap_err().to_string();
         assert!(err.contains("cannot reach Tor's SOCKS port"), "{err}");
     }
 
     #[test]
     fn explicit_kinds_do_not_fall_back() {
-        let err = choose(TorKind::Daemon, down, true).unwrap_err();
+        let err = choose(TorKind::Daemon, down, true).unwrap_err().to_string();
         assert!(
             err.contains("--tor embedded"),
             "the way out is named: {err}"
         );
-        let err = choose(TorKind::Daemon, down, false).unwrap_err();
+        let err = choose(TorKind::Daemon, down, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             !err.contains("--tor embedded"),
             "not without the client: {err}"
@@ -171,6 +236,7 @@ mod tests {
         assert!(!probed.get(), "embedded never probes the daemon");
         assert!(choose(TorKind::Embedded, |_| Ok(()), false)
             .unwrap_err()
+            .to_string()
             .contains("embedded-tor"));
     }
 }

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::tor::control::Control;
+use crate::tor::control::{Control, ControlError};
 
 /// How often the bootstrap status is asked for.
 const POLL: Duration = Duration::from_millis(250);
@@ -73,7 +73,7 @@ impl Progress {
 }
 
 /// Returns once Tor reports 100 %, or an error naming where it stopped.
-pub(crate) fn wait(control: &mut Control, limit: Duration, tty: bool) -> Result<(), String> {
+pub(crate) fn wait(control: &mut Control, limit: Duration, tty: bool) -> Result<(), ControlError> {
     let started = Instant::now();
     let mut progress = Progress::new("Tor", tty);
     let mut shown = false;
@@ -89,16 +89,12 @@ pub(crate) fn wait(control: &mut Control, limit: Duration, tty: bool) -> Result<
         shown = true;
         if started.elapsed() >= limit {
             progress.abandon();
-            let mut message = format!(
-                "Tor has not bootstrapped within {} s: it stopped at {}% ({})",
-                limit.as_secs(),
-                phase.progress,
-                phase.summary
-            );
-            if let Some(warning) = phase.warning {
-                message.push_str(&format!("; Tor warns: {warning}"));
-            }
-            return Err(message);
+            return Err(ControlError::NotBootstrapped {
+                limit_secs: limit.as_secs(),
+                progress: phase.progress,
+                summary: phase.summary,
+                warning: phase.warning,
+            });
         }
         std::thread::sleep(POLL);
     }

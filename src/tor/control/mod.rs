@@ -4,6 +4,7 @@
 //! command to a Tor on the same machine. The protocol itself is [`proto`].
 
 pub(crate) mod bootstrap;
+mod error;
 pub(crate) mod onion_service;
 pub(crate) mod proto;
 
@@ -12,6 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) use error::ControlError;
 use proto::Reply;
 use torsocks_core::hex;
 
@@ -29,6 +31,15 @@ pub(crate) enum Credentials {
     Auto,
 }
 
+/// Where the ControlPort is, and how to authenticate.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// Its TCP address.
+    pub addr: SocketAddr,
+    /// The credentials to give.
+    pub credentials: Credentials,
+}
+
 /// An authenticated control connection.
 #[derive(Debug)]
 pub(crate) struct Control {
@@ -40,30 +51,26 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    /// Connects to `addr` and authenticates.
-    pub(crate) fn connect(addr: SocketAddr, credentials: &Credentials) -> Result<Control, String> {
-        let stream = TcpStream::connect_timeout(&addr, DEADLINE).map_err(|e| {
-            format!(
-                "cannot reach Tor's ControlPort at {addr}: {e}. Enable it in torrc \
-                 (ControlPort {}) or point --control / TorControlPort at it",
-                addr.port()
-            )
-        })?;
+    /// Connects to the ControlPort and authenticates.
+    pub(crate) fn connect(endpoint: &Endpoint) -> Result<Control, ControlError> {
+        let addr = endpoint.addr;
+        let stream = TcpStream::connect_timeout(&addr, DEADLINE)
+            .map_err(|source| ControlError::Unreachable { addr, source })?;
         stream
             .set_read_timeout(Some(DEADLINE))
             .and_then(|()| stream.set_write_timeout(Some(DEADLINE)))
-            .map_err(|e| e.to_string())?;
+            .map_err(ControlError::Io)?;
         let mut control = Control {
             stream,
             buf: Vec::new(),
             addr,
             version: None,
         };
-        control.authenticate(credentials)?;
+        control.authenticate(&endpoint.credentials)?;
         Ok(control)
     }
 
-    fn authenticate(&mut self, credentials: &Credentials) -> Result<(), String> {
+    fn authenticate(&mut self, credentials: &Credentials) -> Result<(), ControlError> {
         let info = proto::protocol_info(&self.command("PROTOCOLINFO 1")?);
         self.version = info.version.clone();
         let offers = |m: &str| info.methods.iter().any(|o| o == m);
@@ -77,12 +84,10 @@ impl Control {
                 match (&info.cookie_file, offers("COOKIE") || offers("SAFECOOKIE")) {
                     (Some(path), true) => self.cookie_line(path, offers("SAFECOOKIE"))?,
                     _ => {
-                        return Err(format!(
-                            "Tor's ControlPort at {} needs a password (it offers {}): give \
-                         --control-password or TorControlPassword",
-                            self.addr,
-                            info.methods.join(", ")
-                        ))
+                        return Err(ControlError::NeedsPassword {
+                            addr: self.addr,
+                            offers: info.methods.clone(),
+                        })
                     }
                 }
             }
@@ -91,23 +96,19 @@ impl Control {
         if reply.ok() {
             Ok(())
         } else {
-            Err(format!(
-                "Tor's ControlPort at {} refused the authentication: {}",
-                self.addr,
-                reply.lines.join(" ")
-            ))
+            Err(ControlError::AuthRefused {
+                addr: self.addr,
+                reply: reply.lines.join(" "),
+            })
         }
     }
 
     /// AUTHENTICATE with the cookie, by SAFECOOKIE when Tor offers it (the cookie never
     /// travels, and Tor proves it knows it too).
-    fn cookie_line(&mut self, path: &Path, safe: bool) -> Result<String, String> {
-        let cookie = std::fs::read(path).map_err(|e| {
-            format!(
-                "cannot read Tor's control cookie {}: {e} (on Debian, join the \
-                 debian-tor group, or use --control-password)",
-                path.display()
-            )
+    fn cookie_line(&mut self, path: &Path, safe: bool) -> Result<String, ControlError> {
+        let cookie = std::fs::read(path).map_err(|source| ControlError::Cookie {
+            path: path.to_path_buf(),
+            source,
         })?;
         if !safe {
             return Ok(format!("AUTHENTICATE {}", hex::encode(&cookie)));
@@ -115,32 +116,29 @@ impl Control {
         let mut nonce = [0u8; 32];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut r| r.read_exact(&mut nonce))
-            .map_err(|e| format!("randomness: {e}"))?;
+            .map_err(ControlError::Randomness)?;
         let reply = self.command(&format!("AUTHCHALLENGE SAFECOOKIE {}", hex::encode(&nonce)))?;
         let (Some(server_hash), Some(server_nonce)) = (
             reply.value("SERVERHASH").and_then(|h| hex::decode(&h)),
             reply.value("SERVERNONCE").and_then(|h| hex::decode(&h)),
         ) else {
-            return Err(format!(
-                "Tor's ControlPort refused AUTHCHALLENGE: {}",
-                reply.lines.join(" ")
-            ));
+            return Err(ControlError::ChallengeRefused {
+                reply: reply.lines.join(" "),
+            });
         };
         if proto::safecookie_server_hash(&cookie, &nonce, &server_nonce) != server_hash {
-            return Err(format!(
-                "the ControlPort at {} does not know the cookie in {}: not the Tor it \
-                 belongs to",
-                self.addr,
-                path.display()
-            ));
+            return Err(ControlError::WrongCookie {
+                addr: self.addr,
+                path: path.to_path_buf(),
+            });
         }
         let client = proto::safecookie_client_hash(&cookie, &nonce, &server_nonce);
         Ok(format!("AUTHENTICATE {}", hex::encode(&client)))
     }
 
     /// Sends one command line; the reply, whatever its code.
-    pub(crate) fn command(&mut self, line: &str) -> Result<Reply, String> {
-        let fail = |e: std::io::Error| format!("Tor's ControlPort: {e}");
+    pub(crate) fn command(&mut self, line: &str) -> Result<Reply, ControlError> {
+        let fail = ControlError::Io;
         self.stream
             .write_all(format!("{line}\r\n").as_bytes())
             .map_err(fail)?;
@@ -156,35 +154,30 @@ impl Control {
             let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk).map_err(fail)?;
             if n == 0 {
-                return Err("Tor's ControlPort closed the connection".into());
+                return Err(ControlError::Closed);
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 
     /// A command that must succeed.
-    fn expect_ok(&mut self, line: &str, what: &str) -> Result<Reply, String> {
-        let reply = self.command(line)?;
-        if reply.ok() {
-            Ok(reply)
-        } else {
-            Err(format!(
-                "{what}: Tor answered {} {}",
-                reply.code,
-                reply.lines.join(" ")
-            ))
-        }
+    fn expect_ok(&mut self, line: &str, what: &'static str) -> Result<Reply, ControlError> {
+        succeeded(self.command(line)?, what)
     }
 
-    /// SIGNAL NEWNYM: new circuits for new streams.
-    pub(crate) fn newnym(&mut self) -> Result<(), String> {
-        self.expect_ok("SIGNAL NEWNYM", "NEWNYM").map(|_| ())
+    /// The connection for the session's runtime (NEWNYM without blocking the loop).
+    pub(crate) fn into_async(self) -> std::io::Result<AsyncControl> {
+        self.stream.set_nonblocking(true)?;
+        Ok(AsyncControl {
+            stream: tokio::net::TcpStream::from_std(self.stream)?,
+            buf: self.buf,
+        })
     }
 
     /// Where Tor's bootstrap is.
-    pub(crate) fn bootstrap(&mut self) -> Result<proto::Bootstrap, String> {
+    pub(crate) fn bootstrap(&mut self) -> Result<proto::Bootstrap, ControlError> {
         let reply = self.expect_ok("GETINFO status/bootstrap-phase", "bootstrap status")?;
-        proto::bootstrap(&reply).ok_or_else(|| "an unreadable bootstrap status".into())
+        proto::bootstrap(&reply).ok_or(ControlError::Missing("an unreadable bootstrap status"))
     }
 
     /// ADD_ONION: an onion service whose `ports` (virtual port, target) Tor serves for
@@ -196,7 +189,7 @@ impl Control {
         key: Option<&str>,
         keep_key: bool,
         ports: &[(u16, SocketAddr)],
-    ) -> Result<(String, Option<String>), String> {
+    ) -> Result<(String, Option<String>), ControlError> {
         let mut line = format!("ADD_ONION {}", key.unwrap_or("NEW:ED25519-V3"));
         if key.is_none() && !keep_key {
             line.push_str(" Flags=DiscardPK");
@@ -205,15 +198,76 @@ impl Control {
             line.push_str(&format!(" Port={virt},{target}"));
         }
         let reply = self.expect_ok(&line, "publishing the onion service")?;
-        let id = reply
-            .value("ServiceID")
-            .ok_or("publishing the onion service: Tor sent no ServiceID")?;
+        let id = reply.value("ServiceID").ok_or(ControlError::Missing(
+            "publishing the onion service: Tor sent no ServiceID",
+        ))?;
         Ok((id, reply.value("PrivateKey")))
     }
+}
 
-    /// DEL_ONION.
-    pub(crate) fn del_onion(&mut self, id: &str) -> Result<(), String> {
-        self.expect_ok(&format!("DEL_ONION {id}"), "removing the onion service")
-            .map(|_| ())
+/// `reply` when it says the command succeeded; else what Tor answered to `what`.
+fn succeeded(reply: Reply, what: &'static str) -> Result<Reply, ControlError> {
+    if reply.ok() {
+        Ok(reply)
+    } else {
+        Err(ControlError::Refused {
+            what,
+            code: reply.code,
+            reply: reply.lines.join(" "),
+        })
+    }
+}
+
+/// The control connection in the session's runtime: each exchange awaits Tor's reply
+/// instead of blocking the session's one thread (every connection's traffic) on it.
+#[derive(Debug)]
+pub(crate) struct AsyncControl {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl AsyncControl {
+    /// Sends one command line; the reply, whatever its code, within the deadline.
+    async fn command(&mut self, line: &str) -> Result<Reply, ControlError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let exchange = async {
+            self.stream
+                .write_all(format!("{line}\r\n").as_bytes())
+                .await
+                .map_err(ControlError::Io)?;
+            loop {
+                if let Some((reply, used)) = proto::parse_reply(&self.buf)? {
+                    self.buf.drain(..used);
+                    if reply.code == 650 {
+                        continue;
+                    }
+                    return Ok(reply);
+                }
+                let mut chunk = [0u8; 4096];
+                match self
+                    .stream
+                    .read(&mut chunk)
+                    .await
+                    .map_err(ControlError::Io)?
+                {
+                    0 => return Err(ControlError::Closed),
+                    n => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(DEADLINE, exchange)
+            .await
+            .unwrap_or_else(|_| Err(ControlError::Io(std::io::ErrorKind::TimedOut.into())))
+    }
+
+    /// SIGNAL NEWNYM: new circuits for new streams.
+    pub(crate) async fn newnym(&mut self) -> Result<(), ControlError> {
+        succeeded(self.command("SIGNAL NEWNYM").await?, "NEWNYM").map(|_| ())
+    }
+
+    /// DEL_ONION, once the session is over.
+    pub(crate) async fn del_onion(&mut self, id: &str) -> Result<(), ControlError> {
+        let reply = self.command(&format!("DEL_ONION {id}")).await?;
+        succeeded(reply, "removing the onion service").map(|_| ())
     }
 }

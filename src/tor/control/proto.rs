@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::error::ProtocolError;
+
 /// A complete reply: its status code and the text of each line (data lines of a
 /// `+` block appended to the line that opened it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,23 +41,22 @@ pub(crate) const MAX_REPLY: usize = 64 * 1024;
 
 /// Parses one reply from the start of `buf`: `Ok(None)` when more bytes are needed,
 /// else the reply and the bytes it took.
-pub(crate) fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
+pub(crate) fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
     let mut pos = 0;
     let mut lines = Vec::new();
     loop {
         let Some(end) = find_crlf(&buf[pos..]) else {
             if buf.len() > MAX_REPLY {
-                return Err("the ControlPort's reply is too long".into());
+                return Err(ProtocolError::TooLong);
             }
             return Ok(None);
         };
         let line = &buf[pos..pos + end];
         pos += end + 2;
         if line.len() < 4 || !line[..3].iter().all(u8::is_ascii_digit) {
-            return Err(format!(
-                "not Tor's control protocol: {:?}",
-                String::from_utf8_lossy(line)
-            ));
+            return Err(ProtocolError::NotControl(Some(
+                String::from_utf8_lossy(line).into_owned(),
+            )));
         }
         let code: u16 = std::str::from_utf8(&line[..3])
             .ok()
@@ -84,7 +85,7 @@ pub(crate) fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> 
                 }
                 lines.push(text);
             }
-            _ => return Err("not Tor's control protocol".into()),
+            _ => return Err(ProtocolError::NotControl(None)),
         }
     }
 }

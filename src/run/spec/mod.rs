@@ -10,6 +10,9 @@ use crate::ns::plan::{self, Entry, Home, HostFacts, Request, UserBind};
 use crate::ns::{self, policy};
 use crate::run::cli;
 
+mod error;
+pub(crate) use error::{SpecError, UserProblem};
+
 /// The user a root-run's command is when no `--user` is given.
 const NOBODY: u32 = 65534;
 
@@ -19,7 +22,7 @@ pub(crate) fn sandbox_spec(
     net: ns::NetPlan,
     dns: Ipv4Addr,
     launcher_files: Vec<PathBuf>,
-) -> Result<ns::Spec, String> {
+) -> Result<ns::Spec, SpecError> {
     let opt_ins = policy::OptIns {
         sockets: args.allow_socket.clone(),
         x11: args.x11,
@@ -28,15 +31,18 @@ pub(crate) fn sandbox_spec(
         keep_env: args.keep_env.clone(),
     };
     let shares =
-        policy::shares(&opt_ins, |name| std::env::var_os(name)).map_err(|e| e.to_string())?;
+        policy::shares(&opt_ins, |name| std::env::var_os(name)).map_err(SpecError::OptIn)?;
     for path in &shares.binds {
-        if let Err(e) = std::fs::metadata(path) {
-            return Err(format!("cannot share {}: {e}", path.display()));
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(SpecError::Share {
+                path: path.clone(),
+                source,
+            });
         }
     }
     for &fd in &args.keep_fd {
         if !Path::new(&format!("/proc/self/fd/{fd}")).exists() {
-            return Err(format!("--keep-fd {fd}: no such open file descriptor"));
+            return Err(SpecError::NoSuchFd(fd));
         }
     }
     let user = command_user(args)?;
@@ -76,12 +82,13 @@ struct CommandUser {
 }
 
 /// The caller (rootless), `--user`, or for a root-run nobody: never host root.
-fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
+fn command_user(args: &cli::Args) -> Result<CommandUser, SpecError> {
     let root = nix::unistd::getuid().is_root();
     match (&args.run_as, root) {
-        (Some(name), false) => Err(format!(
-            "--user {name}: only root can run the command as another user"
-        )),
+        (Some(name), false) => Err(SpecError::User {
+            name: name.clone(),
+            why: UserProblem::NotRoot,
+        }),
         (Some(name), true) => named_user(name),
         (None, true) => {
             let account = local_account(NOBODY);
@@ -100,14 +107,16 @@ fn command_user(args: &cli::Args) -> Result<CommandUser, String> {
 }
 
 /// `--user NAME` (looked up as the system does: it may be a directory user).
-fn named_user(name: &str) -> Result<CommandUser, String> {
+fn named_user(name: &str) -> Result<CommandUser, SpecError> {
+    let problem = |why| SpecError::User {
+        name: name.to_string(),
+        why,
+    };
     let user = nix::unistd::User::from_name(name)
-        .map_err(|e| format!("--user {name}: {e}"))?
-        .ok_or_else(|| format!("--user {name}: no such user"))?;
+        .map_err(|e| problem(UserProblem::Lookup(e)))?
+        .ok_or_else(|| problem(UserProblem::NoSuchUser))?;
     if user.uid.is_root() {
-        return Err(format!(
-            "--user {name}: the command never runs as root (it would be host root)"
-        ));
+        return Err(problem(UserProblem::Root));
     }
     Ok(CommandUser {
         ids: ns::RunAs {
@@ -151,16 +160,11 @@ fn local_account(uid: u32) -> Option<policy::Account> {
 }
 
 /// `--home` and `--profile`, with the default: your home, but for a root-run as nobody.
-fn home_policy(args: &cli::Args, user: &CommandUser, has_home: bool) -> Result<Home, String> {
+fn home_policy(args: &cli::Args, user: &CommandUser, has_home: bool) -> Result<Home, SpecError> {
     let home = match &args.home {
         Some(cli::HomeArg::Private) => Home::Private,
         Some(cli::HomeArg::Dir(dir)) => Home::Dir(private_dir(dir)?),
-        Some(cli::HomeArg::Host) if !has_home => {
-            return Err(format!(
-                "--home host: {} has no home directory to share",
-                user.name
-            ))
-        }
+        Some(cli::HomeArg::Host) if !has_home => return Err(SpecError::NoHome(user.name.clone())),
         Some(cli::HomeArg::Host) => Home::Host,
         None if has_home && (user.caller || args.run_as.is_some()) => Home::Host,
         None => Home::Private,
@@ -178,7 +182,7 @@ fn request(
     user: &CommandUser,
     opt_in_binds: &[PathBuf],
     launcher_files: Vec<PathBuf>,
-) -> Result<Request, String> {
+) -> Result<Request, SpecError> {
     let has_home = user.home.parent().is_some() && user.home.is_dir();
     let home = home_policy(args, user, has_home)?;
     let mut binds: Vec<UserBind> = opt_in_binds
@@ -227,17 +231,24 @@ fn canonical_or_same(path: &Path) -> PathBuf {
 }
 
 /// `--bind SRC[:DST]`: both absolute; SRC must exist.
-fn user_bind(spec: &str, read_only: bool) -> Result<UserBind, String> {
+fn user_bind(spec: &str, read_only: bool) -> Result<UserBind, SpecError> {
     let option = if read_only { "--ro-bind" } else { "--bind" };
     let (from, at) = match spec.split_once(':') {
         Some((from, at)) => (PathBuf::from(from), PathBuf::from(at)),
         None => (PathBuf::from(spec), PathBuf::from(spec)),
     };
     if !from.is_absolute() || !at.is_absolute() {
-        return Err(format!("{option} {spec}: give absolute paths"));
+        return Err(SpecError::Bind {
+            option,
+            spec: spec.to_string(),
+            source: None,
+        });
     }
-    let from = std::fs::canonicalize(&from)
-        .map_err(|e| format!("{option} {spec}: {}: {e}", from.display()))?;
+    let from = std::fs::canonicalize(&from).map_err(|e| SpecError::Bind {
+        option,
+        spec: spec.to_string(),
+        source: Some((from.clone(), e)),
+    })?;
     Ok(UserBind {
         from,
         at,
@@ -246,31 +257,35 @@ fn user_bind(spec: &str, read_only: bool) -> Result<UserBind, String> {
 }
 
 /// A directory of the user's for the sandbox: made 0700 when missing; never a link.
-fn private_dir(dir: &Path) -> Result<PathBuf, String> {
+fn private_dir(dir: &Path) -> Result<PathBuf, SpecError> {
     use std::os::unix::fs::DirBuilderExt;
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+        Ok(_) => return Err(SpecError::NotADirectory(dir.to_path_buf())),
         Err(_) => std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| format!("creating {}: {e}", dir.display()))?,
+            .map_err(|source| SpecError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?,
     }
-    std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))
+    std::fs::canonicalize(dir).map_err(|source| SpecError::Resolve {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// `--profile NAME`: `$XDG_DATA_HOME/torsocks-rs/profiles/NAME`, made 0700.
-pub(crate) fn profile_dir(name: &str) -> Result<PathBuf, String> {
+pub(crate) fn profile_dir(name: &str) -> Result<PathBuf, SpecError> {
     let valid = !name.is_empty()
         && !name.starts_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if !valid {
-        return Err(format!(
-            "--profile {name:?}: use letters, digits, '.', '_' and '-' only"
-        ));
+        return Err(SpecError::ProfileName(name.to_string()));
     }
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
@@ -281,7 +296,7 @@ pub(crate) fn profile_dir(name: &str) -> Result<PathBuf, String> {
                 .filter(|h| h.is_absolute())
                 .map(|h| h.join(".local/share"))
         })
-        .ok_or("--profile: set HOME or XDG_DATA_HOME")?;
+        .ok_or(SpecError::ProfileNeedsHome)?;
     let dir = private_dir(&data.join("torsocks-rs/profiles").join(name))?;
     private_dir(&dir.join("home"))?;
     Ok(dir)
@@ -293,12 +308,12 @@ fn environment(
     user: &CommandUser,
     keep: &[OsString],
     request: &Request,
-) -> Result<Vec<(OsString, OsString)>, String> {
+) -> Result<Vec<(OsString, OsString)>, SpecError> {
     let mut set: Vec<(OsString, OsString)> = Vec::new();
     for pair in &args.setenv {
         match pair.split_once('=') {
             Some((name, value)) if !name.is_empty() => set.push((name.into(), value.into())),
-            _ => return Err(format!("--setenv {pair}: expected VAR=VALUE")),
+            _ => return Err(SpecError::SetEnv(pair.clone())),
         }
     }
     let mut env = policy::sandbox_env(std::env::vars_os(), keep, &[]);
@@ -445,7 +460,7 @@ fn link_target(path: &Path) -> PathBuf {
 
 /// `--profile NAME` fills in what it keeps: the embedded client's state and the onion
 /// service's key, each in the profile (unless given).
-pub(crate) fn apply_profile(args: &mut cli::Args) -> Result<(), String> {
+pub(crate) fn apply_profile(args: &mut cli::Args) -> Result<(), SpecError> {
     let Some(name) = args.profile.clone() else {
         return Ok(());
     };
@@ -493,7 +508,7 @@ pub(crate) fn launcher_files(
 
 /// The file-system and process policy a run with `args` gets, one line each, for
 /// `--check` and `-d`.
-pub(crate) fn describe(args: &cli::Args) -> Result<Vec<String>, String> {
+pub(crate) fn describe(args: &cli::Args) -> Result<Vec<String>, SpecError> {
     let user = command_user(args)?;
     let request = request(args, &user, &[], Vec::new())?;
     let who = match (user.caller, nix::unistd::getuid().is_root()) {
