@@ -8,8 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::bin;
-use torsocks_testkit::output::{stderr, text};
+use torsocks_testkit::output::{assert_fails, stderr, text};
 use torsocks_testkit::require;
+use torsocks_testkit::wait::{eventually, until};
 
 /// A loopback port with nothing listening.
 fn closed_port() -> u16 {
@@ -93,12 +94,7 @@ fn an_unreachable_network_is_a_clear_error_within_the_timeout() {
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("has not bootstrapped within 5 s: it reached"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 1, "has not bootstrapped within 5 s: it reached");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
@@ -177,18 +173,28 @@ fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Bootstrapping (it cannot finish on this network): torsocks-arti is running.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let arti = loop {
-        if let Some(pid) = torsocks_testkit::procfs::children(launcher.id())
+    // Bootstrapping (it cannot finish on this network): torsocks-arti is running, and
+    // has set its signals' dispositions (an exec'd process has not yet: wait for it).
+    let arti = eventually(Duration::from_secs(10), || {
+        torsocks_testkit::procfs::children(launcher.id())
             .into_iter()
             .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"))
-        {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "torsocks-arti never started");
-        std::thread::sleep(Duration::from_millis(20));
+    })
+    .expect("torsocks-arti never started");
+    let ignores = |signal: i32| {
+        std::fs::read_to_string(format!("/proc/{arti}/status"))
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
+                u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).ok()
+            })
+            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
     };
+    assert!(
+        until(Duration::from_secs(10), || ignores(libc::SIGINT)
+            && ignores(libc::SIGQUIT)),
+        "torsocks-arti does not ignore SIGINT and SIGQUIT"
+    );
     let alive = || std::path::Path::new(&format!("/proc/{arti}")).exists();
     // A Ctrl-C or Ctrl-\ at the terminal is for the program, not for its Tor.
     for signal in [libc::SIGINT, libc::SIGQUIT] {
@@ -202,16 +208,15 @@ fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
     // The launcher killed outright: the client goes with it (its stdin closes).
     launcher.kill().unwrap();
     launcher.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive()
-        && !std::fs::read_to_string(format!("/proc/{arti}/stat")).is_ok_and(|s| s.contains(") Z "))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "torsocks-arti outlived its launcher's SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let gone = || {
+        !alive()
+            || std::fs::read_to_string(format!("/proc/{arti}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    };
+    assert!(
+        until(Duration::from_secs(10), gone),
+        "torsocks-arti outlived its launcher's SIGKILL"
+    );
 }
 
 #[test]
@@ -261,11 +266,9 @@ fn bad_embedded_options_are_refused_before_anything_starts() {
         bad.to_str().unwrap(),
         "true",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--arti-config"), "{}", text(&out));
+    assert_fails(&out, 1, "--arti-config");
     let out = run(&["--tor", "embedded", "--onion-service", "80", "true"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("need a tor daemon"), "{}", text(&out));
+    assert_fails(&out, 1, "need a tor daemon");
     let out = run(&["--tor", "arti", "true"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown kind");
     // The wrapper checks its own options.
@@ -273,6 +276,5 @@ fn bad_embedded_options_are_refused_before_anything_starts() {
         .args(["--tor", "arti", "true"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("expected auto, daemon or embedded"));
+    assert_fails(&out, 1, "expected auto, daemon or embedded");
 }

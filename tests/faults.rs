@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use torsocks_testkit::install::{bin, torsocks_ns};
 use torsocks_testkit::mock_tor::{Connect, MockTor, StreamEnd};
-use torsocks_testkit::output::{stderr, stdout, text};
+use torsocks_testkit::output::{assert_fails, stderr, stdout, text};
 use torsocks_testkit::require;
+use torsocks_testkit::wait::{eventually, until};
 
 fn tun() -> bool {
     require::tun()
@@ -141,24 +142,17 @@ fn tor_dying_resets_connections_refuses_new_ones_and_recovers() {
     assert_eq!(seen, ["reset", "refused in 0", "down"], "{seen:?}");
     // Tor comes back on the same port.
     drop(mock);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let back = loop {
-        match MockTor::builder()
+    let back = eventually(Duration::from_secs(5), || {
+        MockTor::builder()
             .bind(addr)
             .connect(Connect::Succeed {
                 atyp: 1,
                 payload: b"hello again".to_vec(),
             })
             .start()
-        {
-            Ok(m) => break m,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("rebinding {addr}: {e}"),
-        }
-    };
+            .ok()
+    })
+    .unwrap_or_else(|| panic!("rebinding {addr}"));
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let out = child.wait_with_output().unwrap();
@@ -329,10 +323,7 @@ fn abandoned_connects_are_released_and_never_splice() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "abandoned");
     // Wait until Tor has answered all 20 (their SYN-ACKs then meet RSTs).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while mock.numbered() < 20 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until(Duration::from_secs(20), || mock.numbered() >= 20);
     assert_eq!(mock.numbered(), 20);
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
@@ -499,8 +490,7 @@ fn buffer_options_that_cannot_fit_are_refused_before_anything_starts() {
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("give at least"), "{}", text(&out));
+    assert_fails(&out, 1, "give at least");
 }
 
 #[test]

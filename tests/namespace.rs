@@ -11,6 +11,7 @@ use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::output::text;
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::http_files;
+use torsocks_testkit::wait::{eventually, until};
 use torsocks_testkit::world::{World, TARGET_NAME};
 
 const NAME: &str = TARGET_NAME;
@@ -465,12 +466,7 @@ fn interactive_shell_with_job_control() {
         String::from_utf8_lossy(&run(&["capture-pane", "-t", &session, "-p"]).stdout).into_owned()
     };
     // Waits for `what` on the terminal: the output of a command, never its echo.
-    let wait_for = |what: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while !screen().contains(what) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let wait_for = |what: &str| until(Duration::from_secs(15), || screen().contains(what));
     keys(&["echo shell-$((6*7))", "Enter"]);
     wait_for("shell-42");
     keys(&["sleep 30 &", "Enter"]);
@@ -483,14 +479,12 @@ fn interactive_shell_with_job_control() {
     wait_for("after=");
     let screen = screen();
     keys(&["kill %1; exit 3", "Enter"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
-        if status.ends_with('\n') || std::time::Instant::now() > deadline {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = eventually(Duration::from_secs(15), || {
+        std::fs::read_to_string(&status_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    })
+    .unwrap_or_default();
     let _ = run(&["kill-session", "-t", &session]);
     let _ = std::fs::remove_file(&status_file);
     assert!(

@@ -13,6 +13,7 @@ use torsocks_core::socks5::{Auth, Handshake, Request};
 use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::require;
 use torsocks_testkit::target_host::{http_files, TargetHost};
+use torsocks_testkit::wait::until;
 
 fn http_get(stream: &mut TcpStream, path: &str) -> Vec<u8> {
     write!(stream, "GET {path} HTTP/1.1\r\nHost: target\r\n\r\n").unwrap();
@@ -54,10 +55,7 @@ fn serves_http_echo_and_records_udp_then_disappears() {
 
     let udp = UdpSocket::bind("0.0.0.0:0").unwrap();
     udp.send_to(b"datagram", host.udp_addr()).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while host.datagrams().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until(Duration::from_secs(5), || !host.datagrams().is_empty());
     assert_eq!(host.datagrams()[0].payload, b"datagram");
 
     drop(host);

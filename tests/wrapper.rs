@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use torsocks_testkit::install::{self, bin, library};
+use torsocks_testkit::output::assert_fails;
 use torsocks_testkit::require;
 
 fn torsocks(args: &[&str]) -> Output {
@@ -213,8 +214,11 @@ fn refuses_missing_and_privileged_programs() {
     };
     let setuid = copy("suid-true", 0o4755);
     let out = torsocks(&[setuid.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is setuid. torsocks will not work on a setuid executable."));
+    assert_fails(
+        &out,
+        1,
+        "is setuid. torsocks will not work on a setuid executable.",
+    );
     let setgid = copy("sgid-true", 0o2755);
     let out = torsocks(&[setgid.to_str().unwrap()]);
     assert!(stderr(&out).contains("is setgid. torsocks will not work on a setgid executable."));

@@ -14,7 +14,11 @@
 //!   test host.
 //! * [`install`] — an installed torsocks-rs tree built by `packaging/install.sh`, so
 //!   tests run the programs the way users do.
-//! * [`output`] — a finished program's status and output, for assertion messages.
+//! * [`output`] — a finished program's status and output, for assertion messages, and
+//!   the assertion that a run failed with a given status and message.
+//! * [`wait`] — bounded waits for events a test cannot be told of directly.
+//! * [`inside`] — programs run inside the sandbox: servers reached from the host, a
+//!   client of a list of destinations.
 //! * [`sandbox`] — `torsocks-ns` root-run and rootless, and the same user outside.
 //! * [`require`] — how tests that need root, namespaces or a program skip on a
 //!   developer's machine (saying why) and refuse to skip in CI.
@@ -26,6 +30,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+pub mod inside;
 pub mod install;
 pub mod mock_control;
 pub mod mock_tor;
@@ -37,4 +42,5 @@ pub mod require;
 pub mod sandbox;
 pub mod target_host;
 pub mod tornet;
+pub mod wait;
 pub mod world;

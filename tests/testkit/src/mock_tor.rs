@@ -311,6 +311,37 @@ impl MockTor {
         MockTorBuilder::default()
     }
 
+    /// A mock that answers every CONNECT itself with `hello\n` (nothing is relayed).
+    pub fn answering() -> MockTor {
+        MockTor::builder()
+            .connect(Connect::Succeed {
+                atyp: 1,
+                payload: b"hello\n".to_vec(),
+            })
+            .start()
+            .unwrap()
+    }
+
+    /// The requests (CONNECT, RESOLVE, RESOLVE_PTR) seen once there are `n` of them (or
+    /// ten seconds passed); the launcher's own probes of the port are left out.
+    pub fn asked(&self, n: usize) -> Vec<Recorded> {
+        let mut seen = 0;
+        let mut asked = Vec::new();
+        crate::wait::until(Duration::from_secs(10), || {
+            let recs = self.wait_for_requests(seen + 1, Duration::from_millis(200));
+            seen = recs.len();
+            asked = recs.into_iter().filter(|r| r.command.is_some()).collect();
+            asked.len() >= n
+        });
+        asked
+    }
+
+    /// The CONNECTs among [`MockTor::asked`].
+    pub fn connects(&self, n: usize) -> Vec<Recorded> {
+        let recs = self.asked(n);
+        recs.into_iter().filter(|r| r.command == Some(1)).collect()
+    }
+
     /// Starts a mock with the default behaviour.
     pub fn start() -> io::Result<MockTor> {
         Self::builder().start()

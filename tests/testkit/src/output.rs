@@ -21,3 +21,15 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Asserts that a run ended with exit `status` and said `message` on stderr (the whole
+/// output in the failure's report).
+#[track_caller]
+pub fn assert_fails(out: &Output, status: i32, message: &str) {
+    assert_eq!(out.status.code(), Some(status), "{}", text(out));
+    assert!(
+        stderr(out).contains(message),
+        "wanted {message:?} in:\n{}",
+        text(out)
+    );
+}

@@ -88,3 +88,13 @@ pub fn rootless_run(mock: &MockTor, home: &Path) -> Option<Command> {
 pub fn sh(mut cmd: Command, script: &str) -> Output {
     cmd.args(["sh", "-c", script]).output().unwrap()
 }
+
+/// `torsocks-ns args` (from the installed tree) with `mock` as Tor.
+pub fn ns(mock: &MockTor, args: &[&str]) -> Command {
+    crate::install::torsocks_ns(mock.addr(), args)
+}
+
+/// `cmd -- python3 -c script`, run to the end.
+pub fn python(mut cmd: Command, script: &str) -> Output {
+    cmd.args(["--", "python3", "-c", script]).output().unwrap()
+}
