@@ -174,26 +174,30 @@ fn the_client_process_ignores_the_terminal_and_ends_with_the_launcher() {
         .spawn()
         .unwrap();
     // Bootstrapping (it cannot finish on this network): torsocks-arti is running, and
-    // has set its signals' dispositions (an exec'd process has not yet: wait for it).
+    // has taken its signals over (a process just exec'd has not yet: wait for it).
     let arti = eventually(Duration::from_secs(10), || {
         torsocks_testkit::procfs::children(launcher.id())
             .into_iter()
             .find(|&pid| torsocks_testkit::procfs::is_named(pid, "torsocks-arti"))
     })
     .expect("torsocks-arti never started");
-    let ignores = |signal: i32| {
-        std::fs::read_to_string(format!("/proc/{arti}/status"))
-            .ok()
-            .and_then(|status| {
-                let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
-                u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).ok()
-            })
-            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+    // Ignored or caught: either way not the default action (the end of the process).
+    let taken = |signal: i32| {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{arti}/status")) else {
+            return false;
+        };
+        let mask = |field: &str| {
+            (status.lines())
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        (mask("SigIgn:") | mask("SigCgt:")) & (1 << (signal - 1)) != 0
     };
     assert!(
-        until(Duration::from_secs(10), || ignores(libc::SIGINT)
-            && ignores(libc::SIGQUIT)),
-        "torsocks-arti does not ignore SIGINT and SIGQUIT"
+        until(Duration::from_secs(10), || taken(libc::SIGINT)
+            && taken(libc::SIGQUIT)),
+        "torsocks-arti does not take SIGINT and SIGQUIT over"
     );
     let alive = || std::path::Path::new(&format!("/proc/{arti}")).exists();
     // A Ctrl-C or Ctrl-\ at the terminal is for the program, not for its Tor.

@@ -12,6 +12,18 @@
 //! * [`reply`] — packets the stack writes itself: DNS answers, ICMP unreachable.
 //! * [`vnet`] — the header of a TUN device with checksum offload: no TCP checksum is
 //!   computed or verified on either side of the device.
+//!
+//! ## What it expects of the allocator
+//!
+//! Each flow's two socket buffers ([`stack::StackConfig::rx_buffer`] and `tx_buffer`,
+//! 128 KiB each in `torsocks-ns`) are allocated zeroed when the flow is accepted
+//! (`vec![0; n]`, a `calloc`). The stack's memory is only as lazy as the allocator
+//! makes that: with an allocator that serves such sizes from fresh mappings (zero
+//! pages, resident only as bytes pass, returned when the flow ends), an idle flow costs
+//! a few pages; with one that reuses freed heap and clears it, every flow costs both
+//! buffers, resident, from its first packet. The launcher installs such an allocator
+//! (`torsocks-ns`'s `session::page_alloc`); another embedder that holds many flows
+//! should do the same, or budget the buffers at their full size.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -293,6 +293,7 @@ impl Stack {
             return;
         }
         let mut socket = tcp::Socket::new(
+            // Zeroed allocations: lazy only with a page-mapping allocator (crate docs).
             tcp::SocketBuffer::new(vec![0u8; self.config.rx_buffer]),
             tcp::SocketBuffer::new(vec![0u8; self.config.tx_buffer]),
         );

@@ -271,7 +271,8 @@ impl Driver {
 /// How long a broken stream's last data may wait for the program before the reset.
 const RESET_GRACE: Duration = Duration::from_secs(2);
 
-/// Moves bytes between the stack and each flow's channels, as far as both sides allow.
+/// Moves bytes between the stack and each flow's channels, as far as both sides allow,
+/// and ends the flows that are done.
 fn pump_flows(
     stack: &mut Stack,
     flows: &mut HashMap<FlowId, FlowIo>,
@@ -279,112 +280,143 @@ fn pump_flows(
     buf: &mut [u8],
     now: Instant,
 ) {
-    let mut finished = Vec::new();
-    for flow in work {
-        let Some(io) = flows.get_mut(&flow) else {
-            continue;
-        };
-        let (streams, failing_since) = match &mut io.state {
-            FlowState::Dialing => {
-                if stack.is_closed(flow) {
-                    finished.push(flow); // refused, or the program gave up while dialing
-                }
-                continue;
-            }
-            FlowState::Open(streams) => (streams, None),
-            FlowState::Failing { streams, since } => (streams, Some(*since)),
-        };
-        // Program → Tor, while the channel has room.
-        let (mut program_done, mut program_reset) = (false, false);
-        while let Some(tx) = &streams.to_tor {
-            let Ok(permit) = tx.try_reserve() else { break };
-            match stack.recv(flow, buf) {
-                Received::Data(n) => permit.send(buf[..n].to_vec()),
-                Received::Nothing => break,
-                Received::End => {
-                    program_done = true;
-                    break;
-                }
-                Received::Reset => {
-                    program_reset = true;
-                    break;
-                }
-            }
-        }
-        if program_done {
-            streams.to_tor = None; // the flow task shuts down its write side
-        }
-        if program_reset {
-            // The program reset its connection: so is the Tor stream, at once (what
-            // it had sent and Tor not yet taken is void, as on a real network).
-            if let Some(cancel) = io.cancel.take() {
-                cancel();
-            }
-            finished.push(flow);
-            continue;
-        }
-        // Tor → program, while the stack takes it.
-        loop {
-            if let Some((chunk, offset)) = &mut streams.pending {
-                *offset += stack.send(flow, &chunk[*offset..]);
-                if *offset < chunk.len() {
-                    break;
-                }
-                streams.pending = None;
-            }
-            let Some(rx) = &mut streams.from_tor else {
-                break;
-            };
-            match rx.try_recv() {
-                Ok(chunk) => streams.pending = Some((chunk, 0)),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    streams.from_tor = None;
-                    if failing_since.is_none() {
-                        stack.close(flow); // a clean end: FIN after the data
-                    }
-                    break;
-                }
-            }
-        }
-        if let Some(since) = failing_since {
-            // A broken stream: the data that arrived before the break is delivered,
-            // then the connection is reset (at the latest after RESET_GRACE, should
-            // the program not read).
-            let drained = streams.pending.is_none()
-                && streams.from_tor.is_none()
-                && stack.all_delivered(flow);
-            if drained || now - since >= RESET_GRACE {
-                stack.abort(flow);
-                streams.from_tor = None;
-                streams.pending = None;
-            }
-        }
-        if stack.is_closed(flow) {
-            // Both sides closed, or the connection was reset: nothing more can be
-            // delivered. Dropping the channels ends the flow task and its Tor stream.
-            finished.push(flow);
-        }
-    }
+    let finished: Vec<FlowId> = (work.into_iter())
+        .filter(|&flow| {
+            flows
+                .get_mut(&flow)
+                .is_some_and(|io| pump_flow(stack, flow, io, buf, now) == Pumped::Finished)
+        })
+        .collect();
     for flow in finished {
         if let Some(io) = flows.remove(&flow) {
-            let tor_still_open = match &io.state {
-                FlowState::Dialing => true,
-                FlowState::Open(streams) | FlowState::Failing { streams, .. } => {
-                    streams.from_tor.is_some()
-                }
-            };
-            if tor_still_open {
-                // Refused, given up while Tor was dialing, or abandoned before the
-                // SYN-ACK with Tor's stream still open: cancel the task, so no Tor
-                // stream outlives the program's interest in it.
-                if let Some(cancel) = io.cancel {
-                    cancel();
-                }
-            }
-            stack.release(flow);
+            finish(stack, flow, io);
         }
     }
+}
+
+/// Whether a flow goes on after a pump.
+#[derive(Debug, PartialEq, Eq)]
+enum Pumped {
+    Going,
+    Finished,
+}
+
+/// One flow's pump: the program's bytes to Tor, Tor's to the program, a broken
+/// stream's reset, and whether the flow is finished.
+fn pump_flow(
+    stack: &mut Stack,
+    flow: FlowId,
+    io: &mut FlowIo,
+    buf: &mut [u8],
+    now: Instant,
+) -> Pumped {
+    let (streams, failing_since) = match &mut io.state {
+        // Refused, or the program gave up while dialing.
+        FlowState::Dialing if stack.is_closed(flow) => return Pumped::Finished,
+        FlowState::Dialing => return Pumped::Going,
+        FlowState::Open(streams) => (streams, None),
+        FlowState::Failing { streams, since } => (streams, Some(*since)),
+    };
+    if to_tor(stack, flow, streams, buf) == ProgramSide::Reset {
+        // The program reset its connection: so is the Tor stream, at once (what it had
+        // sent and Tor not yet taken is void, as on a real network).
+        if let Some(cancel) = io.cancel.take() {
+            cancel();
+        }
+        return Pumped::Finished;
+    }
+    to_program(stack, flow, streams, failing_since.is_none());
+    if let Some(since) = failing_since {
+        // A broken stream: the data that arrived before the break is delivered, then
+        // the connection is reset (at the latest after RESET_GRACE, should the program
+        // not read).
+        let drained =
+            streams.pending.is_none() && streams.from_tor.is_none() && stack.all_delivered(flow);
+        if drained || now - since >= RESET_GRACE {
+            stack.abort(flow);
+            streams.from_tor = None;
+            streams.pending = None;
+        }
+    }
+    // Both sides closed, or the connection was reset: nothing more can be delivered.
+    // Dropping the channels ends the flow task and its Tor stream.
+    match stack.is_closed(flow) {
+        true => Pumped::Finished,
+        false => Pumped::Going,
+    }
+}
+
+/// What the program's side of a flow did.
+#[derive(Debug, PartialEq, Eq)]
+enum ProgramSide {
+    Open,
+    Reset,
+}
+
+/// The program's bytes to Tor, while the channel has room; its end closes the
+/// channel (the flow task then shuts down its write side).
+fn to_tor(stack: &mut Stack, flow: FlowId, streams: &mut Streams, buf: &mut [u8]) -> ProgramSide {
+    let mut ended = false;
+    while let Some(tx) = &streams.to_tor {
+        let Ok(permit) = tx.try_reserve() else { break };
+        match stack.recv(flow, buf) {
+            Received::Data(n) => permit.send(buf[..n].to_vec()),
+            Received::Nothing => break,
+            Received::End => {
+                ended = true;
+                break;
+            }
+            Received::Reset => return ProgramSide::Reset,
+        }
+    }
+    if ended {
+        streams.to_tor = None;
+    }
+    ProgramSide::Open
+}
+
+/// Tor's bytes to the program, while the stack takes them; Tor's end becomes a FIN
+/// after the data when `clean` (a broken stream is reset instead).
+fn to_program(stack: &mut Stack, flow: FlowId, streams: &mut Streams, clean: bool) {
+    loop {
+        if let Some((chunk, offset)) = &mut streams.pending {
+            *offset += stack.send(flow, &chunk[*offset..]);
+            if *offset < chunk.len() {
+                return;
+            }
+            streams.pending = None;
+        }
+        let Some(rx) = &mut streams.from_tor else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(chunk) => streams.pending = Some((chunk, 0)),
+            Err(mpsc::error::TryRecvError::Empty) => return,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                streams.from_tor = None;
+                if clean {
+                    stack.close(flow);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// A finished flow's end: its task cancelled when Tor's stream may still be open (refused,
+/// given up while Tor was dialing, or abandoned before the SYN-ACK), so that no Tor
+/// stream outlives the program's interest in it; its slot in the stack released.
+fn finish(stack: &mut Stack, flow: FlowId, io: FlowIo) {
+    let tor_still_open = match &io.state {
+        FlowState::Dialing => true,
+        FlowState::Open(streams) | FlowState::Failing { streams, .. } => streams.from_tor.is_some(),
+    };
+    if tor_still_open {
+        if let Some(cancel) = io.cancel {
+            cancel();
+        }
+    }
+    stack.release(flow);
 }
 
 #[cfg(test)]
