@@ -54,75 +54,92 @@ pub(crate) async fn serve(listener: TcpListener, context: Context) {
 
 /// One client: the exchange, the request, then the relay.
 async fn client(mut stream: TcpStream, context: &Context) {
-    let Some((mut server, ask)) = handshake(&mut stream).await else {
+    let Some((server, ask)) = handshake(&mut stream).await else {
         return;
     };
-    let client_auth = server.client_auth().cloned();
-    let tor = &context.tor;
+    let client = Client {
+        auth: server.client_auth().cloned(),
+        server,
+        stream,
+    };
     match ask {
-        Ask::Connect { host, port } => {
-            // A virtual address the sandbox's DNS gave out stands for its name, held
-            // (not recycled) for as long as the connection lasts, as the stack's flows do.
-            let (host, _lease) = match std::str::from_utf8(&host)
-                .ok()
-                .and_then(|h| h.parse::<IpAddr>().ok())
-                .and_then(|ip| context.pool.lease(ip))
-            {
-                Some((name, lease)) => (name.into_bytes(), Some(lease)),
-                None => (host, None),
-            };
-            // A client that leaves while Tor builds the stream is not waited for: its
-            // slot and the dial are given up at once.
-            let dialed = tokio::select! {
-                dialed = tor.connect_as(host.clone(), port, client_auth.as_ref()) => dialed,
-                () = gone(&stream) => return,
-            };
-            match dialed {
-                Ok(upstream) => {
-                    if stream
-                        .write_all(&server.reply(&Outcome::Connected))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    relay(stream, upstream, server.take_rest(), tor).await;
-                }
-                Err(e) => {
-                    if context.debug {
-                        eprintln!(
-                            "torsocks-ns: SOCKS port: connection to {}:{port} refused: {}",
-                            String::from_utf8_lossy(&host),
-                            tor::describe(&e)
-                        );
-                    }
-                    let status = e.reply_status().unwrap_or(Status::GeneralFailure);
-                    let _ = stream
-                        .write_all(&server.reply(&Outcome::Failed(status)))
-                        .await;
-                }
-            }
-        }
+        Ask::Connect { host, port } => connect(client, host, port, context).await,
         Ask::Resolve(name) => {
             let name = String::from_utf8_lossy(&name).into_owned();
             let outcome = match name.parse::<IpAddr>() {
                 Ok(ip) => Outcome::Resolved(ip),
-                Err(_) => match tor.resolve_as(&name, client_auth.as_ref()).await {
+                Err(_) => match context.tor.resolve_as(&name, client.auth.as_ref()).await {
                     Ok(ip) => Outcome::Resolved(ip),
                     Err(e) => lookup_failed(e),
                 },
             };
-            let _ = stream.write_all(&server.reply(&outcome)).await;
+            client.answer(&outcome).await;
         }
         Ask::ResolvePtr(ip) => {
             let outcome = match context.pool.name_of(ip) {
                 Some(name) => Outcome::Named(name.into_bytes()),
-                None => match tor.resolve_ptr_as(ip, client_auth.as_ref()).await {
+                None => match context.tor.resolve_ptr_as(ip, client.auth.as_ref()).await {
                     Ok(name) => Outcome::Named(name.into_bytes()),
                     Err(e) => lookup_failed(e),
                 },
             };
-            let _ = stream.write_all(&server.reply(&outcome)).await;
+            client.answer(&outcome).await;
+        }
+    }
+}
+
+/// A client whose request is complete.
+struct Client {
+    stream: TcpStream,
+    server: Server,
+    /// The client's own credentials, if it gave any (its isolation from other clients).
+    auth: Option<torsocks_core::socks5::Auth>,
+}
+
+impl Client {
+    /// Sends the reply for `outcome`.
+    async fn answer(mut self, outcome: &Outcome) {
+        let _ = self.stream.write_all(&self.server.reply(outcome)).await;
+    }
+}
+
+/// CONNECT: Tor's stream to `host:port`, then bytes both ways; or Tor's refusal.
+async fn connect(mut client: Client, host: Vec<u8>, port: u16, context: &Context) {
+    // A virtual address the sandbox's DNS gave out stands for its name, held (not
+    // recycled) for as long as the connection lasts, as the stack's flows do.
+    let (host, _lease) = match std::str::from_utf8(&host)
+        .ok()
+        .and_then(|h| h.parse::<IpAddr>().ok())
+        .and_then(|ip| context.pool.lease(ip))
+    {
+        Some((name, lease)) => (name.into_bytes(), Some(lease)),
+        None => (host, None),
+    };
+    let tor = &context.tor;
+    // A client that leaves while Tor builds the stream is not waited for: its slot and
+    // the dial are given up at once.
+    let dialed = tokio::select! {
+        dialed = tor.connect_as(host.clone(), port, client.auth.as_ref()) => dialed,
+        () = gone(&client.stream) => return,
+    };
+    match dialed {
+        Ok(upstream) => {
+            let reply = client.server.reply(&Outcome::Connected);
+            if client.stream.write_all(&reply).await.is_ok() {
+                let rest = client.server.take_rest();
+                relay(client.stream, upstream, rest, tor).await;
+            }
+        }
+        Err(e) => {
+            if context.debug {
+                eprintln!(
+                    "torsocks-ns: SOCKS port: connection to {}:{port} refused: {}",
+                    String::from_utf8_lossy(&host),
+                    tor::describe(&e)
+                );
+            }
+            let status = e.reply_status().unwrap_or(Status::GeneralFailure);
+            client.answer(&Outcome::Failed(status)).await;
         }
     }
 }
