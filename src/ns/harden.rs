@@ -111,7 +111,7 @@ pub(crate) fn new_clocks() -> bool {
     std::fs::write("/proc/self/timens_offsets", offsets).is_ok()
 }
 
-fn check(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
+fn succeeded(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
     if rc < 0 {
         Err(SetupError::last_os(what))
     } else {
@@ -268,7 +268,7 @@ pub(crate) fn drop_privileges(run_as: &RunAs, filters: &[BpfProgram]) -> Result<
         | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) };
-    check(rc, "locking securebits")?;
+    succeeded(rc, "locking securebits")?;
     empty_bounding_set()?;
     // A fresh session keyring: the caller's (Kerberos tickets, stored passwords) stays
     // outside. The user keyring already belongs to the new user namespace.

@@ -305,22 +305,48 @@ pub(crate) enum HomeArg {
 }
 
 impl std::str::FromStr for HomeArg {
-    type Err = String;
+    type Err = BadValue;
 
-    fn from_str(s: &str) -> Result<HomeArg, String> {
+    fn from_str(s: &str) -> Result<HomeArg, BadValue> {
         match s {
             "host" => Ok(HomeArg::Host),
             "private" => Ok(HomeArg::Private),
             dir if dir.starts_with('/') => Ok(HomeArg::Dir(dir.into())),
-            other => Err(format!(
-                "expected host, private or an absolute directory, not {other:?}"
-            )),
+            other => Err(BadValue {
+                value: other.to_string(),
+                expected: "host, private or an absolute directory",
+            }),
         }
     }
 }
 
+/// A value an option does not take (clap names the option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadValue {
+    value: String,
+    expected: &'static str,
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.expected {
+            SIZE => write!(f, "{:?}: expected {SIZE}", self.value),
+            expected => write!(f, "expected {expected}, not {:?}", self.value),
+        }
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+/// What a size looks like.
+const SIZE: &str = "a size such as 512M or 4G";
+
 /// A size in bytes: a number with an optional K, M, G or T (powers of 1024).
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, BadValue> {
+    let bad = || BadValue {
+        value: text.to_string(),
+        expected: SIZE,
+    };
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
         None => (text, ""),
@@ -331,14 +357,14 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         "M" => 20,
         "G" => 30,
         "T" => 40,
-        _ => return Err(format!("{text:?}: expected a size such as 512M or 4G")),
+        _ => return Err(bad()),
     };
     digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("{text:?}: expected a size such as 512M or 4G"))
+        .ok_or_else(bad)
 }
 
 impl Args {

@@ -2,7 +2,7 @@
 //! `TorClient`), decided from what was asked, whether the daemon answered, and
 //! whether this build has the embedded client.
 
-use crate::tor::preflight::TorCheckError;
+use crate::tor::preflight::PreflightError;
 
 /// Which Tor a run uses (`--tor`, `TorClient`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,7 +56,7 @@ pub(crate) enum Probe {
 pub(crate) fn probe(
     endpoint: std::net::SocketAddr,
     probe: Probe,
-) -> Result<Option<String>, TorCheckError> {
+) -> Result<Option<String>, PreflightError> {
     let answered = crate::tor::preflight::socks_port_answers(endpoint)?;
     match probe {
         Probe::Answers if answered.chose_as_tor() => Ok(None),
@@ -75,7 +75,7 @@ pub(crate) fn probe(
 /// daemon check, made only when `kind` needs it. The error is the message to print.
 pub(crate) fn choose(
     kind: TorKind,
-    daemon: impl FnOnce(Probe) -> Result<(), TorCheckError>,
+    daemon: impl FnOnce(Probe) -> Result<(), PreflightError>,
     built_in: bool,
 ) -> Result<(Chosen, Option<String>), NoTor> {
     match kind {
@@ -84,7 +84,7 @@ pub(crate) fn choose(
         TorKind::Daemon => daemon(Probe::Answers)
             .map(|()| (Chosen::Daemon, None))
             .map_err(|e| NoTor::Daemon {
-                hint_embedded: built_in && matches!(e, TorCheckError::Unreachable { .. }),
+                hint_embedded: built_in && matches!(e, PreflightError::Unreachable { .. }),
                 source: e,
             }),
         TorKind::Embedded if built_in => Ok((Chosen::Embedded, None)),
@@ -94,7 +94,7 @@ pub(crate) fn choose(
                 Chosen::Daemon,
                 Some("a tor daemon answers: using it".into()),
             )),
-            Err(e @ TorCheckError::NotTor(_)) if built_in => Ok((
+            Err(e @ PreflightError::NotTor(_)) if built_in => Ok((
                 Chosen::Embedded,
                 Some(format!(
                     "the SOCKS port answers but is not Tor ({e}); using the embedded Tor client"
@@ -123,7 +123,7 @@ pub(crate) enum NoTor {
         /// Whether to tell the user about the embedded client.
         hint_embedded: bool,
         /// What the daemon check found.
-        source: TorCheckError,
+        source: PreflightError,
     },
     /// `--tor embedded` in a build without it.
     NotBuiltIn,
@@ -163,8 +163,8 @@ impl std::error::Error for NoTor {
 mod tests {
     use super::*;
 
-    fn down(_: Probe) -> Result<(), TorCheckError> {
-        Err(TorCheckError::Unreachable {
+    fn down(_: Probe) -> Result<(), PreflightError> {
+        Err(PreflightError::Unreachable {
             endpoint: "127.0.0.1:9050".parse().unwrap(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         })
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn auto_passes_over_a_socks_server_that_is_not_tor() {
-        let not_tor = |_| Err(TorCheckError::NotTor("no HTTP answer, no RESOLVE".into()));
+        let not_tor = |_| Err(PreflightError::NotTor("no HTTP answer, no RESOLVE".into()));
         let (chosen, why) = choose(TorKind::Auto, not_tor, true).unwrap();
         assert_eq!(chosen, Chosen::Embedded);
         assert!(why.unwrap().contains("is not Tor"));

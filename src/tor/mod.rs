@@ -69,7 +69,7 @@ impl Deadlines {
 }
 
 /// How long the check that Tor is still there may take.
-const ALIVE_CHECK: Duration = Duration::from_secs(1);
+const ALIVE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Why a stream could not be opened.
 #[derive(Debug)]
@@ -195,7 +195,7 @@ impl Tor {
         let alive = match listed {
             Some(listening) => listening,
             None => matches!(
-                tokio::time::timeout(ALIVE_CHECK, TcpStream::connect(self.endpoint)).await,
+                tokio::time::timeout(ALIVE_DEADLINE, TcpStream::connect(self.endpoint)).await,
                 Ok(Ok(_))
             ),
         };

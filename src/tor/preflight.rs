@@ -13,7 +13,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Why Tor's SOCKS port does not answer as Tor's does. The Display text names the
 /// endpoint and says what to check.
 #[derive(Debug)]
-pub(crate) enum TorCheckError {
+pub(crate) enum PreflightError {
     /// Nothing accepts connections there.
     Unreachable {
         /// The configured SOCKS port.
@@ -32,36 +32,36 @@ pub(crate) enum TorCheckError {
     NotTor(String),
 }
 
-impl std::fmt::Display for TorCheckError {
+impl std::fmt::Display for PreflightError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TorCheckError::Unreachable { endpoint, source } => write!(
+            PreflightError::Unreachable { endpoint, source } => write!(
                 f,
                 "cannot reach Tor's SOCKS port at {endpoint}: {source}. Is tor running? Start it \
                  (e.g. `systemctl start tor`) or point TorAddress/TorPort (or -a/-P) at its SocksPort."
             ),
-            TorCheckError::NotSocks { endpoint, detail } => {
+            PreflightError::NotSocks { endpoint, detail } => {
                 write!(f, "{endpoint} does not speak SOCKS5 ({detail}); is this Tor's SocksPort?")
             }
-            TorCheckError::NotTor(detail) => f.write_str(detail),
+            PreflightError::NotTor(detail) => f.write_str(detail),
         }
     }
 }
 
-impl std::error::Error for TorCheckError {
+impl std::error::Error for PreflightError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TorCheckError::Unreachable { source, .. } => Some(source),
-            TorCheckError::NotSocks { .. } | TorCheckError::NotTor(_) => None,
+            PreflightError::Unreachable { source, .. } => Some(source),
+            PreflightError::NotSocks { .. } | PreflightError::NotTor(_) => None,
         }
     }
 }
 
 /// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting.
-pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<Answered, TorCheckError> {
+pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<Answered, PreflightError> {
     let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT)
-        .map_err(|source| TorCheckError::Unreachable { endpoint, source })?;
-    let not_socks = |detail: String| TorCheckError::NotSocks { endpoint, detail };
+        .map_err(|source| PreflightError::Unreachable { endpoint, source })?;
+    let not_socks = |detail: String| PreflightError::NotSocks { endpoint, detail };
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(|e| not_socks(e.to_string()))?;
@@ -103,7 +103,7 @@ impl Answered {
 /// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
 /// server that answers Tor's RESOLVE extension (for an address literal, which Tor
 /// answers without the network) behaves as Tor does.
-pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError> {
+pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, PreflightError> {
     let http = || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
         s.set_read_timeout(Some(TIMEOUT))?;
@@ -115,22 +115,21 @@ pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, TorCheckError
     if http().is_ok_and(|r| r.contains("Tor is not an HTTP Proxy")) {
         return Ok("it answers HTTP with \"Tor is not an HTTP Proxy\"");
     }
-    let resolve = || -> Result<Reply, String> {
-        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(TIMEOUT))
-            .map_err(|e| e.to_string())?;
+    let resolve = || -> Result<Reply, Box<dyn std::error::Error>> {
+        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
+        s.set_read_timeout(Some(TIMEOUT))?;
         let request = Request::Resolve {
             name: b"127.0.0.1".to_vec(),
         };
-        let handshake = Handshake::new(Auth::NoAuth, request).map_err(|e| e.to_string())?;
-        exchange(handshake, &mut s).map_err(|e| e.to_string())
+        let handshake = Handshake::new(Auth::NoAuth, request)?;
+        Ok(exchange(handshake, &mut s)?)
     };
     match resolve() {
         Ok(Reply::Resolved(_)) => Ok("it answers Tor's RESOLVE (not the HTTP answer Tor gives)"),
-        Ok(_) => Err(TorCheckError::NotTor(
+        Ok(_) => Err(PreflightError::NotTor(
             "neither Tor's HTTP answer nor its RESOLVE".into(),
         )),
-        Err(e) => Err(TorCheckError::NotTor(format!(
+        Err(e) => Err(PreflightError::NotTor(format!(
             "no \"Tor is not an HTTP Proxy\" answer to HTTP, and RESOLVE failed ({e}): a \
              SOCKS server that is not Tor sends traffic out in the clear"
         ))),
