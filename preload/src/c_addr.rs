@@ -133,7 +133,7 @@ impl RawAddr {
 
     /// The address a socket is bound to (getsockname into storage big enough for any
     /// family, P-41); the errno on failure.
-    pub fn local_of(fd: i32) -> Result<RawAddr, i32> {
+    pub fn local_of(fd: i32) -> Result<RawAddr, crate::errno::Errno> {
         // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
         let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
@@ -142,7 +142,7 @@ impl RawAddr {
             libc::getsockname(fd, (&mut storage as *mut sockaddr_storage).cast(), &mut len)
         };
         if rc != 0 {
-            return Err(crate::errno::get());
+            return Err(crate::errno::Errno::last());
         }
         Ok(RawAddr { storage, len })
     }

@@ -13,6 +13,7 @@ use torsocks_core::socks5::{Handshake, Reply, Request};
 use torsocks_core::{log_debug, log_error, log_perror};
 
 use crate::c_addr::RawAddr;
+use crate::errno::Errno;
 use crate::init::state;
 use crate::real;
 
@@ -86,7 +87,7 @@ impl Write for FdStream {
 
 /// Connects `fd` to the Tor endpoint with the real connect (S-2): EINTR retried,
 /// EINPROGRESS/EALREADY waited for, EISCONN accepted. Errors are logged as PERROR.
-fn connect_to_tor(fd: i32, endpoint: SocketAddr) -> Result<(), i32> {
+fn connect_to_tor(fd: i32, endpoint: SocketAddr) -> Result<(), Errno> {
     let raw = RawAddr::from_socket_addr(endpoint);
     let result = loop {
         // SAFETY: raw is a valid sockaddr of raw.len() bytes.
@@ -98,19 +99,19 @@ fn connect_to_tor(fd: i32, endpoint: SocketAddr) -> Result<(), i32> {
             libc::EINTR => continue,
             libc::EISCONN => break Ok(()),
             libc::EINPROGRESS | libc::EALREADY => break wait_connected(fd),
-            e => break Err(e),
+            e => break Err(Errno(e)),
         }
     };
     if let Err(e) = result {
-        log_perror!(e, "socks5 libc connect");
+        log_perror!(e.0, "socks5 libc connect");
     }
     result
 }
 
-fn wait_connected(fd: i32) -> Result<(), i32> {
+fn wait_connected(fd: i32) -> Result<(), Errno> {
     FdStream(fd)
         .wait(libc::POLLOUT)
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
     let mut err: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: err and len are valid out-pointers of the right size.
@@ -125,8 +126,8 @@ fn wait_connected(fd: i32) -> Result<(), i32> {
     };
     match (rc, err) {
         (0, 0) => Ok(()),
-        (0, e) => Err(e),
-        _ => Err(crate::errno::get()),
+        (0, e) => Err(Errno(e)),
+        _ => Err(Errno::last()),
     }
 }
 
@@ -155,7 +156,7 @@ fn run_exchange(fd: i32, request: Request) -> Result<Reply, ExchangeError> {
 
 /// Opens a Tor stream on the application's `fd` for `request` (a CONNECT): H-2 when
 /// the fd's family is Tor's, H-3 otherwise. Returns the errno of a failure.
-pub fn hand_off(fd: i32, request: Request) -> Result<(), i32> {
+pub fn hand_off(fd: i32, request: Request) -> Result<(), Errno> {
     let endpoint = state().config.tor_endpoint();
     let tor_family = if endpoint.is_ipv4() {
         libc::AF_INET
@@ -164,23 +165,29 @@ pub fn hand_off(fd: i32, request: Request) -> Result<(), i32> {
     };
     if crate::sockopt::socket_family(fd) == Some(tor_family) {
         connect_to_tor(fd, endpoint)?;
-        return run_exchange(fd, request).map(drop).map_err(|e| e.errno());
+        return run_exchange(fd, request)
+            .map(drop)
+            .map_err(|e| Errno(e.errno()));
     }
     // H-3: a socket of Tor's family, then dup3()ed over the application's fd.
     let tmp = new_tor_socket(tor_family)?;
     let result = connect_to_tor(tmp, endpoint)
-        .and_then(|()| run_exchange(tmp, request).map(drop).map_err(|e| e.errno()))
+        .and_then(|()| {
+            run_exchange(tmp, request)
+                .map(drop)
+                .map_err(|e| Errno(e.errno()))
+        })
         .and_then(|()| replace_fd(tmp, fd));
     // SAFETY: tmp is our own socket.
     unsafe { real::CLOSE.get()(tmp) };
     result
 }
 
-fn new_tor_socket(family: i32) -> Result<i32, i32> {
+fn new_tor_socket(family: i32) -> Result<i32, Errno> {
     // SAFETY: plain socket creation through the real function.
     let fd = unsafe { real::SOCKET.get()(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        Err(crate::errno::get())
+        Err(Errno::last())
     } else {
         Ok(fd)
     }
@@ -199,7 +206,7 @@ const CARRIED_OPTIONS: [(i32, i32); 7] = [
 
 /// Puts `tmp` in place of `app` (H-3): O_NONBLOCK and FD_CLOEXEC as the application's
 /// fd had them, its socket options copied, then dup3.
-fn replace_fd(tmp: i32, app: i32) -> Result<(), i32> {
+fn replace_fd(tmp: i32, app: i32) -> Result<(), Errno> {
     // SAFETY: fcntl on fds we were given; a failure is reported through errno.
     let (status, fd_flags) = unsafe {
         (
@@ -208,7 +215,7 @@ fn replace_fd(tmp: i32, app: i32) -> Result<(), i32> {
         )
     };
     if status < 0 || fd_flags < 0 {
-        return Err(crate::errno::get());
+        return Err(Errno::last());
     }
     for (level, name) in CARRIED_OPTIONS {
         let mut value = [0u8; 32];
@@ -234,7 +241,7 @@ fn replace_fd(tmp: i32, app: i32) -> Result<(), i32> {
             0
         };
         if real::DUP3.get()(tmp, app, cloexec) < 0 {
-            return Err(crate::errno::get());
+            return Err(Errno::last());
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use torsocks_core::socks5::Request;
 use super::check::{self, Verdict};
 use super::run;
 use crate::c_addr::{self, RawAddr};
-use crate::errno::fail;
+use crate::errno::{fail, Errno};
 use crate::init::state;
 use crate::{real, registry, tor};
 
@@ -60,13 +60,13 @@ enum Refusal {
     /// AllowOutboundLocalhost lets it go direct.
     Direct,
     /// Fail with this errno.
-    Errno(i32),
+    Errno(Errno),
 }
 
 /// P-9..P-12 for a stream destination that passed V (`addr` its caller's bytes).
 fn connect_through_tor(fd: c_int, addr: &[u8], dest: std::net::SocketAddr) -> Result<(), Refusal> {
     if registry::lookup(fd).is_some() {
-        return Err(Refusal::Errno(libc::EISCONN)); // P-9
+        return Err(Refusal::Errno(Errno(libc::EISCONN))); // P-9
     }
     let s = state();
     let (request, onion) = match s.onion_pool.name_of(dest.ip()) {
@@ -87,7 +87,7 @@ fn connect_through_tor(fd: c_int, addr: &[u8], dest: std::net::SocketAddr) -> Re
                 "[connect] Connection to a local address is denied since it might be a TCP DNS \
                  query to a local DNS server. Rejecting it for safety reasons."
             );
-            return Err(Refusal::Errno(libc::EPERM));
+            return Err(Refusal::Errno(Errno(libc::EPERM)));
         }
         None => (Request::connect_ip(dest), None), // P-12
     };

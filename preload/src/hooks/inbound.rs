@@ -8,17 +8,17 @@ use torsocks_core::{log_debug, log_perror};
 
 use super::run;
 use crate::c_addr::RawAddr;
-use crate::errno::fail;
+use crate::errno::{fail, Errno};
 use crate::init::state;
 use crate::real;
 
 /// The listen rule on `fd`; `Err(errno)` when refused.
-fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
+fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), Errno> {
     if state().config.allow_inbound {
         return Ok(()); // P-35
     }
     let local = RawAddr::local_of(fd).inspect_err(|&e| {
-        log_perror!(e, "[{caller}] getsockname"); // P-36
+        log_perror!(e.0, "[{caller}] getsockname"); // P-36
     })?;
     if local.family() == libc::AF_UNIX {
         return Ok(()); // P-37
@@ -27,7 +27,7 @@ fn inbound_allowed(fd: c_int, caller: &str) -> Result<(), i32> {
         return Ok(());
     }
     log_debug!("Non localhost inbound connection are not allowed.");
-    Err(libc::EPERM) // P-38
+    Err(Errno(libc::EPERM)) // P-38
 }
 
 /// listen(2).
