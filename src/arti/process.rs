@@ -28,16 +28,16 @@ use super::{dirs::Dirs, Embedded, Options};
 
 /// A running, bootstrapped `torsocks-arti`. Dropping it ends the process.
 #[derive(Debug)]
-pub(crate) struct Helper {
+pub(crate) struct ClientProcess {
     /// Holds our end of its stdin (`child.stdin`): while it is open, the helper serves.
     child: Child,
     socks: SocketAddr,
 }
 
-impl Helper {
+impl ClientProcess {
     /// Starts `torsocks-arti` and waits until it has bootstrapped (it shows progress on
     /// stderr and keeps to `options.timeout`); the error is the message to print.
-    pub(crate) fn start(options: &Options) -> Result<Helper, ArtiError> {
+    pub(crate) fn start(options: &Options) -> Result<ClientProcess, ArtiError> {
         let program = locate(&std::env::current_exe().map_err(ArtiError::Exe)?)?;
         let mut command = Command::new(&program);
         command
@@ -70,7 +70,7 @@ impl Helper {
             let _ = BufReader::new(stdout).read_line(&mut line);
         }
         match parse_report(&line) {
-            Ok(socks) => Ok(Helper { child, socks }),
+            Ok(socks) => Ok(ClientProcess { child, socks }),
             Err(message) => {
                 let _ = child.kill();
                 let status = child.wait();
@@ -93,7 +93,7 @@ impl Helper {
     }
 }
 
-impl Drop for Helper {
+impl Drop for ClientProcess {
     fn drop(&mut self) {
         // Open streams die with the launcher anyway: nothing to wait for but the reaping.
         // (Had the launcher no chance to get here, its closed end of our stdin ends it.)
@@ -141,14 +141,14 @@ fn locate(exe: &Path) -> Result<PathBuf, ArtiError> {
         })
 }
 
-/// The helper's command line, as [`Helper::start`] writes it.
+/// The helper's command line, as [`ClientProcess::start`] writes it.
 #[derive(Debug, Parser)]
 #[command(
     name = "torsocks-arti",
     about = "The embedded Tor client of torsocks-ns, in a process of its own: started by \
              torsocks-ns, it serves SOCKS5 on loopback until its stdin closes."
 )]
-struct HelperArgs {
+struct ProcessArgs {
     /// Arti's state directory.
     #[arg(long)]
     state_dir: PathBuf,
@@ -171,7 +171,7 @@ struct HelperArgs {
 
 /// `torsocks-arti`'s main: bootstrap, report, serve until stdin closes.
 pub(crate) fn serve() -> ExitCode {
-    let args = HelperArgs::parse();
+    let args = ProcessArgs::parse();
     let options = Options {
         dirs: Dirs {
             state: args.state_dir,

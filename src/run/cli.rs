@@ -30,27 +30,32 @@ const LONG_VERSION: &str = long_version!("not built in (Tor's SOCKS port is used
 )]
 pub(crate) struct Args {
     /// Tor's SOCKS address (overrides TorAddress and TORSOCKS_TOR_ADDRESS).
-    #[arg(short = 'a', long = "address", value_name = "ADDR")]
+    #[arg(
+        help_heading = "Tor",
+        short = 'a',
+        long = "address",
+        value_name = "ADDR"
+    )]
     pub tor_address: Option<String>,
 
     /// Tor's SOCKS port (overrides TorPort and TORSOCKS_TOR_PORT).
-    #[arg(short = 'P', long = "port", value_name = "PORT")]
+    #[arg(help_heading = "Tor", short = 'P', long = "port", value_name = "PORT")]
     pub tor_port: Option<String>,
 
     /// Which Tor to use: `daemon` (Tor's SOCKS port), `embedded` (the Tor client built
     /// into torsocks-ns), or `auto`: the daemon when its SOCKS port answers as Tor, else the
     /// embedded client (-d says which). [default: TorClient, else daemon]
-    #[arg(long = "tor", value_name = "KIND", value_enum)]
+    #[arg(help_heading = "Tor", long = "tor", value_name = "KIND", value_enum)]
     pub tor_kind: Option<crate::tor::kind::TorKind>,
 
     /// Where the embedded Tor client keeps its state and directory cache [default:
     /// $XDG_STATE_HOME/torsocks-rs/arti and $XDG_CACHE_HOME/torsocks-rs/arti].
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Tor", long, value_name = "DIR")]
     pub tor_state: Option<std::path::PathBuf>,
 
     /// An Arti configuration file (TOML) laid over the embedded client's defaults: a
     /// private network's authorities and fallbacks, bridges, path rules.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Tor", long, value_name = "FILE")]
     pub arti_config: Option<std::path::PathBuf>,
 
     /// Preload mode with the embedded client (what `torsocks --embedded` runs): no
@@ -60,219 +65,265 @@ pub(crate) struct Args {
 
     /// SOCKS5 username (overrides SOCKS5Username): every request carries these
     /// credentials as they are, so --isolate has no effect.
-    #[arg(short = 'u', long = "socks-user", value_name = "NAME")]
+    #[arg(
+        help_heading = "Tor",
+        short = 'u',
+        long = "socks-user",
+        value_name = "NAME"
+    )]
     pub username: Option<String>,
 
     /// SOCKS5 password (overrides SOCKS5Password).
-    #[arg(short = 'p', long = "pass", value_name = "PASS")]
+    #[arg(help_heading = "Tor", short = 'p', long = "pass", value_name = "PASS")]
     pub password: Option<String>,
 
     /// Run the command as this user (needs root). A root-run's command is never host
     /// root: without --user it runs as nobody. Supplementary groups are dropped.
-    #[arg(long = "user", value_name = "USER")]
+    #[arg(help_heading = "The sandbox", long = "user", value_name = "USER")]
     pub run_as: Option<String>,
 
     /// The home directory inside: `host` (yours, read-write, with its secret stores
     /// hidden; the default, but for a root-run as nobody), `private` (an empty one that
     /// goes away with the sandbox), or a directory kept for the sandbox.
-    #[arg(long, value_name = "host|private|DIR")]
+    #[arg(help_heading = "The sandbox", long, value_name = "host|private|DIR")]
     pub home: Option<HomeArg>,
 
     /// A persistent identity: its own home, Tor client state and onion keys, under
     /// $XDG_DATA_HOME/torsocks-rs/profiles/NAME (created 0700).
-    #[arg(long, value_name = "NAME", conflicts_with = "home")]
+    #[arg(
+        help_heading = "The sandbox",
+        long,
+        value_name = "NAME",
+        conflicts_with = "home"
+    )]
     pub profile: Option<String>,
 
     /// Bind a host path into the sandbox, read-write, at DST (default: the same path).
-    #[arg(long, value_name = "SRC[:DST]")]
+    #[arg(help_heading = "The sandbox", long, value_name = "SRC[:DST]")]
     pub bind: Vec<String>,
 
     /// Bind a host path into the sandbox, read-only, at DST (default: the same path).
-    #[arg(long, value_name = "SRC[:DST]")]
+    #[arg(help_heading = "The sandbox", long, value_name = "SRC[:DST]")]
     pub ro_bind: Vec<String>,
 
     /// Hide this path inside the sandbox (an empty directory or file over it).
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "The sandbox", long, value_name = "PATH")]
     pub hide: Vec<std::path::PathBuf>,
 
     /// Expose one of the secret stores the default home hides (~/.ssh, ...), on purpose.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "The sandbox", long, value_name = "PATH")]
     pub show: Vec<std::path::PathBuf>,
 
     /// Set a variable in the command's environment.
-    #[arg(long, value_name = "VAR=VALUE")]
+    #[arg(help_heading = "The sandbox", long, value_name = "VAR=VALUE")]
     pub setenv: Vec<String>,
 
     /// Give the command UTC as its time zone (TZ=UTC, /etc/localtime), not the host's.
-    #[arg(long)]
+    #[arg(help_heading = "The sandbox", long)]
     pub utc: bool,
 
     /// The most processes and threads the command may have at once.
-    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(help_heading = "The sandbox", long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_procs: u64,
 
     /// The most address space each process may map (e.g. 4G; RLIMIT_AS). Unbounded by
     /// default: the sandbox is what the OOM killer takes first.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "The sandbox", long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<u64>,
 
     /// Let the command inherit this fd (above 2); every other one is closed.
-    #[arg(long = "keep-fd", value_name = "N", value_parser = clap::value_parser!(i32).range(3..))]
+    #[arg(help_heading = "The sandbox", long = "keep-fd", value_name = "N", value_parser = clap::value_parser!(i32).range(3..))]
     pub keep_fd: Vec<i32>,
 
     /// Share this host Unix socket (or file) with the sandbox, at the same path. Whatever
     /// serves it acts outside the sandbox: only share what cannot reach the network.
-    #[arg(long = "allow-socket", value_name = "PATH")]
+    #[arg(
+        help_heading = "The sandbox",
+        long = "allow-socket",
+        value_name = "PATH"
+    )]
     pub allow_socket: Vec<std::path::PathBuf>,
 
     /// Share the X11 display (DISPLAY's socket, XAUTHORITY). X11 clients can read
     /// every key typed and every window shown on that display.
-    #[arg(long)]
+    #[arg(help_heading = "The sandbox", long)]
     pub x11: bool,
 
     /// Share the Wayland compositor (WAYLAND_DISPLAY's socket).
-    #[arg(long)]
+    #[arg(help_heading = "The sandbox", long)]
     pub wayland: bool,
 
     /// Share the ssh agent (SSH_AUTH_SOCK): the command can sign with your keys.
-    #[arg(long)]
+    #[arg(help_heading = "The sandbox", long)]
     pub ssh_agent: bool,
 
     /// Run the command in a session of its own even on a terminal (it then has no
     /// controlling terminal). Without a terminal on stdin, stdout or stderr, it always does.
-    #[arg(long)]
+    #[arg(help_heading = "The sandbox", long)]
     pub new_session: bool,
 
     /// Keep this variable of your environment (the command gets only a short list of
     /// them otherwise: see torsocks-ns(1)).
-    #[arg(long = "keep-env", value_name = "VAR")]
+    #[arg(help_heading = "The sandbox", long = "keep-env", value_name = "VAR")]
     pub keep_env: Vec<OsString>,
 
     /// Which connections may share Tor circuits: `session` (the default) keeps this
     /// run's apart from everything else, `destination` gives each destination host and
     /// port circuits of its own, `connection` each connection, `none` shares circuits
     /// with every other client of Tor.
-    #[arg(long, value_name = "MODE", value_enum)]
+    #[arg(help_heading = "Tor", long, value_name = "MODE", value_enum)]
     pub isolate: Option<crate::tor::isolation::Mode>,
 
     /// The same as --isolate none.
-    #[arg(long, conflicts_with = "isolate")]
+    #[arg(help_heading = "Tor", long, conflicts_with = "isolate")]
     pub no_isolate: bool,
 
     /// The port of the sandbox's own SOCKS5 server, on 127.0.0.1 and ::1 inside the
     /// sandbox, for programs that speak SOCKS (curl with a socks5h:// proxy).
-    #[arg(long, value_name = "PORT", default_value_t = 9050, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(help_heading = "Services of the sandbox", long, value_name = "PORT", default_value_t = 9050, value_parser = clap::value_parser!(u16).range(1..))]
     pub socks_port: u16,
 
     /// No SOCKS port inside the sandbox.
-    #[arg(long)]
+    #[arg(help_heading = "Services of the sandbox", long)]
     pub no_socks_port: bool,
 
     /// Point programs at the sandbox's SOCKS port: ALL_PROXY and all_proxy are
     /// socks5h://127.0.0.1:PORT, NO_PROXY and no_proxy localhost,127.0.0.0/8,::1.
-    #[arg(long, conflicts_with = "no_socks_port")]
+    #[arg(
+        help_heading = "Services of the sandbox",
+        long,
+        conflicts_with = "no_socks_port"
+    )]
     pub proxy_env: bool,
 
     /// Make a server inside the sandbox reachable from the host: HOST_PORT:SANDBOX_PORT
     /// (on 127.0.0.1) or HOST_ADDR:HOST_PORT:SANDBOX_PORT (IPv6 in brackets).
     /// Repeatable.
-    #[arg(long, value_name = "[ADDR:]PORT:PORT")]
+    #[arg(
+        help_heading = "Services of the sandbox",
+        long,
+        value_name = "[ADDR:]PORT:PORT"
+    )]
     pub publish: Vec<String>,
 
     /// Let --publish listen on addresses other than loopback.
-    #[arg(long)]
+    #[arg(help_heading = "Services of the sandbox", long)]
     pub publish_any: bool,
 
     /// Publish a server of the sandbox as an onion service: VIRTPORT:SANDBOX_PORT, or
     /// SANDBOX_PORT for the same port (repeatable: one service with every port). Needs
     /// Tor's ControlPort (--control).
-    #[arg(long, value_name = "[VIRTPORT:]PORT")]
+    #[arg(
+        help_heading = "Services of the sandbox",
+        long,
+        value_name = "[VIRTPORT:]PORT"
+    )]
     pub onion_service: Vec<String>,
 
     /// Keep the onion service's key in FILE (created 0600 on the first run), so its
     /// address stays the same across runs. Without it the service is new each run.
-    #[arg(long, value_name = "FILE", requires = "onion_service")]
+    #[arg(
+        help_heading = "Services of the sandbox",
+        long,
+        value_name = "FILE",
+        requires = "onion_service"
+    )]
     pub onion_key: Option<std::path::PathBuf>,
 
     /// Also write the onion service's address into FILE.
-    #[arg(long, value_name = "FILE", requires = "onion_service")]
+    #[arg(
+        help_heading = "Services of the sandbox",
+        long,
+        value_name = "FILE",
+        requires = "onion_service"
+    )]
     pub onion_address_file: Option<std::path::PathBuf>,
 
     /// Tor's ControlPort, ADDR:PORT or PORT (overrides TorControlPort).
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(help_heading = "Tor", long, value_name = "ADDR:PORT")]
     pub control: Option<String>,
 
     /// The ControlPort's password (overrides TorControlPassword).
-    #[arg(long, value_name = "PASS")]
+    #[arg(help_heading = "Tor", long, value_name = "PASS")]
     pub control_password: Option<String>,
 
     /// Tor's control auth cookie (overrides TorControlCookie).
-    #[arg(long, value_name = "FILE", conflicts_with = "control_password")]
+    #[arg(
+        help_heading = "Tor",
+        long,
+        value_name = "FILE",
+        conflicts_with = "control_password"
+    )]
     pub control_cookie: Option<std::path::PathBuf>,
 
     /// How long to wait for Tor to bootstrap, in seconds (the embedded client, or a
     /// daemon with a ControlPort).
-    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Tor", long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub bootstrap_timeout: u64,
 
     /// Give every name a virtual address, so that connections carry the name to Tor
     /// (as .onion names always do).
-    #[arg(long)]
+    #[arg(help_heading = "Network and bounds", long)]
     pub automap: bool,
 
     /// The IPv4 range of virtual addresses for .onion and automapped names.
-    #[arg(long, value_name = "CIDR", default_value = "10.192.0.0/10")]
+    #[arg(
+        help_heading = "Network and bounds",
+        long,
+        value_name = "CIDR",
+        default_value = "10.192.0.0/10"
+    )]
     pub virtual_range: String,
 
     /// The most memory the connections' buffers may hold, all full at once (e.g. 512M,
     /// 2G): it sets the connection cap, or the buffer size when a cap is given.
     /// [default: 512M]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size,
+    #[arg(help_heading = "Network and bounds", long, value_name = "SIZE", value_parser = parse_size,
           default_value_t = crate::limits::DEFAULT_BUFFER_BUDGET, hide_default_value = true)]
     pub buffer_budget: u64,
 
     /// Buffer size per direction of each connection, in KiB (larger: faster bulk
     /// transfers, fewer connections within the budget).
     /// [default: 128, or less when --max-connections needs it]
-    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=16384))]
+    #[arg(help_heading = "Network and bounds", long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=16384))]
     pub buffer_kib: Option<u32>,
 
     /// The MTU of the sandbox's interface (larger: fewer packets per byte).
-    #[arg(long, value_name = "BYTES", default_value_t = 65520, value_parser = clap::value_parser!(u32).range(1280..=65520))]
+    #[arg(help_heading = "Network and bounds", long, value_name = "BYTES", default_value_t = 65520, value_parser = clap::value_parser!(u32).range(1280..=65520))]
     pub mtu: u32,
 
     /// The most connections open at once; more are refused.
     /// [default: as many as --buffer-budget holds with --buffer-kib buffers]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Network and bounds", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
 
     /// How long opening a connection through Tor may take, in seconds; then the
     /// program's connect is refused.
     /// [default: ConnectTimeout, else 120]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Tor", long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
 
     /// How long a name lookup through Tor may take, in seconds; then the answer is
     /// SERVFAIL.
     /// [default: ResolveTimeout, else 30]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Tor", long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub resolve_timeout: Option<u64>,
 
     /// The most DNS queries answered at once (over UDP and TCP); more get SERVFAIL.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(help_heading = "Network and bounds", long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_dns_queries: u32,
 
     /// Print a summary of connections, DNS queries and dropped packets on exit.
-    #[arg(long)]
+    #[arg(help_heading = "Reports", long)]
     pub stats: bool,
 
     /// Report refused connections and other events on stderr.
-    #[arg(short = 'd', long)]
+    #[arg(help_heading = "Reports", short = 'd', long)]
     pub debug: bool,
 
     /// Check that Tor, the kernel and the sandbox are ready and hold: one line per
     /// check, ✓ or ✗; exit status 0 only when all pass.
-    #[arg(long, conflicts_with_all = ["command", "shell"])]
+    #[arg(help_heading = "Reports", long, conflicts_with_all = ["command", "shell"])]
     pub check: bool,
 
     /// Internal: the checks a test sandbox makes of itself.

@@ -88,7 +88,7 @@ fn run_embedded(args: &Args, mut command: Command, program: &OsString) -> ExitCo
             return ExitCode::from(1);
         }
     };
-    let client = match crate::arti::process::Helper::start(&options) {
+    let client = match crate::arti::process::ClientProcess::start(&options) {
         Ok(client) => client,
         Err(message) => {
             eprintln!("torsocks: {message}");

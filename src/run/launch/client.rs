@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::run::plan::RunPlan;
 
 #[cfg(feature = "embedded-tor")]
-pub(crate) use crate::arti::process::Helper as Client;
+pub(crate) use crate::arti::process::ClientProcess as Client;
 #[cfg(feature = "embedded-tor")]
 pub(crate) use crate::arti::{ArtiError as ClientError, Options as ClientOptions};
 
