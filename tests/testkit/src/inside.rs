@@ -17,7 +17,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// python3 serving `greeting + peer address` on 127.0.0.1:8000 and [::1]:8001 inside
+/// python3 serving `greeting + peer address` on `127.0.0.1:8000` and `[::1]:8001` inside
 /// the sandbox; prints "ready" once listening and ends when its stdin closes.
 pub const SERVERS: &str = "import socket, sys, threading\n\
     def serve(family, addr, port):\n\
