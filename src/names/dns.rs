@@ -6,6 +6,7 @@
 //! (`torsocks_core::resolve::plan`, [`Policy::namespace`]).
 
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use torsocks_core::dns::{self, Answer, MessageError, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_PTR};
 use torsocks_core::resolve::plan::{self, Forward, Policy, PoolRefusal, Reverse, Want};
@@ -58,6 +59,26 @@ fn respond(
 }
 
 /// Answers `query`; returns the response (None for garbage), the query type and outcome.
+/// How the sandbox's names are answered: through `tor`, with virtual addresses from
+/// `pool` for the names that need one (`.onion`, and every name with `automap`).
+#[derive(Clone)]
+pub(crate) struct Resolver {
+    tor: Rc<Tor>,
+    pool: Rc<VirtualPool>,
+    automap: bool,
+}
+
+impl Resolver {
+    pub(crate) fn new(tor: Rc<Tor>, pool: Rc<VirtualPool>, automap: bool) -> Resolver {
+        Resolver { tor, pool, automap }
+    }
+
+    /// The answer to one DNS query: the response (if any), its type and outcome.
+    pub(crate) async fn answer(&self, query: &[u8]) -> (Option<Vec<u8>>, u16, Outcome) {
+        answer(query, &self.tor, &self.pool, self.automap).await
+    }
+}
+
 pub(crate) async fn answer(
     query: &[u8],
     tor: &Tor,

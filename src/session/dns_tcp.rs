@@ -5,13 +5,12 @@ use netstack::stack::FlowId;
 use tokio::sync::mpsc;
 
 use super::report::{Report, Reporter};
-use super::tasks::Names;
 use crate::limits::CHANNEL_CHUNKS;
-use crate::names::dns;
+use crate::names::dns::{self, Resolver};
 use crate::serve::slots::Slots;
 
 /// A DNS-over-TCP flow: length-prefixed queries in, length-prefixed answers out.
-pub(super) async fn dns_over_tcp(flow: FlowId, names: Names, slots: Slots, reporter: Reporter) {
+pub(super) async fn dns_over_tcp(flow: FlowId, names: Resolver, slots: Slots, reporter: Reporter) {
     let (to_tor_tx, mut queries) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (answers, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     reporter.send(Report::Opened {

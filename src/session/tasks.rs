@@ -11,30 +11,15 @@ use super::driver::{Driver, Spawn};
 use super::flow::{flow_task, FlowSettings};
 use super::report::{Report, Reporter};
 use crate::limits::MAX_DNS_QUERY;
-use crate::names::dns;
+use crate::names::dns::{self, Resolver};
 use crate::names::vpool::VirtualPool;
 use crate::serve::slots::Slots;
 use crate::tor::Tor;
 
-/// How names are answered: through Tor, with virtual addresses for what needs one.
-#[derive(Clone)]
-pub(super) struct Names {
-    tor: Rc<Tor>,
-    pool: Rc<VirtualPool>,
-    automap: bool,
-}
-
-impl Names {
-    /// The answer to one DNS query: the response (if any), its type and outcome.
-    pub(super) async fn answer(&self, query: &[u8]) -> (Option<Vec<u8>>, u16, dns::Outcome) {
-        dns::answer(query, &self.tor, &self.pool, self.automap).await
-    }
-}
-
 /// What every task of the session starts from.
 pub(super) struct Tasks {
     tor: Rc<Tor>,
-    names: Names,
+    names: Resolver,
     dns_slots: Slots,
     settings: FlowSettings,
     reporter: Reporter,
@@ -52,11 +37,7 @@ impl Tasks {
         reporter: Reporter,
     ) -> Tasks {
         Tasks {
-            names: Names {
-                tor: Rc::clone(&tor),
-                pool,
-                automap,
-            },
+            names: Resolver::new(Rc::clone(&tor), pool, automap),
             tor,
             dns_slots: Slots::new(max_dns_queries),
             settings,
