@@ -14,7 +14,7 @@ use landlock::{
 #[cfg(feature = "embedded-tor")]
 use landlock::{PathBeneath, PathFd};
 
-use super::{ConfineError, Step};
+use super::error::{ConfineError, Step};
 
 /// The newest ABI this program knows; an older kernel gets what it has (best effort).
 const NEWEST: ABI = ABI::V6;

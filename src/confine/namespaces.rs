@@ -6,7 +6,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
-use super::{ConfineError, Step};
+use super::error::{ConfineError, Step};
 
 /// Whom the launcher becomes in the host's user namespace before it leaves it.
 #[derive(Debug, Clone, Copy)]

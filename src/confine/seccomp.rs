@@ -16,7 +16,7 @@ use seccompiler::{
     SeccompFilter, SeccompRule,
 };
 
-use super::{ConfineError, Step};
+use super::error::{ConfineError, Step};
 
 /// A system call's number and name (for the message naming a refused call).
 type Call = (i64, &'static str);

@@ -9,7 +9,7 @@
 //! namespace. [`Bounds`] and [`new_clocks`] are set up here too.
 #![allow(unsafe_code)]
 
-use super::SetupError;
+use super::error::SetupError;
 use std::collections::BTreeMap;
 
 use nix::unistd::{Gid, Uid};

@@ -23,8 +23,8 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{Gid, Uid};
 
+use super::error::SetupError;
 use super::plan::{Access, Op, Plan};
-use super::SetupError;
 
 /// How many host sockets the second layer covered (for `--debug`).
 pub(crate) type Masked = usize;

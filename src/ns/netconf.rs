@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use futures::TryStreamExt;
 use rtnetlink::{new_connection, Handle, LinkUnspec, RouteMessageBuilder};
 
-use super::SetupError;
+use super::error::SetupError;
 
 /// The addresses on both ends of the TUN link.
 #[derive(Debug, Clone, Copy)]
