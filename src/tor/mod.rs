@@ -1,7 +1,15 @@
-//! How the launcher reaches Tor: one small interface — open a stream to a name or an
-//! address, resolve a name, resolve an address — over Tor's SOCKS port, driving
-//! torsocks-core's SOCKS5 codec on tokio. (tokio-socks was the first choice, but its
-//! RESOLVE and RESOLVE_PTR cannot carry the credentials that isolate each run.)
+//! Tor, as the launcher sees it. This module is the one interface every part uses
+//! ([`Tor`]): open a stream to a name or an address, resolve a name, resolve an
+//! address — over Tor's SOCKS port, driving torsocks-core's SOCKS5 codec on tokio.
+//! (tokio-socks was the first choice, but its RESOLVE and RESOLVE_PTR cannot carry the
+//! credentials that isolate each run.) Around it:
+//!
+//! * [`kind`] — which Tor a run uses: the daemon or the embedded client.
+//! * [`preflight`] — is Tor's SOCKS port there, and is it Tor.
+//! * [`isolation`] — which credentials (and so which circuits) each request gets.
+//! * [`this_machine`] — destinations that name this machine, refused before Tor.
+//! * [`listening`] — whether Tor's port still listens (sock_diag), for resets.
+//! * [`control`] — Tor's ControlPort: bootstrap progress, NEWNYM, onion services.
 
 pub(crate) mod control;
 pub(crate) mod isolation;
