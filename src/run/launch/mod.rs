@@ -12,7 +12,7 @@
 //!    sandbox exists so that its PID 1 never holds them.
 //! 5. [`confine_launcher`] — the launcher's own confinement, once everything it
 //!    opens is open: after this it can open, bind or start nothing.
-//! 6. [`serve`] — the session: the command runs, the stack serves it; at its end
+//! 6. [`serve()`] — the session: the command runs, the stack serves it; at its end
 //!    the onion service is removed.
 //! 7. [`tear_down`] — the summary, the exit status.
 
