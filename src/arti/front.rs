@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use torsocks_core::socks5::Auth;
 
-use crate::serve::socks_port::handshake;
+use crate::serve::handshake::handshake;
 use torsocks_core::socks5::server::{Ask, Outcome};
 use torsocks_core::socks5::Status;
 

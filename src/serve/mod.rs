@@ -5,10 +5,13 @@
 //! * [`socks_port`] — the sandbox's own SOCKS port (the protocol is torsocks-core's
 //!   sans-IO [`torsocks_core::socks5::server`]).
 //! * [`publish`] — published ports: host connections relayed into the sandbox.
+//! * [`handshake`] — a SOCKS client's greeting and request, under a deadline (the
+//!   embedded client's front uses it too).
 //! * [`accept`] — serving a listening socket under a cap.
 //! * [`slots`] — caps on what is in flight (DNS queries, SOCKS clients).
 
 pub(crate) mod accept;
+pub(crate) mod handshake;
 pub(crate) mod publish;
 pub(crate) mod slots;
 pub(crate) mod socks_port;

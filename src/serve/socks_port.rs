@@ -9,25 +9,22 @@
 //! sans-IO [`torsocks_core::socks5::server`], the request through [`Tor`] with the run's isolation (a client's
 //! own credentials keep it apart from other clients), then bytes both ways. Clients
 //! are capped (`--max-connections`), and an exchange that does not complete within
-//! [`HANDSHAKE_DEADLINE`] is dropped.
+//! [`super::handshake::HANDSHAKE_DEADLINE`] is dropped.
 
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use torsocks_core::resolve::LookupError;
 
 use crate::names::vpool::VirtualPool;
 use crate::serve::accept;
+use crate::serve::handshake::handshake;
 use crate::serve::slots::Slots;
 use crate::tor::{self, Tor};
-use torsocks_core::socks5::server::{self as proto, Ask, Outcome, Server, Step};
+use torsocks_core::socks5::server::{Ask, Outcome, Server};
 use torsocks_core::socks5::Status;
-
-/// How long a client may take to send its greeting and request.
-pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What serving needs.
 #[derive(Clone)]
@@ -144,18 +141,6 @@ async fn connect(mut client: Client, host: Vec<u8>, port: u16, context: &Context
     }
 }
 
-/// A client's greeting and request, within [`HANDSHAKE_DEADLINE`] (no Nagle on its
-/// stream from here on); None when it left, broke the protocol or took too long. The
-/// server is returned for the reply and the client's credentials.
-pub(crate) async fn handshake(stream: &mut TcpStream) -> Option<(Server, Ask)> {
-    let _ = stream.set_nodelay(true);
-    let mut server = Server::new();
-    match tokio::time::timeout(HANDSHAKE_DEADLINE, exchange(stream, &mut server)).await {
-        Ok(Some(ask)) => Some((server, ask)),
-        _ => None,
-    }
-}
-
 /// Resolves when the client has closed its side (end of stream or an error) before
 /// sending anything more; pends forever once it has sent data (early data, kept for the
 /// stream), so that only a client that left ends the wait.
@@ -173,33 +158,6 @@ fn lookup_failed(e: LookupError) -> Outcome {
         LookupError::TryAgain => Status::TtlExpired,
         _ => Status::GeneralFailure,
     })
-}
-
-/// Reads until the request is complete; None when the client left or broke the
-/// protocol (after sending it whatever refusal the protocol has).
-async fn exchange(stream: &mut TcpStream, server: &mut Server) -> Option<Ask> {
-    let mut buf = [0u8; proto::MAX_MESSAGE];
-    let mut step = server.input(&[]);
-    loop {
-        match step {
-            Step::NeedMore => {
-                let n = stream.read(&mut buf).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                step = server.input(&buf[..n]);
-            }
-            Step::Send(bytes) => {
-                stream.write_all(&bytes).await.ok()?;
-                step = server.input(&[]);
-            }
-            Step::Refuse(bytes) => {
-                let _ = stream.write_all(&bytes).await;
-                return None;
-            }
-            Step::Request(ask) => return Some(ask),
-        }
-    }
 }
 
 /// Bytes both ways until both ends are done. A Tor stream that breaks (or a Tor that
