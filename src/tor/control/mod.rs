@@ -44,7 +44,7 @@ pub(crate) struct Endpoint {
 #[derive(Debug)]
 pub(crate) struct Control {
     stream: TcpStream,
-    buf: Vec<u8>,
+    replies: proto::Replies,
     addr: SocketAddr,
     /// Tor's version, from PROTOCOLINFO.
     pub version: Option<String>,
@@ -62,7 +62,7 @@ impl Control {
             .map_err(ControlError::Io)?;
         let mut control = Control {
             stream,
-            buf: Vec::new(),
+            replies: proto::Replies::default(),
             addr,
             version: None,
         };
@@ -142,21 +142,15 @@ impl Control {
         self.stream
             .write_all(format!("{line}\r\n").as_bytes())
             .map_err(fail)?;
+        let mut chunk = [0u8; 4096];
         loop {
-            if let Some((reply, used)) = proto::parse_reply(&self.buf)? {
-                self.buf.drain(..used);
-                // Asynchronous events (650) are never asked for; skip any anyway.
-                if reply.code == 650 {
-                    continue;
-                }
+            if let Some(reply) = self.replies.next_reply()? {
                 return Ok(reply);
             }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).map_err(fail)?;
-            if n == 0 {
-                return Err(ControlError::Closed);
+            match self.stream.read(&mut chunk).map_err(fail)? {
+                0 => return Err(ControlError::Closed),
+                n => self.replies.feed(&chunk[..n]),
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 
@@ -170,7 +164,7 @@ impl Control {
         self.stream.set_nonblocking(true)?;
         Ok(AsyncControl {
             stream: tokio::net::TcpStream::from_std(self.stream)?,
-            buf: self.buf,
+            replies: self.replies,
         })
     }
 
@@ -223,7 +217,7 @@ fn succeeded(reply: Reply, what: &'static str) -> Result<Reply, ControlError> {
 #[derive(Debug)]
 pub(crate) struct AsyncControl {
     stream: tokio::net::TcpStream,
-    buf: Vec<u8>,
+    replies: proto::Replies,
 }
 
 impl AsyncControl {
@@ -235,23 +229,15 @@ impl AsyncControl {
                 .write_all(format!("{line}\r\n").as_bytes())
                 .await
                 .map_err(ControlError::Io)?;
+            let mut chunk = [0u8; 4096];
             loop {
-                if let Some((reply, used)) = proto::parse_reply(&self.buf)? {
-                    self.buf.drain(..used);
-                    if reply.code == 650 {
-                        continue;
-                    }
+                if let Some(reply) = self.replies.next_reply()? {
                     return Ok(reply);
                 }
-                let mut chunk = [0u8; 4096];
-                match self
-                    .stream
-                    .read(&mut chunk)
-                    .await
-                    .map_err(ControlError::Io)?
-                {
+                let read = self.stream.read(&mut chunk).await;
+                match read.map_err(ControlError::Io)? {
                     0 => return Err(ControlError::Closed),
-                    n => self.buf.extend_from_slice(&chunk[..n]),
+                    n => self.replies.feed(&chunk[..n]),
                 }
             }
         };

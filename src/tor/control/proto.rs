@@ -39,6 +39,32 @@ impl Reply {
 /// The longest reply accepted (a consensus is never asked for).
 pub(crate) const MAX_REPLY: usize = 64 * 1024;
 
+/// The replies in what Tor has sent so far: bytes in, whole replies out (asynchronous
+/// events, 650, are never asked for and are skipped). The blocking and the async
+/// connection share it.
+#[derive(Debug, Default)]
+pub(crate) struct Replies {
+    buf: Vec<u8>,
+}
+
+impl Replies {
+    /// Bytes Tor sent.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole reply, if one has arrived.
+    pub(crate) fn next_reply(&mut self) -> Result<Option<Reply>, ProtocolError> {
+        while let Some((reply, used)) = parse_reply(&self.buf)? {
+            self.buf.drain(..used);
+            if reply.code != 650 {
+                return Ok(Some(reply));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Parses one reply from the start of `buf`: `Ok(None)` when more bytes are needed,
 /// else the reply and the bytes it took.
 pub(crate) fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
@@ -231,6 +257,20 @@ pub(crate) fn bootstrap(reply: &Reply) -> Option<Bootstrap> {
 mod tests {
     use super::*;
     use torsocks_core::hex;
+
+    #[test]
+    fn replies_come_whole_and_events_are_skipped() {
+        let mut replies = Replies::default();
+        replies.feed(b"650 STATUS_CLIENT NOTICE CIRCUIT_ESTABLISHED\r\n250-version=0.4");
+        assert_eq!(replies.next_reply(), Ok(None));
+        replies.feed(b".8\r\n250 OK\r\n");
+        let reply = replies.next_reply().unwrap().unwrap();
+        assert_eq!(reply.code, 250);
+        assert_eq!(reply.lines, ["version=0.4.8", "OK"]);
+        assert_eq!(replies.next_reply(), Ok(None));
+        replies.feed(b"nonsense\r\n");
+        assert!(replies.next_reply().is_err());
+    }
 
     #[test]
     fn replies_single_multi_and_data() {
