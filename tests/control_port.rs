@@ -4,14 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
+use std::time::Duration;
 use torsocks_testkit::inside::{connect_each, fetch, free_port, with_servers};
 use torsocks_testkit::mock_control::{ControlAuth, MockControl, SERVICE_ID};
 use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::output::{assert_fails, stderr, text};
 use torsocks_testkit::require;
 use torsocks_testkit::sandbox::ns;
+use torsocks_testkit::wait::until;
 
 /// The loopback target Tor was told to reach for virtual port `virt`.
 fn onion_target(control: &MockControl, virt: u16) -> String {
@@ -273,6 +275,60 @@ fn a_new_identity_sends_newnym_with_a_control_port() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
     assert!(control.commands().contains(&"SIGNAL NEWNYM".to_string()));
+}
+
+/// NEWNYM waits for Tor's answer outside the session's loop: while Tor has not answered,
+/// a new connection of the program is still served (it would wait for Tor's answer, up to
+/// the ControlPort's deadline, were the exchange in the loop).
+#[test]
+fn a_slow_newnym_does_not_stall_the_connections() {
+    if !require::tun() {
+        return;
+    }
+    let mock = MockTor::answering();
+    let control = MockControl::start(ControlAuth::None, vec![100]).unwrap();
+    control.hold_newnym();
+    let script = "import socket, sys\n\
+                  print('ready', flush=True)\n\
+                  sys.stdin.readline()\n\
+                  s = socket.create_connection(('192.0.2.1', 80), timeout=5)\n\
+                  assert s.recv(6) == b'hello\\n'\n\
+                  print('connected', flush=True)\n\
+                  sys.stdin.readline()\n";
+    let mut child = ns(
+        &mock,
+        &[
+            "--control",
+            &control.addr().to_string(),
+            "--",
+            "python3",
+            "-c",
+            script,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    torsocks_testkit::install::ask_new_identity(&child);
+    let asked = || control.commands().contains(&"SIGNAL NEWNYM".to_string());
+    assert!(until(Duration::from_secs(10), asked), "NEWNYM never sent");
+    // Tor holds its answer; the program connects meanwhile.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let connected = lines.next().map(|l| l.unwrap());
+    control.release_newnym();
+    assert_eq!(connected.as_deref(), Some("connected"));
+    assert_eq!(mock.connects(1).len(), 1);
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    errors.read_line(&mut line).unwrap();
+    assert!(line.contains("Tor was sent NEWNYM"), "{line}");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

@@ -32,7 +32,13 @@ struct Shared {
     commands: Vec<String>,
     /// Progress values GETINFO reports, one per query; the last repeats.
     bootstrap: Vec<u8>,
+    /// NEWNYM is answered only once this is false (a Tor slow to answer).
+    newnym_held: bool,
 }
+
+/// How long a held NEWNYM waits for its release at most (a test that forgets to
+/// release it still ends).
+const NEWNYM_HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 /// A running mock ControlPort; stops accepting when dropped.
 pub struct MockControl {
@@ -65,6 +71,7 @@ impl MockControl {
             cookie = Some(path);
         }
         let shared = Arc::new(Mutex::new(Shared {
+            newnym_held: false,
             commands: Vec::new(),
             bootstrap: if bootstrap.is_empty() {
                 vec![100]
@@ -103,6 +110,16 @@ impl MockControl {
     /// Every command line received, in order.
     pub fn commands(&self) -> Vec<String> {
         self.shared.lock().unwrap().commands.clone()
+    }
+
+    /// From now on, NEWNYM is answered only after [`MockControl::release_newnym`].
+    pub fn hold_newnym(&self) {
+        self.shared.lock().unwrap().newnym_held = true;
+    }
+
+    /// Answers the NEWNYMs held (and every later one at once).
+    pub fn release_newnym(&self) {
+        self.shared.lock().unwrap().newnym_held = false;
     }
 }
 
@@ -219,7 +236,11 @@ fn serve(
                     "250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS={progress} TAG=t SUMMARY=\"Phase {progress}\"\r\n250 OK\r\n"
                 )
             }
-            "SIGNAL" if rest == "NEWNYM" => "250 OK\r\n".into(),
+            "SIGNAL" if rest == "NEWNYM" => {
+                let held = || shared.lock().unwrap().newnym_held;
+                crate::wait::until(NEWNYM_HOLD_LIMIT, || !held());
+                "250 OK\r\n".into()
+            }
             "ADD_ONION" => {
                 let mut r = format!("250-ServiceID={SERVICE_ID}\r\n");
                 if rest.starts_with("NEW:") && !rest.contains("DiscardPK") {
