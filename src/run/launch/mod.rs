@@ -120,8 +120,10 @@ fn launch(args: &Args, config: &Config, mut plan: RunPlan) -> Result<u8, LaunchE
     let (mut sandbox, run_as) = make_sandbox(args, config, &plan, SingleThreaded::now()?)?;
     let client = start_embedded(tor.client_options.as_ref())?;
     let endpoint = client.as_ref().map_or(plan.daemon, Client::socks_addr);
-    let services = bind_services(&plan, &mut sandbox, tor.control.as_mut())?;
+    let mut services = bind_services(&plan, &mut sandbox, tor.control.as_mut())?;
     let session = session_config(args, plan, endpoint);
+    // Each client holds two fds (its own and its Tor stream).
+    services.listeners.max_clients = (session.stack.max_flows / 2).max(1);
     // Before the confinement, which allows no new epoll instance.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -262,13 +264,12 @@ fn bind_services(
         published.extend(service.listeners);
         onion_id = Some(service.id);
     }
-    // Each client holds two fds (its own and its Tor stream).
-    let max_clients = (plan.network.stack.max_flows / 2).max(1);
     Ok(Services {
         listeners: Listeners {
             socks: std::mem::take(&mut sandbox.socks_listeners),
             published,
-            max_clients,
+            // Set once the open-file limit is known (session_config).
+            max_clients: 1,
         },
         onion_id,
         debug: plan.debug,
