@@ -61,8 +61,6 @@ pub(crate) struct RunPlan {
     pub deadlines: Deadlines,
     /// How long Tor may take to bootstrap.
     pub bootstrap_timeout: Duration,
-    /// `-d`: report what the run does on stderr.
-    pub debug: bool,
 }
 
 /// The stack's configuration and the sandbox's side of the same link.
@@ -200,7 +198,6 @@ impl RunPlan {
                     .or(config.resolve_timeout.map(u64::from)),
             ),
             bootstrap_timeout: Duration::from_secs(args.bootstrap_timeout),
-            debug: args.debug,
         })
     }
 

@@ -29,26 +29,26 @@ pub(crate) struct Listeners {
     pub socks: Vec<OwnedFd>,
     /// Published ports and onion services: the host's socket, and the port inside.
     pub published: Vec<(std::net::TcpListener, u16)>,
-    /// Clients served at once, on the SOCKS port and (as many) on published ports.
-    pub max_clients: usize,
 }
 
 /// Starts serving `listeners` in the session's runtime (its `LocalSet`): SOCKS clients
-/// through `tor`, published connections into the sandbox through `connector`.
+/// through `tor`, published connections into the sandbox through `connector`, at most
+/// `max_clients` at once on the SOCKS port and as many on published ports.
 pub(crate) fn start(
     listeners: Listeners,
     tor: Rc<Tor>,
     pool: Rc<VirtualPool>,
     connector: Rc<Connector>,
+    max_clients: usize,
     debug: bool,
 ) {
     let socks = socks_port::Context {
         tor,
         pool,
-        slots: slots::Slots::new(listeners.max_clients),
+        slots: slots::Slots::new(max_clients),
         debug,
     };
-    let published_slots = slots::Slots::new(listeners.max_clients);
+    let published_slots = slots::Slots::new(max_clients);
     for (listener, port) in listeners.published {
         match accept::listener(listener) {
             Ok(listener) => {

@@ -120,10 +120,8 @@ fn launch(args: &Args, config: &Config, mut plan: RunPlan) -> Result<u8, LaunchE
     let (mut sandbox, run_as) = make_sandbox(args, config, &plan, SingleThreaded::now()?)?;
     let client = start_embedded(tor.client_options.as_ref())?;
     let endpoint = client.as_ref().map_or(plan.daemon, Client::socks_addr);
-    let mut services = bind_services(&plan, &mut sandbox, tor.control.as_mut())?;
+    let services = bind_services(&plan, &mut sandbox, tor.control.as_mut())?;
     let session = session_config(args, plan, endpoint);
-    // Each client holds two fds (its own and its Tor stream).
-    services.listeners.max_clients = (session.stack.max_flows / 2).max(1);
     // Before the confinement, which allows no new epoll instance.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -224,8 +222,6 @@ struct Services {
     listeners: Listeners,
     /// The onion service's id, to remove at exit.
     onion_id: Option<String>,
-    /// `-d`.
-    debug: bool,
 }
 
 /// Published ports bound, the onion service published, its address told.
@@ -268,11 +264,8 @@ fn bind_services(
         listeners: Listeners {
             socks: std::mem::take(&mut sandbox.socks_listeners),
             published,
-            // Set once the open-file limit is known (session_config).
-            max_clients: 1,
         },
         onion_id,
-        debug: plan.debug,
     })
 }
 
@@ -353,12 +346,17 @@ fn serve(
         match ns::inward::Connector::new(started.link) {
             Ok(connector) => {
                 let (tor, pool) = (Rc::clone(&session.tor), Rc::clone(&session.pool));
+                // Each client holds two fds (its own and its Tor stream), within the
+                // open-file limit the session's flow cap already follows.
+                let max_clients = (session.stack.max_flows / 2).max(1);
+                let connector = Rc::new(connector);
                 serve::start(
                     services.listeners,
                     tor,
                     pool,
-                    Rc::new(connector),
-                    services.debug,
+                    connector,
+                    max_clients,
+                    session.debug,
                 );
             }
             Err(e) => eprintln!("torsocks-ns: the link to the sandbox: {e}"),
