@@ -286,7 +286,9 @@ fn dig_over_udp_tcp_and_ipv6() {
     let script = "dig +short www.example.com; dig +tcp +short www.example.com; \
                   dig -6 +short www.example.com @fd74:6f72::1; dig +short -x 192.0.2.9; \
                   dig nx.example.com | grep -o 'status: [A-Z]*'; \
-                  dig www.example.com MX | grep -o 'status: [A-Z]*'";
+                  dig www.example.com MX | grep -o 'status: [A-Z]*'; \
+                  dig +short www.example.com TXT; \
+                  host www.example.com && echo host-exit-0";
     let out = Command::new(bin("torsocks-ns"))
         .args([
             "-P",
@@ -308,7 +310,9 @@ fn dig_over_udp_tcp_and_ipv6() {
             "198.51.100.7",
             "ptr.example.org.",
             "status: NXDOMAIN",
-            "status: NOTIMP"
+            "status: NOERROR",
+            "www.example.com has address 198.51.100.7",
+            "host-exit-0"
         ],
         "{}",
         text(&out)

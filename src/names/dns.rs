@@ -1,8 +1,11 @@
 //! The sandbox's DNS server: every query the program sends over UDP (to any address)
 //! is answered here, through Tor. A and AAAA use RESOLVE, PTR uses RESOLVE_PTR;
 //! `.onion` names (and, with `--automap`, every name) get virtual addresses whose later
-//! connections carry the name. Other query types are refused (NOTIMP). No DNS packet
-//! ever leaves. What to do with each name is the plan shared with preload mode
+//! connections carry the name. Tor resolves nothing else, so every other type of
+//! class IN (MX, TXT, SRV, HTTPS, ANY…) is answered "no records of that type" (NOERROR,
+//! no answer) at once, the way a server answers for a name that has none: `host NAME`
+//! and resolvers that ask HTTPS beside A see a normal answer, not a broken server.
+//! Other classes are refused (NOTIMP). No DNS packet ever leaves. What to do with each name is the plan shared with preload mode
 //! (`torsocks_core::resolve::plan`, [`Policy::namespace`]).
 
 use std::net::IpAddr;
@@ -15,6 +18,8 @@ use torsocks_core::resolve::LookupError;
 use crate::names::vpool::{PoolError, VirtualPool};
 use crate::tor::Tor;
 
+/// DNS RCODE for "no error" (RFC 1035 §4.1.1).
+const RCODE_NOERROR: u8 = 0;
 /// DNS RCODE for "not implemented" (RFC 1035 §4.1.1).
 const RCODE_NOTIMP: u8 = 4;
 /// DNS RCODE for "server failure" (RFC 1035 §4.1.1).
@@ -31,7 +36,9 @@ pub(crate) enum Outcome {
     NoData,
     /// Tor failed.
     Failed,
-    /// A type torsocks-ns does not resolve.
+    /// A type Tor cannot resolve: answered without records.
+    NoRecords,
+    /// A class other than IN.
     Refused,
     /// Not a query at all.
     Malformed,
@@ -102,11 +109,11 @@ pub(crate) async fn answer(
                 .await
                 .map_err(Some),
             TYPE_PTR => reverse(&q.name, tor, pool).await.map_err(Some),
-            _ => Err(None),
+            _ => return respond(&q, RCODE_NOERROR, None, Outcome::NoRecords),
         }
     };
     let (rcode, answer, outcome) = match result {
-        Ok(a) => (0, Some(a), Outcome::Answered),
+        Ok(a) => (RCODE_NOERROR, Some(a), Outcome::Answered),
         Err(None) => (RCODE_NOTIMP, None, Outcome::Refused),
         Err(Some(e)) => (
             e.rcode(),
@@ -173,4 +180,64 @@ pub(crate) fn reverse_without_tor(
         return Ok(Ok(Answer::Name(name.to_string())));
     }
     Ok(pool.name_of(ip).map(Answer::Name).ok_or(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tor::isolation::{Isolation, Mode};
+    use crate::tor::Deadlines;
+    use torsocks_core::onion::OnionRange;
+
+    /// A Tor that answers nothing: a query answered at all was answered without it.
+    fn unreachable_tor() -> (std::net::TcpListener, Tor) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let isolation = Isolation::new(Mode::None, None, "t".into());
+        let tor = Tor::new(
+            listener.local_addr().unwrap(),
+            isolation,
+            Deadlines::default(),
+        );
+        (listener, tor)
+    }
+
+    fn query(name: &str, qtype: u16, qclass: u16) -> Vec<u8> {
+        let mut msg = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        msg.extend(dns::encode_question(name, qtype, qclass).unwrap());
+        msg
+    }
+
+    /// (RCODE, ANCOUNT) of a response.
+    fn rcode_and_answers(response: &[u8]) -> (u8, u16) {
+        (
+            response[3] & 0x0f,
+            u16::from_be_bytes([response[6], response[7]]),
+        )
+    }
+
+    // `host NAME` asks A, AAAA and MX, and fails on any error answer: the types Tor
+    // cannot resolve get "no records", at once and without asking Tor.
+    #[tokio::test(start_paused = true)]
+    async fn types_tor_cannot_resolve_have_no_records() {
+        let (_listener, tor) = unreachable_tor();
+        let pool = VirtualPool::with_capacity(OnionRange::DEFAULT, 4);
+        for qtype in [15, 16, 33, 64, 65, 255] {
+            let started = tokio::time::Instant::now();
+            let (response, t, outcome) =
+                answer(&query("example.com", qtype, CLASS_IN), &tor, &pool, false).await;
+            assert_eq!((t, outcome), (qtype, Outcome::NoRecords));
+            assert_eq!(rcode_and_answers(&response.unwrap()), (RCODE_NOERROR, 0));
+            assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_classes_are_not_implemented() {
+        let (_listener, tor) = unreachable_tor();
+        let pool = VirtualPool::with_capacity(OnionRange::DEFAULT, 4);
+        let chaos = query("version.bind", 16, 3);
+        let (response, _, outcome) = answer(&chaos, &tor, &pool, false).await;
+        assert_eq!(outcome, Outcome::Refused);
+        assert_eq!(rcode_and_answers(&response.unwrap()), (RCODE_NOTIMP, 0));
+    }
 }
