@@ -582,3 +582,52 @@ fn paths_named_on_the_command_line_are_shared() {
         text(&out)
     );
 }
+
+/// `nc -N`, `socat` and a Python `shutdown(SHUT_WR)` send a request, half-close, and
+/// wait for the reply. Tor (and the mock, which behaves as it does) ends a stream at
+/// its client's half-close: passed on at once (`--half-close-wait 0`) the reply is
+/// lost; held back until the far side ends, it arrives.
+#[test]
+fn a_program_that_half_closes_gets_its_reply() {
+    let Some(w) = world() else { return };
+    if require::program("nc").is_none() || require::program("socat").is_none() {
+        return;
+    }
+    let host = w.host.ip().to_string();
+    let request = r"printf 'GET /hello.txt HTTP/1.0\r\n\r\n'";
+    let script = format!(
+        "{request} | nc -N -w 10 {host} 80 | tail -n 1; echo nc-done; \
+         {request} | socat -t 10 - TCP:{host}:80 | tail -n 1; echo socat-done; \
+         python3 -c \"import socket; s = socket.create_connection(('{host}', 80), timeout=10); \
+         s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n'); s.shutdown(socket.SHUT_WR); \
+         print(s.makefile().read().splitlines()[-1])\""
+    );
+    let passed_on = ns(&w, &["--half-close-wait", "0", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&passed_on.stdout)
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["nc-done", "socat-done"],
+        "the half-close ends the stream before the reply: {}",
+        text(&passed_on)
+    );
+    let held = ns(&w, &["--", "sh", "-c", &script]).output().unwrap();
+    assert!(held.status.success(), "{}", text(&held));
+    assert_eq!(
+        String::from_utf8_lossy(&held.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "hello from the target host",
+            "nc-done",
+            "hello from the target host",
+            "socat-done",
+            "hello from the target host"
+        ],
+        "{}",
+        text(&held)
+    );
+}

@@ -23,7 +23,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
 fi
-packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd libcap2-bin zsh python3 git
+packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd socat libcap2-bin zsh python3 git
     wget openssh-client python3-pip chromium debhelper lintian man-db)
 missing=()
 for p in "${packages[@]}"; do

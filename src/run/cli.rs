@@ -309,6 +309,13 @@ pub(crate) struct Args {
     #[arg(help_heading = "Tor", long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub resolve_timeout: Option<u64>,
 
+    /// After the program half-closes a connection (shuts its sending side down),
+    /// keep the Tor stream open until the far side ends it or sends nothing for SECS
+    /// seconds: Tor ends a stream at a half-close, which would lose the reply. 0
+    /// passes the half-close on at once.
+    #[arg(help_heading = "Tor", long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub half_close_wait: u64,
+
     /// The most DNS queries answered at once (over UDP and TCP); more get SERVFAIL.
     #[arg(help_heading = "Network and bounds", long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_dns_queries: u32,

@@ -61,6 +61,8 @@ pub(crate) struct RunPlan {
     pub deadlines: Deadlines,
     /// How long Tor may take to bootstrap.
     pub bootstrap_timeout: Duration,
+    /// `--half-close-wait`.
+    pub half_close_wait: Duration,
 }
 
 /// The stack's configuration and the sandbox's side of the same link.
@@ -198,6 +200,7 @@ impl RunPlan {
                     .or(config.resolve_timeout.map(u64::from)),
             ),
             bootstrap_timeout: Duration::from_secs(args.bootstrap_timeout),
+            half_close_wait: Duration::from_secs(args.half_close_wait),
         })
     }
 

@@ -58,6 +58,9 @@ pub(crate) struct SessionConfig {
     pub chunk: usize,
     /// Report refused connections on stderr.
     pub debug: bool,
+    /// How long a half-closed connection's Tor stream may stay silent before the
+    /// half-close goes on to Tor (which then ends the stream).
+    pub half_close_wait: Duration,
     /// DNS queries answered at once; more get SERVFAIL.
     pub max_dns_queries: usize,
     /// Tor's ControlPort, when configured (SIGNAL NEWNYM with a new identity).
@@ -160,6 +163,7 @@ impl Shell {
         let settings = flow::FlowSettings {
             chunk: config.chunk,
             debug: config.debug,
+            half_close_wait: config.half_close_wait,
         };
         let tasks = Tasks::new(
             Rc::clone(&config.tor),

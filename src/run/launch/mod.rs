@@ -285,6 +285,7 @@ fn session_config(args: &Args, plan: RunPlan, endpoint: std::net::SocketAddr) ->
         stack,
         chunk: plan.buffers.chunk,
         debug: args.debug,
+        half_close_wait: plan.half_close_wait,
         max_dns_queries: max_dns_queries as usize,
         control: None,
         asked_before: crate::run::early_signals::take_new_identity,

@@ -38,6 +38,7 @@ fn the_defaults_make_a_plan_of_the_defaults() {
     assert_eq!(plan.network.net.stack_v4, plan.network.stack.ipv4.addr);
     assert_eq!(plan.deadlines.connect, Duration::from_secs(120));
     assert_eq!(plan.deadlines.resolve, Duration::from_secs(30));
+    assert_eq!(plan.half_close_wait, Duration::from_secs(10));
     assert!(plan.publishes.is_empty() && plan.onion.mappings.is_empty());
 }
 

@@ -717,12 +717,16 @@ fn echo(mut stream: TcpStream) -> io::Result<()> {
     }
 }
 
+/// Relays as Tor does: the far side's end reaches the client as a clean end, but the
+/// client's half-close ends the stream both ways (Tor sends END at its client's EOF),
+/// so that a reply still on its way is lost, as it is through a real Tor.
 fn relay(client: TcpStream, upstream: TcpStream) -> io::Result<()> {
     client.set_read_timeout(None)?;
     let (mut c_read, mut u_write) = (client.try_clone()?, upstream.try_clone()?);
     let up = std::thread::spawn(move || {
         let _ = io::copy(&mut c_read, &mut u_write);
-        let _ = u_write.shutdown(Shutdown::Write);
+        let _ = u_write.shutdown(Shutdown::Both);
+        let _ = c_read.shutdown(Shutdown::Both);
     });
     let (mut u_read, mut c_write) = (upstream, client);
     let _ = io::copy(&mut u_read, &mut c_write);
