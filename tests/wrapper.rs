@@ -468,3 +468,46 @@ fn check_reports_each_line() {
         stdout(&out)
     );
 }
+
+// A torsocks installed outside /usr, run inside torsocks-ns with only its bin/ bound
+// in: the library's directory is hidden, and the error says so and how to bind it,
+// rather than asking to re-install a library that is there.
+#[test]
+fn a_library_hidden_by_a_sandbox_is_named_as_hidden() {
+    let library_dir = library().parent().unwrap().to_path_buf();
+    let removed = Command::new(bin("torsocks"))
+        .arg("true")
+        .env("TORSOCKS_RS_LIBRARY", library_dir.join("gone.so"))
+        .output()
+        .unwrap();
+    assert_fails(&removed, 1, "does not exist! Try re-installing torsocks.");
+    if !require::tun() {
+        return;
+    }
+    let tor = torsocks_testkit::mock_tor::MockTor::answering();
+    let wrapper_dir = bin("torsocks").parent().unwrap().to_path_buf();
+    let out = Command::new(bin("torsocks-ns"))
+        .args(["-P", &tor.addr().port().to_string(), "--ro-bind"])
+        .arg(&wrapper_dir)
+        .arg("--")
+        .arg(bin("torsocks"))
+        .arg("true")
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        // Not the checkout: the working directory is bound in, and it holds the prefix.
+        .current_dir("/usr")
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        1,
+        &format!(
+            "cannot be seen: its directory {} is not there",
+            library_dir.display()
+        ),
+    );
+    assert!(
+        stderr(&out).contains(&format!("--ro-bind {}", library_dir.display())),
+        "{}",
+        stderr(&out)
+    );
+}
