@@ -404,3 +404,127 @@ fn a_new_identity_asked_for_during_the_bootstrap_is_kept() {
     let c = mock.connects(1);
     assert_eq!(c[0].password.as_deref(), Some(&b"g1"[..]), "{c:?}");
 }
+
+/// A directory of the test's own for a Unix socket (short enough for sun_path).
+fn socket_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// Debian's tor has its ControlPort on a Unix socket only, with SAFECOOKIE.
+#[test]
+fn a_unix_control_socket_with_safecookie() {
+    if !require::tun() {
+        return;
+    }
+    let mock = MockTor::answering();
+    let dir = socket_dir("unix-control");
+    let path = dir.join("control");
+    let control = MockControl::start_unix(&path, ControlAuth::SafeCookie, vec![100]).unwrap();
+    let out = ns(
+        &mock,
+        &["--control", &format!("unix:{}", path.display()), "true"],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let commands = control.commands();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("AUTHCHALLENGE SAFECOOKIE "))
+            && commands.contains(&"GETINFO status/bootstrap-phase".to_string()),
+        "{commands:?}"
+    );
+    drop(control);
+    let gone = ns(
+        &mock,
+        &["--control", &format!("unix:{}", path.display()), "true"],
+    )
+    .output()
+    .unwrap();
+    assert_fails(
+        &gone,
+        1,
+        &format!("cannot reach Tor's ControlPort at unix:{}", path.display()),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `cmd` run where `/run/tor/control` is `socket`: in a mount namespace of its own with
+/// a fresh /run (the host's /run is neither seen nor changed).
+fn with_debian_socket(
+    cmd: &std::process::Command,
+    socket: &std::path::Path,
+) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /run && mkdir /run/tor && : > /run/tor/control \
+             && mount --bind \"$0\" /run/tor/control && exec \"$@\"",
+        )
+        .arg(socket)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+// With no ControlPort configured, Debian's /run/tor/control is used, but only when its
+// Tor is the one whose SOCKS port the run uses.
+#[test]
+fn debian_s_control_socket_is_used_when_it_serves_the_run_s_tor() {
+    if !require::tun() || require::program("unshare").is_none() {
+        return;
+    }
+    let mock = MockTor::answering();
+    let dir = socket_dir("debian-control");
+    let socket = dir.join("control");
+    let control = MockControl::start_unix(&socket, ControlAuth::SafeCookie, vec![100]).unwrap();
+    // Another Tor's ControlPort: not used, and an onion service says why.
+    let run = ns(&mock, &["-d", "true"]);
+    let out = with_debian_socket(&run, &socket).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "not using /run/tor/control: the Tor at unix:/run/tor/control has no SOCKS \
+             port at {}",
+            mock.addr()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!control.commands().iter().any(|c| c.contains("bootstrap")));
+    let onion = ns(&mock, &["--onion-service", "80", "true"]);
+    let out = with_debian_socket(&onion, &socket).output().unwrap();
+    assert_fails(&out, 1, "is not the Tor this run uses");
+    // The run's own Tor: bootstrap, and the onion service published through it.
+    control.serving_socks(mock.addr());
+    let onion = ns(&mock, &["-d", "--onion-service", "80", "true"]);
+    let out = with_debian_socket(&onion, &socket).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("using Tor's ControlPort at unix:/run/tor/control"),
+        "{}",
+        text(&out)
+    );
+    let commands = control.commands();
+    assert!(
+        commands.contains(&"GETINFO status/bootstrap-phase".to_string())
+            && commands.iter().any(|c| c.starts_with("ADD_ONION ")),
+        "{commands:?}"
+    );
+    drop(control);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -239,8 +239,9 @@ pub(crate) struct Args {
     )]
     pub onion_address_file: Option<std::path::PathBuf>,
 
-    /// Tor's ControlPort, ADDR:PORT or PORT (overrides TorControlPort).
-    #[arg(help_heading = "Tor", long, value_name = "ADDR:PORT")]
+    /// Tor's ControlPort, ADDR:PORT, PORT or unix:PATH (overrides TorControlPort;
+    /// without either, Debian's /run/tor/control when it serves the same Tor).
+    #[arg(help_heading = "Tor", long, value_name = "ADDR:PORT|unix:PATH")]
     pub control: Option<String>,
 
     /// The ControlPort's password (overrides TorControlPassword).

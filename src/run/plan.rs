@@ -113,7 +113,9 @@ impl fmt::Display for PlanError {
             PlanError::VirtualRange(e) => write!(f, "--virtual-range: {e}"),
             PlanError::Publish(e) => e.fmt(f),
             PlanError::OnionService(e) => e.fmt(f),
-            PlanError::Control(text) => write!(f, "--control {text}: expected ADDR:PORT or PORT"),
+            PlanError::Control(text) => {
+                write!(f, "--control {text}: expected ADDR:PORT, PORT or unix:PATH")
+            }
             PlanError::IsolationWithCredentials(mode) => write!(
                 f,
                 "--isolate {}: SOCKS5Username/-u credentials are sent as they are; drop them \
@@ -229,7 +231,7 @@ fn control_endpoint(args: &Args, config: &Config) -> Result<Option<Endpoint>, Pl
             torsocks_core::config::value::control_port(text)
                 .map_err(|_| PlanError::Control(text.clone()))?,
         ),
-        None => config.control_port,
+        None => config.control_port.clone(),
     };
     let Some(addr) = addr else {
         return Ok(None);

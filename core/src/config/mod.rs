@@ -50,8 +50,11 @@ pub mod directive {
     pub const CONNECT_TIMEOUT: &str = "ConnectTimeout";
     /// `ResolveTimeout` (namespace mode)
     pub const RESOLVE_TIMEOUT: &str = "ResolveTimeout";
-    /// `TorControlPort` (namespace mode): Tor's ControlPort, `ADDR:PORT` or `PORT`.
+    /// `TorControlPort` (namespace mode): Tor's ControlPort, `ADDR:PORT`, `PORT` or
+    /// `unix:PATH`.
     pub const TOR_CONTROL_PORT: &str = "TorControlPort";
+    /// `TorControlSocket` (namespace mode): Tor's ControlPort as a Unix socket, `PATH`.
+    pub const TOR_CONTROL_SOCKET: &str = "TorControlSocket";
     /// `TorControlPassword` (namespace mode)
     pub const TOR_CONTROL_PASSWORD: &str = "TorControlPassword";
     /// `TorControlCookie` (namespace mode): the control auth cookie file.
@@ -60,7 +63,7 @@ pub mod directive {
     pub const TOR_CLIENT: &str = "TorClient";
 
     /// Every directive, in the order of spec §2.3.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         TOR_ADDRESS,
         TOR_PORT,
         ONION_ADDR_RANGE,
@@ -73,6 +76,7 @@ pub mod directive {
         CONNECT_TIMEOUT,
         RESOLVE_TIMEOUT,
         TOR_CONTROL_PORT,
+        TOR_CONTROL_SOCKET,
         TOR_CONTROL_PASSWORD,
         TOR_CONTROL_COOKIE,
         TOR_CLIENT,
@@ -81,6 +85,31 @@ pub mod directive {
     /// The static name of a known directive; `None` for anything else (case-sensitive).
     pub fn known(name: &str) -> Option<&'static str> {
         ALL.into_iter().find(|known| *known == name)
+    }
+}
+
+/// Where Tor's ControlPort listens: a TCP address, or a Unix socket (Debian's tor
+/// listens on `/run/tor/control` only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ControlAddr {
+    /// `ADDR:PORT`.
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for ControlAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlAddr::Tcp(addr) => addr.fmt(f),
+            ControlAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+impl From<SocketAddr> for ControlAddr {
+    fn from(addr: SocketAddr) -> ControlAddr {
+        ControlAddr::Tcp(addr)
     }
 }
 
@@ -146,8 +175,8 @@ pub struct Config {
     pub connect_timeout: Option<u32>,
     /// `ResolveTimeout`: seconds a RESOLVE through Tor may take (namespace mode).
     pub resolve_timeout: Option<u32>,
-    /// `TorControlPort`: Tor's ControlPort (namespace mode).
-    pub control_port: Option<SocketAddr>,
+    /// `TorControlPort` or `TorControlSocket`: Tor's ControlPort (namespace mode).
+    pub control_port: Option<ControlAddr>,
     /// `TorControlPassword`. Never logged.
     pub control_password: Option<Vec<u8>>,
     /// `TorControlCookie`: the path of Tor's control auth cookie.

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{directive, Config, ConfigErrorKind, OutboundLocalhost};
+use super::{directive, Config, ConfigErrorKind, ControlAddr, OutboundLocalhost};
 use crate::addr::inet_aton;
 use crate::onion::OnionRange;
 
@@ -151,6 +151,9 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
             config.resolve_timeout = Some(seconds(directive::RESOLVE_TIMEOUT, &text)?)
         }
         directive::TOR_CONTROL_PORT => config.control_port = Some(control_port(&text)?),
+        directive::TOR_CONTROL_SOCKET => {
+            config.control_port = Some(control_socket(directive::TOR_CONTROL_SOCKET, &text)?)
+        }
         directive::TOR_CONTROL_PASSWORD => {
             config.control_password = Some(credential(directive::TOR_CONTROL_PASSWORD, value)?)
         }
@@ -171,22 +174,38 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
     Ok(true)
 }
 
-/// `TorControlPort`: `ADDR:PORT` (IPv6 in brackets) or a port on 127.0.0.1.
-pub fn control_port(text: &str) -> Result<std::net::SocketAddr, ConfigErrorKind> {
+/// `TorControlPort`: `ADDR:PORT` (IPv6 in brackets), a port on 127.0.0.1, or
+/// `unix:PATH` (an absolute path), as in torrc's own `ControlPort`.
+pub fn control_port(text: &str) -> Result<ControlAddr, ConfigErrorKind> {
     let text = text.trim();
+    if let Some(path) = text.strip_prefix("unix:") {
+        return control_socket(directive::TOR_CONTROL_PORT, path);
+    }
     if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
         if addr.port() != 0 {
-            return Ok(addr);
+            return Ok(ControlAddr::Tcp(addr));
         }
     }
     match text.parse::<u16>() {
-        Ok(port) if port != 0 => Ok(std::net::SocketAddr::from((
+        Ok(port) if port != 0 => Ok(ControlAddr::Tcp(std::net::SocketAddr::from((
             std::net::Ipv4Addr::LOCALHOST,
             port,
-        ))),
+        )))),
         _ => Err(ConfigErrorKind::InvalidSwitch {
             directive: directive::TOR_CONTROL_PORT,
             value: text.to_string(),
+        }),
+    }
+}
+
+/// `TorControlSocket` (or `unix:` in `TorControlPort`): an absolute path.
+fn control_socket(directive: &'static str, path: &str) -> Result<ControlAddr, ConfigErrorKind> {
+    let path = path.trim();
+    match path.starts_with('/') {
+        true => Ok(ControlAddr::Unix(std::path::PathBuf::from(path))),
+        false => Err(ConfigErrorKind::InvalidSwitch {
+            directive,
+            value: path.to_string(),
         }),
     }
 }
@@ -218,6 +237,17 @@ mod tests {
         );
         assert!(control_port("0").is_err());
         assert!(control_port("localhost:9051").is_err());
+        assert_eq!(
+            control_port("unix:/run/tor/control").unwrap(),
+            ControlAddr::Unix("/run/tor/control".into())
+        );
+        assert!(control_port("unix:relative/control").is_err());
+        let mut c = Config::default();
+        assert_eq!(
+            apply(&mut c, directive::TOR_CONTROL_SOCKET, b"/run/tor/control"),
+            Ok(true)
+        );
+        assert_eq!(c.control_port.unwrap().to_string(), "unix:/run/tor/control");
     }
 
     // spec §2.3 TorPort, C-67

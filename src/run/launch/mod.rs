@@ -32,7 +32,7 @@ use crate::run::plan::{PlanError, RunId, RunPlan};
 use crate::run::{check, cli::Args, embedded_preload, files, settings, spec, stats};
 use crate::serve::{self, Listeners};
 use crate::session::{self, SessionConfig, Summary};
-use crate::tor::control::{bootstrap, onion_service, Control};
+use crate::tor::control::{self, bootstrap, onion_service, Control};
 use crate::tor::kind::{self, Chosen};
 use crate::tor::this_machine::ThisMachine;
 use crate::tor::Tor;
@@ -169,8 +169,15 @@ fn prepare_tor(args: &Args, plan: &mut RunPlan) -> Result<PreparedTor, LaunchErr
         ),
         Chosen::Daemon => None,
     };
+    let debian = match (chosen, &plan.control) {
+        (Chosen::Daemon, None) => debian_control(args, plan)?,
+        _ => None,
+    };
     plan.for_tor(chosen, args.control.is_some())?;
-    let mut control = plan.control.as_ref().map(Control::connect).transpose()?;
+    let mut control = match debian {
+        Some(control) => Some(control),
+        None => plan.control.as_ref().map(Control::connect).transpose()?,
+    };
     if let Some(control) = control.as_mut() {
         use std::io::IsTerminal;
         bootstrap::wait(
@@ -183,6 +190,29 @@ fn prepare_tor(args: &Args, plan: &mut RunPlan) -> Result<PreparedTor, LaunchErr
         control,
         client_options,
     })
+}
+
+/// Debian's ControlPort when none is configured and it serves the run's Tor: then the
+/// plan's. An onion service needs it, so then why it cannot be used is the error;
+/// otherwise the run goes on without (no bootstrap wait, no NEWNYM), `-d` says why.
+fn debian_control(args: &Args, plan: &mut RunPlan) -> Result<Option<Control>, LaunchError> {
+    match control::debian(plan.daemon) {
+        None => Ok(None),
+        Some(Ok((endpoint, control))) => {
+            if args.debug {
+                eprintln!("torsocks-ns: using Tor's ControlPort at {}", endpoint.addr);
+            }
+            plan.control = Some(endpoint);
+            Ok(Some(control))
+        }
+        Some(Err(e)) if !plan.onion.mappings.is_empty() => Err(e.into()),
+        Some(Err(e)) => {
+            if args.debug {
+                eprintln!("torsocks-ns: not using {}: {e}", control::DEBIAN_SOCKET);
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// The sandbox, set up and waiting for its go.

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 use super::*;
+use torsocks_core::config::ControlAddr;
 
 fn args(line: &[&str]) -> Args {
     let mut argv = vec!["torsocks-ns"];
@@ -47,7 +48,7 @@ fn options_win_over_the_configuration() {
     let config = Config {
         connect_timeout: Some(60),
         resolve_timeout: Some(10),
-        control_port: Some("127.0.0.1:9051".parse().unwrap()),
+        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         control_password: Some(b"from-conf".to_vec()),
         tor_client: torsocks_core::config::TorClient::Auto,
         ..Config::default()
@@ -68,19 +69,19 @@ fn options_win_over_the_configuration() {
     assert_eq!(plan.deadlines.resolve, Duration::from_secs(10));
     assert_eq!(plan.tor_kind, TorKind::Auto);
     let control = plan.control.unwrap();
-    assert_eq!(control.addr.port(), 9151);
+    assert_eq!(control.addr.to_string(), "127.0.0.1:9151");
     assert!(matches!(control.credentials, Credentials::Password(p) if p == b"p"));
 }
 
 #[test]
 fn the_configuration_s_control_port_and_cookie_are_used_when_no_option_names_one() {
     let mut config = Config {
-        control_port: Some("127.0.0.1:9051".parse().unwrap()),
+        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         control_cookie: Some("/run/tor/control.authcookie".into()),
         ..Config::default()
     };
     let control = plan(&[], &config).unwrap().control.unwrap();
-    assert_eq!(control.addr.port(), 9051);
+    assert_eq!(control.addr.to_string(), "127.0.0.1:9051");
     assert!(matches!(control.credentials, Credentials::Cookie(_)));
     config.control_cookie = None;
     let control = plan(&[], &config).unwrap().control.unwrap();
@@ -99,7 +100,7 @@ fn every_bad_value_is_named_with_its_option() {
     );
     assert_eq!(
         message(&["--control", "nowhere"]),
-        "--control nowhere: expected ADDR:PORT or PORT"
+        "--control nowhere: expected ADDR:PORT, PORT or unix:PATH"
     );
     assert!(message(&["--buffer-budget", "1M"]).starts_with("--buffer-budget 1 MiB"));
 }
@@ -155,7 +156,7 @@ fn an_onion_service_needs_a_daemon_and_its_control_port() {
 #[test]
 fn the_embedded_client_drops_the_configuration_s_control_port() {
     let config = Config {
-        control_port: Some("127.0.0.1:9051".parse().unwrap()),
+        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         ..Config::default()
     };
     let mut plan = plan(&[], &config).unwrap();
@@ -170,4 +171,17 @@ fn a_connection_cap_shrinks_the_buffers_to_fit_the_budget() {
     assert_eq!(plan.buffers.max_connections, 4096);
     assert!(plan.buffers.buffer < 128 * 1024);
     assert_eq!(plan.network.stack.tx_buffer, plan.buffers.buffer);
+}
+
+#[test]
+fn a_control_socket_is_a_unix_path() {
+    let socket = plan(&["--control", "unix:/run/tor/control"], &Config::default()).unwrap();
+    assert_eq!(
+        socket.control.unwrap().addr,
+        ControlAddr::Unix("/run/tor/control".into())
+    );
+    assert!(matches!(
+        plan(&["--control", "unix:control"], &Config::default()),
+        Err(PlanError::Control(_))
+    ));
 }

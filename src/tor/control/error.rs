@@ -6,6 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::ControlAddr;
+
 /// What Tor sent is not its control protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProtocolError {
@@ -33,7 +35,10 @@ impl std::error::Error for ProtocolError {}
 #[derive(Debug)]
 pub(crate) enum ControlError {
     /// Nothing answers at the ControlPort's address.
-    Unreachable { addr: SocketAddr, source: io::Error },
+    Unreachable {
+        addr: ControlAddr,
+        source: io::Error,
+    },
     /// Reading or writing the connection failed.
     Io(io::Error),
     /// Tor closed the connection.
@@ -42,11 +47,11 @@ pub(crate) enum ControlError {
     Protocol(ProtocolError),
     /// Tor wants a password and none was given.
     NeedsPassword {
-        addr: SocketAddr,
+        addr: ControlAddr,
         offers: Vec<String>,
     },
     /// Tor refused the credentials.
-    AuthRefused { addr: SocketAddr, reply: String },
+    AuthRefused { addr: ControlAddr, reply: String },
     /// The cookie file cannot be read.
     Cookie { path: PathBuf, source: io::Error },
     /// No randomness for the SAFECOOKIE nonce.
@@ -54,12 +59,17 @@ pub(crate) enum ControlError {
     /// Tor refused AUTHCHALLENGE.
     ChallengeRefused { reply: String },
     /// Tor does not know the cookie: another Tor's.
-    WrongCookie { addr: SocketAddr, path: PathBuf },
+    WrongCookie { addr: ControlAddr, path: PathBuf },
     /// A command Tor answered with an error.
     Refused {
         what: &'static str,
         code: u16,
         reply: String,
+    },
+    /// This ControlPort's Tor does not serve the SOCKS port the run uses.
+    OtherTor {
+        addr: ControlAddr,
+        socks: SocketAddr,
     },
     /// A reply without what it must carry.
     Missing(&'static str),
@@ -75,12 +85,7 @@ pub(crate) enum ControlError {
 impl fmt::Display for ControlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ControlError::Unreachable { addr, source } => write!(
-                f,
-                "cannot reach Tor's ControlPort at {addr}: {source}. Enable it in torrc \
-                 (ControlPort {}) or point --control / TorControlPort at it",
-                addr.port()
-            ),
+            ControlError::Unreachable { addr, source } => unreachable(f, addr, source),
             ControlError::Io(e) => write!(f, "Tor's ControlPort: {e}"),
             ControlError::Closed => f.write_str("Tor's ControlPort closed the connection"),
             ControlError::Protocol(e) => e.fmt(f),
@@ -113,6 +118,11 @@ impl fmt::Display for ControlError {
             ControlError::Refused { what, code, reply } => {
                 write!(f, "{what}: Tor answered {code} {reply}")
             }
+            ControlError::OtherTor { addr, socks } => write!(
+                f,
+                "the Tor at {addr} has no SOCKS port at {socks}: it is not the Tor this \
+                 run uses; give that Tor's ControlPort with --control"
+            ),
             ControlError::Missing(what) => f.write_str(what),
             ControlError::NotBootstrapped {
                 limit_secs,
@@ -134,6 +144,28 @@ impl fmt::Display for ControlError {
     }
 }
 
+/// Why the ControlPort at `addr` cannot be reached, and what to do about it.
+fn unreachable(f: &mut fmt::Formatter<'_>, addr: &ControlAddr, source: &io::Error) -> fmt::Result {
+    write!(f, "cannot reach Tor's ControlPort at {addr}: {source}")?;
+    match (addr, source.kind()) {
+        (ControlAddr::Unix(_), io::ErrorKind::PermissionDenied) => f.write_str(
+            ". Its socket is for Tor's group: on Debian, join the debian-tor group (sudo \
+             adduser $USER debian-tor, then log in again), or use a ControlPort on TCP",
+        ),
+        (ControlAddr::Unix(path), _) => write!(
+            f,
+            ". Enable it in torrc (ControlSocket {}) or point --control / \
+             TorControlSocket at Tor's",
+            path.display()
+        ),
+        (ControlAddr::Tcp(addr), _) => write!(
+            f,
+            ". Enable it in torrc (ControlPort {}) or point --control / TorControlPort at it",
+            addr.port()
+        ),
+    }
+}
+
 impl std::error::Error for ControlError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -150,5 +182,31 @@ impl std::error::Error for ControlError {
 impl From<ProtocolError> for ControlError {
     fn from(e: ProtocolError) -> ControlError {
         ControlError::Protocol(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_control_socket_out_of_reach_names_the_group_that_reaches_it() {
+        let denied = ControlError::Unreachable {
+            addr: ControlAddr::Unix("/run/tor/control".into()),
+            source: io::ErrorKind::PermissionDenied.into(),
+        };
+        assert!(denied.to_string().contains("join the debian-tor group"));
+        let absent = ControlError::Unreachable {
+            addr: ControlAddr::Unix("/run/tor/control".into()),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        assert!(absent
+            .to_string()
+            .contains("Enable it in torrc (ControlSocket /run/tor/control)"));
+        let cookie = ControlError::Cookie {
+            path: "/run/tor/control.authcookie".into(),
+            source: io::ErrorKind::PermissionDenied.into(),
+        };
+        assert!(cookie.to_string().contains("join the debian-tor group"));
     }
 }

@@ -1,7 +1,8 @@
 //! Tor's ControlPort, for what only it can do: publish the sandbox's servers as onion
 //! services (ADD_ONION, DEL_ONION), ask for new circuits (SIGNAL NEWNYM), and tell how
 //! far Tor has bootstrapped. Blocking, with deadlines: every exchange is one short
-//! command to a Tor on the same machine. The protocol itself is [`proto`].
+//! command to a Tor on the same machine, over TCP or a Unix socket (Debian's tor
+//! listens on [`DEBIAN_SOCKET`] only). The protocol itself is [`proto`].
 
 pub(crate) mod bootstrap;
 mod error;
@@ -10,15 +11,70 @@ pub(crate) mod proto;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) use error::ControlError;
 use proto::Reply;
+pub(crate) use torsocks_core::config::ControlAddr;
 use torsocks_core::hex;
 
 /// How long connecting to the ControlPort, and each reply, may take.
 const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Where Debian's tor (and its `tor@default` service) listens for control
+/// connections: its only ControlPort, for the `debian-tor` group.
+pub(crate) const DEBIAN_SOCKET: &str = "/run/tor/control";
+
+/// A control connection's socket, blocking.
+#[derive(Debug)]
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Connects to `addr` within the deadline; reads and writes get it too.
+    fn connect(addr: &ControlAddr) -> std::io::Result<Stream> {
+        let stream = match addr {
+            ControlAddr::Tcp(addr) => Stream::Tcp(TcpStream::connect_timeout(addr, DEADLINE)?),
+            // A Unix connect does not wait for a peer: it succeeds or fails at once.
+            ControlAddr::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
+        };
+        match &stream {
+            Stream::Tcp(s) => s
+                .set_read_timeout(Some(DEADLINE))
+                .and_then(|()| s.set_write_timeout(Some(DEADLINE)))?,
+            Stream::Unix(s) => s
+                .set_read_timeout(Some(DEADLINE))
+                .and_then(|()| s.set_write_timeout(Some(DEADLINE)))?,
+        }
+        Ok(stream)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// How to authenticate (§3.5).
 #[derive(Debug, Clone)]
@@ -34,8 +90,8 @@ pub(crate) enum Credentials {
 /// Where the ControlPort is, and how to authenticate.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
-    /// Its TCP address.
-    pub addr: SocketAddr,
+    /// Its address.
+    pub addr: ControlAddr,
     /// The credentials to give.
     pub credentials: Credentials,
 }
@@ -43,9 +99,9 @@ pub(crate) struct Endpoint {
 /// An authenticated control connection.
 #[derive(Debug)]
 pub(crate) struct Control {
-    stream: TcpStream,
+    stream: Stream,
     replies: proto::Replies,
-    addr: SocketAddr,
+    addr: ControlAddr,
     /// Tor's version, from PROTOCOLINFO.
     pub version: Option<String>,
 }
@@ -53,13 +109,11 @@ pub(crate) struct Control {
 impl Control {
     /// Connects to the ControlPort and authenticates.
     pub(crate) fn connect(endpoint: &Endpoint) -> Result<Control, ControlError> {
-        let addr = endpoint.addr;
-        let stream = TcpStream::connect_timeout(&addr, DEADLINE)
-            .map_err(|source| ControlError::Unreachable { addr, source })?;
-        stream
-            .set_read_timeout(Some(DEADLINE))
-            .and_then(|()| stream.set_write_timeout(Some(DEADLINE)))
-            .map_err(ControlError::Io)?;
+        let addr = endpoint.addr.clone();
+        let stream = Stream::connect(&addr).map_err(|source| ControlError::Unreachable {
+            addr: addr.clone(),
+            source,
+        })?;
         let mut control = Control {
             stream,
             replies: proto::Replies::default(),
@@ -85,7 +139,7 @@ impl Control {
                     (Some(path), true) => self.cookie_line(path, offers("SAFECOOKIE"))?,
                     _ => {
                         return Err(ControlError::NeedsPassword {
-                            addr: self.addr,
+                            addr: self.addr.clone(),
                             offers: info.methods.clone(),
                         })
                     }
@@ -97,7 +151,7 @@ impl Control {
             Ok(())
         } else {
             Err(ControlError::AuthRefused {
-                addr: self.addr,
+                addr: self.addr.clone(),
                 reply: reply.lines.join(" "),
             })
         }
@@ -128,7 +182,7 @@ impl Control {
         };
         if proto::safecookie_server_hash(&cookie, &nonce, &server_nonce) != server_hash {
             return Err(ControlError::WrongCookie {
-                addr: self.addr,
+                addr: self.addr.clone(),
                 path: path.to_path_buf(),
             });
         }
@@ -161,11 +215,35 @@ impl Control {
 
     /// The connection for the session's runtime (NEWNYM without blocking the loop).
     pub(crate) fn into_async(self) -> std::io::Result<AsyncControl> {
-        self.stream.set_nonblocking(true)?;
+        let stream: Box<dyn AsyncStream> = match self.stream {
+            Stream::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                Box::new(tokio::net::TcpStream::from_std(s)?)
+            }
+            Stream::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Box::new(tokio::net::UnixStream::from_std(s)?)
+            }
+        };
         Ok(AsyncControl {
-            stream: tokio::net::TcpStream::from_std(self.stream)?,
+            stream,
             replies: self.replies,
         })
+    }
+
+    /// The TCP addresses of Tor's SOCKS ports.
+    pub(crate) fn socks_listeners(&mut self) -> Result<Vec<SocketAddr>, ControlError> {
+        let reply = self.expect_ok("GETINFO net/listeners/socks", "the SOCKS listeners")?;
+        Ok(proto::socks_listeners(&reply))
+    }
+
+    /// Whether this Tor serves SOCKS at `socks` (on that address, or on every
+    /// address at that port).
+    pub(crate) fn serves_socks_at(&mut self, socks: SocketAddr) -> Result<bool, ControlError> {
+        let listeners = self.socks_listeners()?;
+        Ok(listeners
+            .iter()
+            .any(|l| *l == socks || (l.ip().is_unspecified() && l.port() == socks.port())))
     }
 
     /// Where Tor's bootstrap is.
@@ -199,6 +277,32 @@ impl Control {
     }
 }
 
+/// Debian's ControlPort ([`DEBIAN_SOCKET`]), for a run that configures none: `None`
+/// when there is no such socket; the error when it cannot be used (no access to the
+/// socket or its cookie: the message names the `debian-tor` group); the connection
+/// when its Tor is the one that serves SOCKS at `socks` (another Tor's ControlPort
+/// must never get this run's NEWNYM or onion service).
+pub(crate) fn debian(socks: SocketAddr) -> Option<Result<(Endpoint, Control), ControlError>> {
+    let path = Path::new(DEBIAN_SOCKET);
+    if !path.exists() {
+        return None;
+    }
+    let endpoint = Endpoint {
+        addr: ControlAddr::Unix(path.to_path_buf()),
+        credentials: Credentials::Auto,
+    };
+    let found = Control::connect(&endpoint).and_then(|mut control| {
+        match control.serves_socks_at(socks)? {
+            true => Ok((endpoint, control)),
+            false => Err(ControlError::OtherTor {
+                addr: control.addr.clone(),
+                socks,
+            }),
+        }
+    });
+    Some(found)
+}
+
 /// `reply` when it says the command succeeded; else what Tor answered to `what`.
 fn succeeded(reply: Reply, what: &'static str) -> Result<Reply, ControlError> {
     if reply.ok() {
@@ -214,10 +318,19 @@ fn succeeded(reply: Reply, what: &'static str) -> Result<Reply, ControlError> {
 
 /// The control connection in the session's runtime: each exchange awaits Tor's reply
 /// instead of blocking the session's one thread (every connection's traffic) on it.
-#[derive(Debug)]
 pub(crate) struct AsyncControl {
-    stream: tokio::net::TcpStream,
+    stream: Box<dyn AsyncStream>,
     replies: proto::Replies,
+}
+
+/// A TCP or Unix control connection in the runtime.
+trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> AsyncStream for T {}
+
+impl std::fmt::Debug for AsyncControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncControl").finish_non_exhaustive()
+    }
 }
 
 impl AsyncControl {

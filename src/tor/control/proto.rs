@@ -1,6 +1,6 @@
 //! Tor's control protocol (control-spec.txt), the parts torsocks-ns uses, sans-IO:
 //! replies (§2.3), PROTOCOLINFO (§3.21), SAFECOOKIE (§3.24), ADD_ONION (§3.27) and
-//! `status/bootstrap-phase` (§4.1.10).
+//! `status/bootstrap-phase` and `net/listeners/socks` (§4.1.10).
 
 use std::path::PathBuf;
 
@@ -158,6 +158,18 @@ pub(crate) fn unquote(text: &str) -> String {
     out
 }
 
+/// The SOCKS listeners of a `GETINFO net/listeners/socks` reply (a space-separated
+/// list of quoted `ADDR:PORT` or `unix:PATH`); what is not a TCP address is left out.
+pub(crate) fn socks_listeners(reply: &Reply) -> Vec<std::net::SocketAddr> {
+    let prefix = "net/listeners/socks=";
+    let Some(list) = reply.lines.iter().find_map(|l| l.strip_prefix(prefix)) else {
+        return Vec::new();
+    };
+    list.split(' ')
+        .filter_map(|word| unquote(word).parse().ok())
+        .collect()
+}
+
 /// What PROTOCOLINFO says about authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct ProtocolInfo {
@@ -255,6 +267,30 @@ pub(crate) fn bootstrap(reply: &Reply) -> Option<Bootstrap> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn socks_listeners_are_read_from_getinfo() {
+        let reply = Reply {
+            code: 250,
+            lines: vec![
+                "net/listeners/socks=\"127.0.0.1:9050\" \"unix:/run/tor/socks\" \"[::1]:9150\""
+                    .to_string(),
+                "OK".to_string(),
+            ],
+        };
+        assert_eq!(
+            socks_listeners(&reply),
+            [
+                "127.0.0.1:9050".parse::<std::net::SocketAddr>().unwrap(),
+                "[::1]:9150".parse().unwrap()
+            ]
+        );
+        let none = Reply {
+            code: 250,
+            lines: vec!["net/listeners/socks=".into(), "OK".into()],
+        };
+        assert!(socks_listeners(&none).is_empty());
+    }
+
     use super::*;
     use torsocks_core::hex;
 

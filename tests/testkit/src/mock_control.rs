@@ -1,12 +1,14 @@
 //! A mock of Tor's ControlPort that records every command: PROTOCOLINFO,
 //! AUTHENTICATE (no authentication, a password, or SAFECOOKIE with a cookie file it
 //! writes), GETINFO status/bootstrap-phase (progress scripted by the test), SIGNAL
-//! NEWNYM, ADD_ONION and DEL_ONION. It publishes nothing anywhere: ADD_ONION only
+//! NEWNYM, ADD_ONION, DEL_ONION and GETINFO net/listeners/socks (the SOCKS port it
+//! claims, [`MockControl::serving_socks`]). On TCP, or on a Unix socket as Debian's tor. It publishes nothing anywhere: ADD_ONION only
 //! answers with a fixed service id, and records the targets it was given.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ struct Shared {
     bootstrap: Vec<u8>,
     /// NEWNYM is answered only once this is false (a Tor slow to answer).
     newnym_held: bool,
+    /// The SOCKS port GETINFO net/listeners/socks names.
+    socks: Option<SocketAddr>,
 }
 
 /// How long a held NEWNYM waits for its release at most (a test that forgets to
@@ -43,6 +47,7 @@ const NEWNYM_HOLD_LIMIT: Duration = Duration::from_secs(30);
 /// A running mock ControlPort; stops accepting when dropped.
 pub struct MockControl {
     addr: SocketAddr,
+    socket: Option<PathBuf>,
     cookie: Option<PathBuf>,
     shared: Arc<Mutex<Shared>>,
     _dir: Option<PathBuf>,
@@ -54,6 +59,43 @@ impl MockControl {
     pub fn start(auth: ControlAuth, bootstrap: Vec<u8>) -> std::io::Result<MockControl> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        let incoming = std::iter::from_fn(move || {
+            Some(
+                listener
+                    .accept()
+                    .map(|(s, _)| Box::new(s) as Box<dyn Duplex>),
+            )
+        });
+        MockControl::serve_on(addr, incoming, auth, bootstrap)
+    }
+
+    /// Starts on a Unix socket at `path` (removed when the mock is dropped).
+    pub fn start_unix(
+        path: &Path,
+        auth: ControlAuth,
+        bootstrap: Vec<u8>,
+    ) -> std::io::Result<MockControl> {
+        let listener = UnixListener::bind(path)?;
+        // Only the cookie's name and the socket's need telling apart.
+        let addr = SocketAddr::from(([127, 0, 0, 1], std::process::id() as u16));
+        let incoming = std::iter::from_fn(move || {
+            Some(
+                listener
+                    .accept()
+                    .map(|(s, _)| Box::new(s) as Box<dyn Duplex>),
+            )
+        });
+        let mut mock = MockControl::serve_on(addr, incoming, auth, bootstrap)?;
+        mock.socket = Some(path.to_path_buf());
+        Ok(mock)
+    }
+
+    fn serve_on(
+        addr: SocketAddr,
+        incoming: impl Iterator<Item = std::io::Result<Box<dyn Duplex>>> + Send + 'static,
+        auth: ControlAuth,
+        bootstrap: Vec<u8>,
+    ) -> std::io::Result<MockControl> {
         let mut cookie = None;
         let mut cookie_bytes = Vec::new();
         if let ControlAuth::SafeCookie = auth {
@@ -72,6 +114,7 @@ impl MockControl {
         }
         let shared = Arc::new(Mutex::new(Shared {
             newnym_held: false,
+            socks: None,
             commands: Vec::new(),
             bootstrap: if bootstrap.is_empty() {
                 vec![100]
@@ -81,7 +124,7 @@ impl MockControl {
         }));
         let (s, c, a) = (Arc::clone(&shared), cookie.clone(), auth.clone());
         std::thread::spawn(move || {
-            for stream in listener.incoming().take(64) {
+            for stream in incoming.take(64) {
                 let Ok(stream) = stream else { continue };
                 let (s, c, a, k) = (Arc::clone(&s), c.clone(), a.clone(), cookie_bytes.clone());
                 std::thread::spawn(move || {
@@ -91,6 +134,7 @@ impl MockControl {
         });
         Ok(MockControl {
             addr,
+            socket: None,
             _dir: cookie.as_ref().and_then(|p| p.parent().map(PathBuf::from)),
             cookie,
             shared,
@@ -117,6 +161,11 @@ impl MockControl {
         self.shared.lock().unwrap().newnym_held = true;
     }
 
+    /// From now on, GETINFO net/listeners/socks names `socks` (else no SOCKS port).
+    pub fn serving_socks(&self, socks: SocketAddr) {
+        self.shared.lock().unwrap().socks = Some(socks);
+    }
+
     /// Answers the NEWNYMs held (and every later one at once).
     pub fn release_newnym(&self) {
         self.shared.lock().unwrap().newnym_held = false;
@@ -127,6 +176,9 @@ impl Drop for MockControl {
     fn drop(&mut self) {
         if let Some(dir) = &self._dir {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(socket) = &self.socket {
+            let _ = std::fs::remove_file(socket);
         }
     }
 }
@@ -160,15 +212,31 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A control connection, TCP or Unix.
+trait Duplex: Read + Write + Send {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Duplex>>;
+}
+
+impl Duplex for std::net::TcpStream {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Duplex>> {
+        Ok(Box::new(self.try_clone()?))
+    }
+}
+
+impl Duplex for std::os::unix::net::UnixStream {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Duplex>> {
+        Ok(Box::new(self.try_clone()?))
+    }
+}
+
 fn serve(
-    stream: TcpStream,
+    stream: Box<dyn Duplex>,
     shared: &Mutex<Shared>,
     auth: &ControlAuth,
     cookie_file: Option<PathBuf>,
     cookie: &[u8],
 ) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(600)))?;
-    let mut out = stream.try_clone()?;
+    let mut out = stream.try_clone_box()?;
     let mut authed = false;
     let mut nonces: Option<(Vec<u8>, Vec<u8>)> = None;
     for line in BufReader::new(stream).lines() {
@@ -235,6 +303,11 @@ fn serve(
                 format!(
                     "250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS={progress} TAG=t SUMMARY=\"Phase {progress}\"\r\n250 OK\r\n"
                 )
+            }
+            "GETINFO" if rest == "net/listeners/socks" => {
+                let socks = shared.lock().unwrap().socks;
+                let list = socks.map(|s| format!("\"{s}\"")).unwrap_or_default();
+                format!("250-net/listeners/socks={list}\r\n250 OK\r\n")
             }
             "SIGNAL" if rest == "NEWNYM" => {
                 let held = || shared.lock().unwrap().newnym_held;
