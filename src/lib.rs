@@ -10,6 +10,8 @@
 //!   ([`run::cli`], [`run::settings`]), the pure [`run::plan`] that decides everything
 //!   they ask for, the [`run::launch`] in named phases, the sandbox's spec, `--check`,
 //!   preload mode with the embedded client, `--stats`.
+//! * [`join`] — named sandboxes: `--name` registers one, `--list` shows them, `--join`
+//!   runs a command inside a running one.
 //! * [`session`] — the userspace stack on the TUN device: a sans-IO driver, a task per
 //!   TCP flow dialing Tor, a task per DNS query, signals and the exit status.
 //! * `arti` — the embedded Tor client (Arti) in `torsocks-arti`, with its SOCKS front.
@@ -41,6 +43,7 @@ mod arti;
 mod confine;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod join;
 mod limits;
 mod names;
 mod ns;

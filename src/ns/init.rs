@@ -77,9 +77,10 @@ fn next_event(signals: &SignalFd, link: &mut Option<Link>) -> Option<Signal> {
 }
 
 /// Runs the command and returns its shell-style status (128+N when killed by N),
-/// answering the launcher's requests on `link` meanwhile.
-pub(crate) fn run(command: &Command, link: Link) -> i32 {
-    let mut link = Some(link);
+/// answering the launcher's requests on `link` meanwhile (PID 1 has it; a command
+/// joined to a running sandbox, `crate::join`, has none).
+pub(crate) fn run(command: &Command, link: Option<Link>) -> i32 {
+    let mut link = link;
     let mut waited = SigSet::empty();
     for &sig in FORWARDED {
         waited.add(sig);

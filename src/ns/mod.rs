@@ -351,7 +351,7 @@ impl Setup<'_> {
                 new_session: self.spec.new_session,
                 bounds: &self.spec.bounds,
             },
-            link,
+            Some(link),
         )
     }
 

@@ -342,6 +342,22 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SHELL", hide = true, exclusive = true)]
     pub completions: Option<clap_complete::Shell>,
 
+    /// Register the sandbox as NAME while it runs, for --join and --list.
+    #[arg(help_heading = "Named sandboxes", long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Run the command (or the sandbox's shell) inside the running sandbox NAME (or
+    /// the one whose launcher or PID 1 is PID): its namespaces, user, privileges and
+    /// environment; its connections go through the same Tor session.
+    #[arg(help_heading = "Named sandboxes", long, value_name = "NAME|PID",
+          conflicts_with_all = ["name", "check", "shell"])]
+    pub join: Option<String>,
+
+    /// List the running named sandboxes of this user.
+    #[arg(help_heading = "Named sandboxes", long,
+          conflicts_with_all = ["command", "shell", "check", "join", "name"])]
+    pub list: bool,
+
     /// Start an interactive shell (${SHELL:-/bin/sh}) instead of a command.
     #[arg(long, conflicts_with = "command")]
     pub shell: bool,
@@ -350,7 +366,7 @@ pub(crate) struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        required_unless_present_any = ["shell", "check", "check_inside", "completions"]
+        required_unless_present_any = ["shell", "check", "check_inside", "completions", "list", "join"]
     )]
     pub command: Vec<OsString>,
 }

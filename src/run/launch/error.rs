@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::client::ClientError;
 use crate::confine::ConfineError;
+use crate::join::JoinError;
 use crate::ns::SetupError;
 use crate::run::plan::PlanError;
 use crate::run::spec::SpecError;
@@ -45,6 +46,8 @@ pub(crate) enum LaunchError {
     Runtime(std::io::Error),
     /// The launcher cannot confine itself.
     Confine(ConfineError),
+    /// `--name` cannot be registered.
+    Name(JoinError),
 }
 
 impl fmt::Display for LaunchError {
@@ -65,6 +68,7 @@ impl fmt::Display for LaunchError {
             }
             LaunchError::Runtime(e) => write!(f, "runtime: {e}"),
             LaunchError::Confine(e) => write!(f, "the launcher cannot confine itself: {e}"),
+            LaunchError::Name(e) => e.fmt(f),
         }
     }
 }
@@ -80,6 +84,7 @@ impl std::error::Error for LaunchError {
             LaunchError::Client(e) => e.source(),
             LaunchError::Onion(e) => e.source(),
             LaunchError::Confine(e) => e.source(),
+            LaunchError::Name(e) => e.source(),
             LaunchError::Publish { source, .. }
             | LaunchError::AddressFile { source, .. }
             | LaunchError::Runtime(source) => Some(source),
@@ -106,4 +111,5 @@ from!(
     Client(ClientError),
     Onion(OnionError),
     Confine(ConfineError),
+    Name(JoinError),
 );

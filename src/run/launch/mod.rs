@@ -26,6 +26,7 @@ use clap::Parser;
 use torsocks_core::config::Config;
 
 use crate::confine;
+use crate::join;
 use crate::names::vpool::VirtualPool;
 use crate::ns::{self, SingleThreaded};
 use crate::run::plan::{PlanError, RunId, RunPlan};
@@ -58,6 +59,15 @@ pub(crate) fn main() -> ExitCode {
     }
     if let Some(leaked) = &args.check_inside {
         return check::inside::run(leaked);
+    }
+    if args.list {
+        return join::list().map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS);
+    }
+    if let Some(target) = &args.join {
+        return match join::join(target, &args.command, args.new_session) {
+            Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
+            Err(e) => fail(&e),
+        };
     }
     let config = match settings::load(&args) {
         Ok(config) => config,
@@ -226,6 +236,9 @@ fn make_sandbox(
     let net = plan.network.net;
     let spec = spec::sandbox_spec(args, net, plan.network.stack.ipv4.addr, launcher_files)?;
     let sandbox = ns::spawn(&spec, one_thread)?;
+    if let Some(name) = &args.name {
+        join::register(name, &registry_entry(&spec, &sandbox, args.new_session))?;
+    }
     if args.debug {
         for line in spec::describe(args).unwrap_or_default() {
             eprintln!("torsocks-ns: {line}");
@@ -237,6 +250,28 @@ fn make_sandbox(
         );
     }
     Ok((sandbox, spec.run_as))
+}
+
+/// What `--join` needs to know of this sandbox: its PID 1 and what its command got.
+fn registry_entry(
+    spec: &ns::Spec,
+    sandbox: &ns::Sandbox,
+    new_session: bool,
+) -> join::registry::Entry {
+    let pid1 = sandbox.child.as_raw();
+    join::registry::Entry {
+        pid1,
+        start: join::start_time_of(pid1).unwrap_or(0),
+        launcher: std::process::id() as i32,
+        uid: spec.run_as.uid.as_raw(),
+        gid: spec.run_as.gid.as_raw(),
+        max_procs: spec.bounds.max_procs,
+        memory: spec.bounds.memory,
+        new_session,
+        command: spec.argv.clone(),
+        env: spec.env.clone(),
+        cwd: std::env::current_dir().ok(),
+    }
 }
 
 /// The embedded client, when it was chosen, bootstrapped.
