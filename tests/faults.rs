@@ -650,3 +650,54 @@ fn a_low_fd_limit_and_a_stalled_tor_leave_the_session_working() {
         text(&out)
     );
 }
+
+/// A CONNECT that Tor fails on its circuit (general failure, TTL expired, host
+/// unreachable) is tried once more on fresh credentials, unseen by the program; one
+/// the destination refused is not.
+#[test]
+fn a_circuit_failure_is_retried_once_unseen() {
+    if !tun() {
+        return;
+    }
+    for (code, retried) in [(1u8, true), (6, true), (4, true), (5, false)] {
+        let mock = MockTor::builder()
+            .fail_first_connects(1, code)
+            .connect(Connect::Succeed {
+                atyp: 1,
+                payload: b"through the second circuit\n".to_vec(),
+            })
+            .start()
+            .unwrap();
+        let script = "exec 3<>/dev/tcp/192.0.2.1/80 && head -n 1 <&3";
+        let out = ns(&mock, &["--stats", "--", "bash", "-c", script])
+            .output()
+            .unwrap();
+        // The run is over: every request it made is recorded.
+        let connects: Vec<_> = mock
+            .requests()
+            .into_iter()
+            .filter(|r| r.command == Some(1))
+            .collect();
+        let summary = stderr(&out);
+        if retried {
+            assert!(out.status.success(), "REP {code}: {}", text(&out));
+            assert_eq!(stdout(&out), "through the second circuit\n", "REP {code}");
+            assert!(
+                summary.contains("connections retried on a new circuit: 1"),
+                "REP {code}: {summary}"
+            );
+            assert_eq!(connects.len(), 2, "REP {code}");
+            assert_ne!(
+                connects[0].password, connects[1].password,
+                "REP {code}: the retry asks Tor for another circuit"
+            );
+        } else {
+            assert!(!out.status.success(), "REP {code}: {}", text(&out));
+            assert!(
+                summary.contains("connections retried on a new circuit: 0"),
+                "REP {code}: {summary}"
+            );
+            assert_eq!(connects.len(), 1, "REP {code}: no second try");
+        }
+    }
+}

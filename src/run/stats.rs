@@ -27,6 +27,7 @@ pub(crate) fn render(s: &Summary) -> String {
         c.flows_opened, c.flows_refused, c.flows_over_limit
     );
     let _ = writeln!(out, "  connections open at exit: {}", s.flows_at_exit);
+    let _ = writeln!(out, "  connections retried on a new circuit: {}", s.retried);
     let resets: u64 = s.resets.values().sum();
     let _ = writeln!(out, "  connections reset: {resets}");
     for (cause, n) in &s.resets {

@@ -283,6 +283,7 @@ impl Shell {
     fn summary(self) -> Summary {
         let mut summary = self.driver.summary();
         summary.new_identities = self.new_identities;
+        summary.retried = self.tor.retries();
         summary
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct Summary {
     pub resets: BTreeMap<ResetCause, u64>,
     /// New identities asked for (SIGUSR1).
     pub new_identities: u64,
+    /// Connections Tor failed on a circuit and that were tried once more, unseen.
+    pub retried: u64,
 }
 
 /// How tasks report to the driver and wake it: which flow has work, and a nudge. The

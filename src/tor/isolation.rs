@@ -129,6 +129,28 @@ impl Isolation {
     }
 }
 
+impl Isolation {
+    /// The credentials for a second try of a request that failed on its circuit: the
+    /// same as [`Isolation::credentials`], marked as a retry so that Tor builds another
+    /// circuit. The user's own credentials, and none at all (`--isolate none`), are
+    /// sent as they are: their isolation is the user's to choose.
+    pub(crate) fn credentials_for_retry(&mut self, purpose: Purpose<'_>) -> Auth {
+        match (self.configured.is_some(), self.credentials(purpose)) {
+            (
+                false,
+                Auth::UserPass {
+                    username,
+                    mut password,
+                },
+            ) => {
+                password.extend_from_slice(b":retry");
+                Auth::UserPass { username, password }
+            }
+            (_, auth) => auth,
+        }
+    }
+}
+
 /// 16 hex digits of SHA3-256: keeps names and client credentials (up to 255 bytes
 /// each) out of the password's length limit, and out of Tor's logs.
 fn short_hash(bytes: &[u8]) -> String {
@@ -137,6 +159,25 @@ fn short_hash(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_retry_asks_for_another_circuit_unless_the_credentials_are_the_user_s() {
+        let mut iso = run(Mode::Destination);
+        let first = iso.credentials(to("a.test", 80));
+        let retry = iso.credentials_for_retry(to("a.test", 80));
+        assert_ne!(first, retry);
+        assert_eq!(retry, iso.credentials_for_retry(to("a.test", 80)));
+        let mine = Auth::UserPass {
+            username: b"me".to_vec(),
+            password: b"pw".to_vec(),
+        };
+        let mut configured = Isolation::new(Mode::Session, Some(mine.clone()), "t".into());
+        assert_eq!(configured.credentials_for_retry(to("a.test", 80)), mine);
+        assert_eq!(
+            run(Mode::None).credentials_for_retry(to("a.test", 80)),
+            Auth::NoAuth
+        );
+    }
     use super::*;
 
     fn to(host: &str, port: u16) -> Purpose<'_> {

@@ -46,6 +46,22 @@ pub(crate) struct Tor {
     probe: Option<RefCell<Probe>>,
     /// This host's own names and addresses, refused as destinations.
     this_machine: crate::tor::this_machine::ThisMachine,
+    /// CONNECTs tried a second time ([`retry_worth_it`]).
+    retries: Cell<u64>,
+}
+
+/// A retry needs at least this much of the connect deadline left.
+const RETRY_LEAST_TIME: Duration = Duration::from_secs(1);
+
+/// Whether a CONNECT that Tor refused with `status` may succeed on another circuit:
+/// a general failure (a circuit destroyed, an exit that failed), TTL expired (Tor's
+/// timeout) and host unreachable (an exit's failed lookup). Not a refusal by the
+/// destination, an exit policy, or an onion service's own answer (the F-codes).
+pub(crate) fn retry_worth_it(status: Status) -> bool {
+    matches!(
+        status,
+        Status::GeneralFailure | Status::TtlExpired | Status::HostUnreachable
+    )
 }
 
 /// How long a dial plus SOCKS handshake may take.
@@ -132,7 +148,13 @@ impl Tor {
                 .flatten()
                 .map(RefCell::new),
             this_machine: crate::tor::this_machine::ThisMachine::default(),
+            retries: Cell::new(0),
         }
+    }
+
+    /// How many CONNECTs were tried a second time.
+    pub(crate) fn retries(&self) -> u64 {
+        self.retries.get()
     }
 
     /// Refuses this host's own names and addresses too (beyond loopback and
@@ -166,20 +188,36 @@ impl Tor {
         if self.this_machine.named_by(&host) {
             return Err(DialError::ThisMachine);
         }
-        let auth = self.isolation.borrow_mut().credentials(Purpose {
+        let purpose = Purpose {
             host: &host,
             port,
             client,
-        });
-        let (stream, _) = self
-            .exchange(
-                Request::Connect { host, port },
-                auth,
-                self.deadlines.connect,
-            )
-            .await
-            .map_err(DialError::Exchange)?;
-        Ok(stream)
+        };
+        let auth = self.isolation.borrow_mut().credentials(purpose);
+        let started = tokio::time::Instant::now();
+        let request = Request::Connect {
+            host: host.clone(),
+            port,
+        };
+        let first = self
+            .exchange(request.clone(), auth, self.deadlines.connect)
+            .await;
+        // The program's SYN is answered only once Tor has answered, so a failure that
+        // another circuit may not have is retried once, unseen, within the deadline.
+        let left = self.deadlines.connect.saturating_sub(started.elapsed());
+        let stream = match first {
+            Err(ExchangeError::Protocol(Socks5Error::Rejected { status, .. }))
+                if retry_worth_it(status) && left >= RETRY_LEAST_TIME =>
+            {
+                self.retries.set(self.retries.get() + 1);
+                let fresh = self.isolation.borrow_mut().credentials_for_retry(purpose);
+                self.exchange(request, fresh, left).await
+            }
+            first => first,
+        };
+        stream
+            .map(|(stream, _)| stream)
+            .map_err(DialError::Exchange)
     }
 
     fn lookup_credentials(&self, host: &[u8], client: Option<&Auth>) -> Auth {
@@ -350,6 +388,26 @@ mod tests {
 
     fn no_isolation() -> Isolation {
         Isolation::new(crate::tor::isolation::Mode::None, None, "t".into())
+    }
+
+    #[test]
+    fn only_failures_another_circuit_may_not_have_are_retried() {
+        for status in [
+            Status::GeneralFailure,
+            Status::TtlExpired,
+            Status::HostUnreachable,
+        ] {
+            assert!(retry_worth_it(status), "{status:?}");
+        }
+        for status in [
+            Status::ConnectionRefused,
+            Status::NotAllowed,
+            Status::NetworkUnreachable,
+            Status::Unassigned(0xf0),
+            Status::Unassigned(0xf6),
+        ] {
+            assert!(!retry_worth_it(status), "{status:?}");
+        }
     }
 
     #[test]

@@ -122,6 +122,8 @@ struct Behaviour {
     ptrs: HashMap<IpAddr, String>,
     allowed: Vec<Ipv4Net>,
     stall_resolve: bool,
+    /// The first N CONNECTs fail with this REP code (a circuit that fails).
+    fail_first: Option<(usize, u8)>,
 }
 
 impl Default for Behaviour {
@@ -138,6 +140,7 @@ impl Default for Behaviour {
             names: HashMap::new(),
             ptrs: HashMap::new(),
             allowed: Vec::new(),
+            fail_first: None,
         }
     }
 }
@@ -228,6 +231,12 @@ impl MockTorBuilder {
     }
 
     /// Allow relayed CONNECTs into `net` (the test's own target host).
+    /// The first `n` CONNECTs fail with REP `code`; later ones behave as configured.
+    pub fn fail_first_connects(mut self, n: usize, code: u8) -> Self {
+        self.behaviour.fail_first = Some((n, code));
+        self
+    }
+
     pub fn allow_net(mut self, net: Ipv4Net) -> Self {
         self.behaviour.allowed.push(net);
         self
@@ -251,6 +260,7 @@ impl MockTorBuilder {
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             numbered: AtomicUsize::new(0),
+            failed_first: AtomicUsize::new(0),
             listener_fd: std::sync::atomic::AtomicI32::new(std::os::fd::AsRawFd::as_raw_fd(
                 &listener,
             )),
@@ -275,6 +285,8 @@ struct Shared {
     stopping: AtomicBool,
     /// CONNECTs answered in [`Connect::Numbered`] mode.
     numbered: AtomicUsize,
+    /// CONNECTs failed by [`MockTorBuilder::fail_first_connects`].
+    failed_first: AtomicUsize,
     /// The listening socket's fd, for [`Shared::die`].
     listener_fd: std::sync::atomic::AtomicI32,
 }
@@ -609,6 +621,11 @@ fn success_reply(atyp: u8) -> Vec<u8> {
 
 fn connect(mut stream: TcpStream, shared: &Shared, host: &str, port: u16) -> io::Result<()> {
     let b = &shared.behaviour;
+    if let Some((n, code)) = b.fail_first {
+        if shared.failed_first.fetch_add(1, Ordering::SeqCst) < n {
+            return stream.write_all(&ipv4_reply(code));
+        }
+    }
     match &b.connect {
         Connect::Fail(code) => stream.write_all(&ipv4_reply(*code)),
         Connect::Raw(bytes) => stream.write_all(bytes),
