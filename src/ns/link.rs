@@ -48,6 +48,9 @@ pub(crate) enum Message {
     Connecting,
     /// PID 1 → launcher: no socket, for this errno.
     ConnectFailed { errno: i32 },
+    /// `--attach`: the helper in the attached namespace made `tun0` (sent with it)
+    /// after deleting these interfaces (their names, space-separated).
+    Attached { removed: String },
 }
 
 /// A message that is not one of [`Message`]'s.
@@ -63,6 +66,18 @@ mod tag {
     pub(super) const CONNECT: u8 = b'c';
     pub(super) const CONNECTING: u8 = b'F';
     pub(super) const CONNECT_FAILED: u8 = b'X';
+    pub(super) const ATTACHED: u8 = b'A';
+}
+
+/// A message of `tag` and text, cut on a character to fit [`MAX_MESSAGE`].
+fn text(tag: u8, text: &str) -> Vec<u8> {
+    let mut end = text.len().min(MAX_MESSAGE - 1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut bytes = vec![tag];
+    bytes.extend_from_slice(&text.as_bytes()[..end]);
+    bytes
 }
 
 impl Message {
@@ -76,15 +91,8 @@ impl Message {
                 bytes.extend_from_slice(&masked_sockets.to_be_bytes());
                 bytes
             }
-            Message::SetupFailed(why) => {
-                let mut end = why.len().min(MAX_MESSAGE - 1);
-                while !why.is_char_boundary(end) {
-                    end -= 1;
-                }
-                let mut bytes = vec![tag::SETUP_FAILED];
-                bytes.extend_from_slice(&why.as_bytes()[..end]);
-                bytes
-            }
+            Message::SetupFailed(why) => text(tag::SETUP_FAILED, why),
+            Message::Attached { removed } => text(tag::ATTACHED, removed),
             Message::Go => vec![tag::GO],
             Message::Connect { v6, port } => {
                 let [hi, lo] = port.to_be_bytes();
@@ -113,6 +121,9 @@ impl Message {
             (tag::SETUP_FAILED, _) => Ok(Message::SetupFailed(
                 String::from_utf8_lossy(rest).into_owned(),
             )),
+            (tag::ATTACHED, _) => Ok(Message::Attached {
+                removed: String::from_utf8_lossy(rest).into_owned(),
+            }),
             (tag::GO, 0) => Ok(Message::Go),
             (tag::CONNECT, 3) if rest[0] <= 1 => Ok(Message::Connect {
                 v6: rest[0] == 1,
@@ -283,6 +294,9 @@ mod tests {
             Message::Connecting,
             Message::ConnectFailed {
                 errno: libc::ECONNREFUSED,
+            },
+            Message::Attached {
+                removed: "eth0 veth1".into(),
             },
         ]
     }

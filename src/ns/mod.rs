@@ -11,6 +11,7 @@
 //! (PR_SET_PDEATHSIG), and everything in the sandbox dies with PID 1.
 #![allow(unsafe_code)]
 
+pub(crate) mod attach;
 pub(crate) mod error;
 pub(crate) mod harden;
 pub(crate) mod init;

@@ -114,3 +114,42 @@ pub(crate) fn socks_listeners(port: u16) -> Result<Vec<std::os::fd::OwnedFd>, Se
     }
     Ok(listeners)
 }
+
+/// Deletes every interface of the current network namespace but `lo` (a veth's peer
+/// goes with it): what a program with CAP_NET_ADMIN in that namespace could use to
+/// restore a way out. Returns the names deleted. An interface the kernel will not
+/// delete (a physical device moved in) is an error: the namespace would not be
+/// Tor-only.
+pub(crate) async fn remove_all_but_lo() -> Result<Vec<String>, SetupError> {
+    use rtnetlink::packet_route::link::LinkAttribute;
+    let (connection, handle, _) = new_connection().map_err(SetupError::io("netlink"))?;
+    tokio::spawn(connection);
+    let mut links = handle.link().get().execute();
+    let mut others = Vec::new();
+    while let Some(link) = links
+        .try_next()
+        .await
+        .map_err(SetupError::other("listing the interfaces"))?
+    {
+        let name = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
+        });
+        let name = name.unwrap_or_else(|| format!("#{}", link.header.index));
+        if name != "lo" {
+            others.push((link.header.index, name));
+        }
+    }
+    let mut removed = Vec::new();
+    for (index, name) in others {
+        match handle.link().del(index).execute().await {
+            Ok(()) => removed.push(name),
+            // Gone meanwhile: a veth's peer, deleted with its other end.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {
+                removed.push(name)
+            }
+            Err(e) => return Err(SetupError::other(format_args!("deleting {name}"))(e)),
+        }
+    }
+    Ok(removed)
+}

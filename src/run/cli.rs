@@ -353,6 +353,15 @@ pub(crate) struct Args {
           conflicts_with_all = ["name", "check", "shell"])]
     pub join: Option<String>,
 
+    /// Give the network namespace of the running process PID (a rootless container,
+    /// a toolbox, anything made with unshare) a Tor-only network until torsocks-ns
+    /// ends: every interface but lo removed, tun0 added; afterwards it has no network.
+    #[arg(help_heading = "Named sandboxes", long, value_name = "PID",
+          value_parser = clap::value_parser!(i32).range(1..),
+          conflicts_with_all = ["command", "shell", "check", "join", "name", "list",
+                                "publish", "onion_service"])]
+    pub attach: Option<i32>,
+
     /// List the running named sandboxes of this user.
     #[arg(help_heading = "Named sandboxes", long,
           conflicts_with_all = ["command", "shell", "check", "join", "name"])]
@@ -366,7 +375,7 @@ pub(crate) struct Args {
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
-        required_unless_present_any = ["shell", "check", "check_inside", "completions", "list", "join"]
+        required_unless_present_any = ["shell", "check", "check_inside", "completions", "list", "join", "attach"]
     )]
     pub command: Vec<OsString>,
 }

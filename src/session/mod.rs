@@ -79,28 +79,24 @@ pub(crate) struct Sandbox {
     pub pidfd: OwnedFd,
     /// The TUN device.
     pub tun: OwnedFd,
+    /// A namespace attached with `--attach` rather than a sandbox of ours: `child` is
+    /// its process, which is never signalled; its end (or SIGINT, SIGTERM, SIGHUP,
+    /// SIGQUIT to the launcher) ends the session.
+    pub attached: bool,
 }
 
 /// Runs until the command exits; returns its shell-style status and the summary.
 pub(crate) async fn run(sandbox: Sandbox, config: SessionConfig) -> (i32, Summary) {
-    let child = sandbox.child;
-    let (tun, exited) = match (
-        tun::register_fd(sandbox.tun),
-        tun::register_fd(sandbox.pidfd),
-    ) {
-        (Ok(tun), Ok(exited)) => (tun, exited),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("torsocks-ns: registering the TUN device and PID 1's pidfd: {e}");
-            let _ = kill(child, Signal::SIGKILL);
-            return (1, Summary::default());
-        }
+    let (child, attached) = (sandbox.child, sandbox.attached);
+    let Some((tun, exited)) = register(sandbox) else {
+        return (1, Summary::default());
     };
     let Signals {
         mut forwarded,
         mut new_identity,
     } = Signals::listen();
     let mut shell = Shell::new(child, config);
-    let exit = exit_status(exited);
+    let exit = end_of(exited, attached);
     tokio::pin!(exit);
     // One timer for the stack's next deadline, moved each pass (not a new one).
     let timer = tokio::time::sleep(Duration::ZERO);
@@ -112,7 +108,10 @@ pub(crate) async fn run(sandbox: Sandbox, config: SessionConfig) -> (i32, Summar
             .reset(tokio::time::Instant::now() + shell.delay());
         tokio::select! {
             status = &mut exit => break status,
-            Some(sig) = forwarded.recv() => shell.forward(sig),
+            Some(sig) = forwarded.recv() => match attached {
+                true => if let Some(status) = ends_attachment(sig) { break status },
+                false => shell.forward(sig),
+            },
             Some(()) = async { new_identity.as_mut()?.recv().await } => shell.new_identity(),
             guard = tun.readable() => {
                 if let Ok(guard) = guard {
@@ -126,7 +125,10 @@ pub(crate) async fn run(sandbox: Sandbox, config: SessionConfig) -> (i32, Summar
             // The sandbox's only interface is gone: nothing can reach the network any
             // more. End the command and report its status.
             eprintln!("torsocks-ns: the sandbox's network device failed ({e}); ending the command");
-            let _ = kill(child, Signal::SIGKILL);
+            match attached {
+                true => break 1,
+                false => shell.forward(libc::SIGKILL),
+            }
             break (&mut exit).await;
         }
         shell.step();
@@ -322,6 +324,46 @@ impl Signals {
             forwarded,
             new_identity: signal(SignalKind::user_defined1()).ok(),
         }
+    }
+}
+
+/// The TUN device and the pidfd in the runtime; without them, the command is ended
+/// (never an attached process).
+fn register(sandbox: Sandbox) -> Option<(AsyncFd<OwnedFd>, AsyncFd<OwnedFd>)> {
+    match (
+        tun::register_fd(sandbox.tun),
+        tun::register_fd(sandbox.pidfd),
+    ) {
+        (Ok(tun), Ok(exited)) => Some((tun, exited)),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("torsocks-ns: registering the TUN device and PID 1's pidfd: {e}");
+            if !sandbox.attached {
+                let _ = kill(sandbox.child, Signal::SIGKILL);
+            }
+            None
+        }
+    }
+}
+
+/// How the session ends: the command's status, or an attached process's end.
+async fn end_of(exited: AsyncFd<OwnedFd>, attached: bool) -> i32 {
+    match attached {
+        true => ended(exited).await,
+        false => exit_status(exited).await,
+    }
+}
+
+/// A signal to an attached namespace's launcher ends the attachment (128 + it), but
+/// a terminal's resize.
+fn ends_attachment(sig: i32) -> Option<i32> {
+    (sig != libc::SIGWINCH).then_some(128 + sig)
+}
+
+/// 0 once the attached process has exited (not a child: no status to read).
+async fn ended(pidfd: AsyncFd<OwnedFd>) -> i32 {
+    match pidfd.readable().await {
+        Ok(_) => 0,
+        Err(_) => 1,
     }
 }
 

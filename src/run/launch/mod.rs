@@ -16,6 +16,7 @@
 //!    the onion service is removed.
 //! 7. [`tear_down`] — the summary, the exit status.
 
+mod attach;
 mod client;
 mod error;
 
@@ -80,6 +81,15 @@ pub(crate) fn main() -> ExitCode {
         return embedded_preload::run(&args, &config, library);
     }
     let plan = RunPlan::build(&args, &config, RunId::of_this_process());
+    if let Some(pid) = args.attach {
+        return match plan
+            .map_err(LaunchError::from)
+            .and_then(|plan| attach::launch(&args, plan, pid))
+        {
+            Ok(status) => ExitCode::from(status),
+            Err(e) => fail(&e),
+        };
+    }
     if args.check {
         return check_readiness(&args, plan);
     }
@@ -365,10 +375,22 @@ fn confine_launcher(
     client: Option<&Client>,
     endpoint: std::net::SocketAddr,
 ) -> Result<(), LaunchError> {
-    ns::tun::release_after_exit(&sandbox.tun);
     let signal_targets = std::iter::once(sandbox.child.as_raw())
         .chain(client.map(|c| c.pid() as i32))
         .collect();
+    confine_serving(args, &sandbox.tun, signal_targets, run_as, endpoint)
+}
+
+/// The confinement itself, for whatever the session serves through `tun`: signals
+/// only to `signal_targets`, a root-run's launcher as `run_as`.
+fn confine_serving(
+    args: &Args,
+    tun: &std::os::fd::OwnedFd,
+    signal_targets: Vec<i32>,
+    run_as: ns::RunAs,
+    endpoint: std::net::SocketAddr,
+) -> Result<(), LaunchError> {
+    ns::tun::release_after_exit(tun);
     let confinement = confine::Confinement {
         account: nix::unistd::getuid().is_root().then_some(confine::Account {
             uid: run_as.uid,
@@ -439,6 +461,7 @@ fn serve(
             child: started.child,
             pidfd: started.pidfd,
             tun: started.tun,
+            attached: false,
         };
         let outcome = session::run(running, session).await;
         if let (Some(control), Some(id)) = (control, &services.onion_id) {
