@@ -305,6 +305,64 @@ fn sandbox_features_end_to_end(net: &TorNet) {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::io::stdout().flush();
+    stock_tor_details_end_to_end(net);
+}
+
+/// What a new user met on a stock setup, through real Tor: a request sent with a
+/// half-close (`nc -N`) gets its reply, `host NAME` exits 0, and Tor's ControlPort on a
+/// Unix socket (as Debian's) takes NEWNYM.
+fn stock_tor_details_end_to_end(net: &TorNet) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let port = net.socks_addr().port().to_string();
+    let request = r"printf 'GET /hello.txt HTTP/1.0\r\n\r\n'";
+    let script = format!(
+        "{request} | nc -N -w 60 {ZONE_NAME} 80 | tail -n 1; host {ZONE_NAME} > /dev/null && echo host-ok"
+    );
+    let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args(["-P", &port, "--", "sh", "-c", &script])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .output()
+        .expect("torsocks-ns nc -N");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the target host\nhost-ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let socket = net.dir().join("client").join("control");
+    let mut child = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args([
+            "-P",
+            &port,
+            "--control",
+            &format!("unix:{}", socket.display()),
+        ])
+        .args(["--", "sh", "-c", "echo ready; sleep 60"])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("torsocks-ns --control unix:");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n");
+    torsocks_testkit::install::ask_new_identity(&child);
+    let said = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("new identity"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        said.as_deref()
+            .is_some_and(|l| l.contains("Tor was sent NEWNYM")),
+        "{said:?}"
+    );
 }
 
 /// The embedded Tor client (Arti) against the private network, with no tor daemon on

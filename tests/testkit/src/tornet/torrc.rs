@@ -115,7 +115,7 @@ pub fn render(
             let _ = write!(
                 t,
                 "SocksPort 127.0.0.1:{socks_port}\nControlPort 127.0.0.1:{control_port}\n\
-                 CookieAuthentication 0\n"
+                 ControlSocket {d}/control\nCookieAuthentication 0\n"
             );
         }
     }
