@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use torsocks_testkit::output::text;
 use torsocks_testkit::require;
+use torsocks_testkit::wait::until_ready;
 use torsocks_testkit::world::World;
 
 /// The container's side of the veth and its peer in the target host's namespace.
@@ -19,19 +20,12 @@ const PEER_ADDR: &str = "10.213.0.1";
 /// A "container": `nobody`'s user namespace (root mapped to nobody) with a network
 /// namespace of its own, holding one process; its host pid.
 fn container() -> Child {
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .args(["unshare", "--user", "--map-root-user", "--net", "--"])
-        .args(["sh", "-c", "echo ready; exec sleep 600"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ready\n");
-    child
+    until_ready(
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .args(["unshare", "--user", "--map-root-user", "--net", "--"])
+            .args(["sh", "-c", "echo ready; exec sleep 600"]),
+    )
 }
 
 /// A command run inside the container as its root (CAP_NET_ADMIN in its namespaces).
@@ -203,7 +197,9 @@ fn this_machine_s_own_namespace_is_never_stripped() {
     let Some(w) = World::with_tun() else { return };
     let witness = format!("tsk{}", std::process::id());
     let peer = format!("{witness}p");
-    ip(&["link", "add", &witness, "type", "veth", "peer", "name", &peer]);
+    ip(&[
+        "link", "add", &witness, "type", "veth", "peer", "name", &peer,
+    ]);
     let out = w
         .ns()
         .args(["--attach", &std::process::id().to_string()])

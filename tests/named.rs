@@ -3,11 +3,12 @@
 //! session), root-run and rootless; another user's sandbox cannot be joined.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
 use torsocks_testkit::output::{assert_fails, text};
+use torsocks_testkit::wait::until_ready;
 use torsocks_testkit::world::World;
 
 /// A registry directory of the test's own (0700, owned by `uid`), as `$XDG_RUNTIME_DIR`.
@@ -23,28 +24,21 @@ fn runtime_dir(name: &str, uid: u32) -> PathBuf {
 /// A sandbox named `name` whose command says "ready", waits for a line, then ends;
 /// the line read before it returns.
 fn start_named(mut cmd: Command, runtime: &PathBuf, name: &str) -> (Child, ChildStdin) {
-    let mut child = cmd
-        .env("XDG_RUNTIME_DIR", runtime)
-        .args([
-            "--stats",
-            "--name",
-            name,
-            "--",
-            "sh",
-            "-c",
-            "echo ready; read line",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = until_ready(
+        cmd.env("XDG_RUNTIME_DIR", runtime)
+            .args([
+                "--stats",
+                "--name",
+                name,
+                "--",
+                "sh",
+                "-c",
+                "echo ready; read line",
+            ])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let stdin = child.stdin.take().unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready, "ready\n");
     (child, stdin)
 }
 

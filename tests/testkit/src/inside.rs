@@ -1,7 +1,6 @@
 //! Programs the tests run inside the sandbox: servers reached from the host (published
 //! ports, onion services) and a client that connects to a list of destinations.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -39,18 +38,7 @@ pub const SERVERS: &str = "import socket, sys, threading\n\
 pub fn with_servers(mock: &MockTor, options: &[&str]) -> Child {
     let mut args = options.to_vec();
     args.extend(["--", "python3", "-c", SERVERS]);
-    let mut child = ns(mock, &args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ready\n");
-    child
+    crate::wait::until_ready(ns(mock, &args).stdin(Stdio::piped()).stderr(Stdio::piped()))
 }
 
 /// What a server at `addr` (on the host) sends before it closes, or the error's kind.
