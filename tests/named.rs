@@ -100,6 +100,13 @@ fn a_named_sandbox_is_listed_and_joined_root_run() {
         .output()
         .unwrap();
     assert_fails(&taken, 1, "--name web: a sandbox of that name is running");
+    let bad = w
+        .ns()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["--name", "../web", "true"])
+        .output()
+        .unwrap();
+    assert_fails(&bad, 1, "--name \"../web\": use 1 to 64 letters");
     let joined = w
         .ns()
         .env("XDG_RUNTIME_DIR", &runtime)

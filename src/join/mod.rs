@@ -76,20 +76,27 @@ fn running(dir: &Path) -> Result<Vec<(String, Entry)>, JoinError> {
     Ok(found)
 }
 
-/// A registration: `name` taken for this run's sandbox (the entry stays until its PID 1
-/// is gone; the next look at the registry removes it).
-pub(crate) fn register(name: &str, entry: &Entry) -> Result<(), JoinError> {
+/// Whether `name` can be registered: a valid name that no running sandbox holds.
+/// Asked before anything starts, so that a run that cannot have its name fails first.
+pub(crate) fn available(name: &str) -> Result<(), JoinError> {
     if !registry::valid_name(name) {
         return Err(JoinError::BadName(name.to_string()));
     }
     let dir = directory()?;
-    if let Some((_, running)) = running(&dir)?.into_iter().find(|(n, _)| n == name) {
-        return Err(JoinError::NameTaken {
+    match running(&dir)?.into_iter().find(|(n, _)| n == name) {
+        Some((_, running)) => Err(JoinError::NameTaken {
             name: name.to_string(),
             pid1: running.pid1,
-        });
+        }),
+        None => Ok(()),
     }
-    let path = dir.join(name);
+}
+
+/// A registration: `name` taken for this run's sandbox (the entry stays until its PID 1
+/// is gone; the next look at the registry removes it).
+pub(crate) fn register(name: &str, entry: &Entry) -> Result<(), JoinError> {
+    available(name)?;
+    let path = directory()?.join(name);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -136,6 +136,9 @@ fn check_readiness(args: &Args, plan: Result<RunPlan, PlanError>) -> ExitCode {
 
 /// A run: the phases in order; the command's exit status.
 fn launch(args: &Args, config: &Config, mut plan: RunPlan) -> Result<u8, LaunchError> {
+    if let Some(name) = &args.name {
+        join::available(name)?;
+    }
     let mut tor = prepare_tor(args, &mut plan)?;
     let (mut sandbox, run_as) = make_sandbox(args, config, &plan, SingleThreaded::now()?)?;
     let client = start_embedded(tor.client_options.as_ref())?;
