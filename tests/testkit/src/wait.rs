@@ -28,6 +28,23 @@ pub fn until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     eventually(within, || condition().then_some(())).is_some()
 }
 
+/// `cmd` started with its stdout piped (stdin and stderr as the caller set them),
+/// returned once its first line is `ready`: the event a test's own program announces
+/// when it listens or has set itself up. Any other first line (or none) fails the test.
+pub fn until_ready(cmd: &mut std::process::Command) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the program");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read its first line");
+    assert_eq!(line, "ready\n", "the program's first line");
+    child
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,21 +61,4 @@ mod tests {
         assert!(!until(Duration::from_millis(30), || false));
         assert!(started.elapsed() >= Duration::from_millis(30));
     }
-}
-
-/// `cmd` started with its stdout piped (stdin and stderr as the caller set them),
-/// returned once its first line is `ready`: the event a test's own program announces
-/// when it listens or has set itself up. Any other first line (or none) fails the test.
-pub fn until_ready(cmd: &mut std::process::Command) -> std::process::Child {
-    use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the program");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("read its first line");
-    assert_eq!(line, "ready\n", "the program's first line");
-    child
 }
