@@ -1,11 +1,11 @@
-//! The system calls of a join: a pidfd for a process of the sandbox, and `setns` into
-//! its namespaces all at once through the pidfd (the kernel enters the user namespace
+//! The system call of a join: `setns` into the namespaces of a process of the sandbox,
+//! through its pidfd ([`crate::ns::pidfd`]), all at once through the pidfd (the kernel enters the user namespace
 //! first, and refuses a caller who may not read the process as a debugger would, or
 //! has no CAP_SYS_ADMIN over its namespaces: another user's sandbox).
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Every namespace of a sandbox.
 const ALL: libc::c_int = libc::CLONE_NEWUSER
@@ -35,17 +35,6 @@ pub(crate) fn enter_all(pidfd: &OwnedFd) -> io::Result<()> {
         }
     }
     Err(last)
-}
-
-/// A pidfd for `pid`: from now on, `pid` names this process or nothing.
-pub(crate) fn pidfd(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: integer arguments only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Enters the namespaces `flags` names of the process behind `pidfd`.

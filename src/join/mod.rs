@@ -13,9 +13,8 @@ mod enter;
 mod error;
 pub(crate) mod registry;
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -176,13 +175,7 @@ pub(crate) fn join(
     let dir = directory()?;
     let entry = find(&dir, target)?;
     let filters = harden::filters()?;
-    let argv = c_strings(command_line(&entry, command).iter().map(|a| a.as_bytes()))?;
-    let pairs: Vec<Vec<u8>> = entry
-        .env
-        .iter()
-        .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
-        .collect();
-    let env = c_strings(pairs.iter().map(Vec::as_slice))?;
+    let (argv, env) = crate::ns::command_strings(&command_line(&entry, command), &entry.env)?;
     // PID 1's own (readable by root), else the launcher's, which the sandbox binds.
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", entry.pid1))
         .ok()
@@ -228,7 +221,8 @@ fn command_line(entry: &Entry, command: &[OsString]) -> Vec<OsString> {
 /// made the sandbox's time namespace for its children only, too. Without a first
 /// command to be found, PID 1's own (which root may enter).
 fn enter_sandbox(target: &str, entry: &Entry) -> Result<(), JoinError> {
-    let pid1 = enter::pidfd(entry.pid1).map_err(JoinError::io("opening the sandbox's PID 1"))?;
+    let pid1 =
+        crate::ns::pidfd(entry.pid1).map_err(JoinError::io("opening the sandbox's PID 1"))?;
     // The pidfd pins the process: if the start time still matches, it is the one.
     if !entry.is_alive_in(stat_of(entry.pid1).as_deref()) {
         return Err(JoinError::NotFound(target.to_string()));
@@ -245,30 +239,18 @@ fn enter_sandbox(target: &str, entry: &Entry) -> Result<(), JoinError> {
 /// A pidfd of a child of the sandbox's PID 1 (its first command, alive for as long
 /// as the sandbox is), found by its parent in `/proc/*/stat`, which everyone may read.
 fn first_command(pid1: i32) -> Option<std::os::fd::OwnedFd> {
+    // Field 4 of stat: the parent's pid.
     let parent_is_pid1 = |pid: i32| {
-        let stat = stat_of(pid)?;
-        let (_, rest) = stat.rsplit_once(')')?;
-        (rest.split_whitespace().nth(1)?.parse::<i32>().ok()? == pid1).then_some(())
+        let parent: i32 = registry::stat_field(&stat_of(pid)?, 4)?;
+        (parent == pid1).then_some(())
     };
     let children = std::fs::read_dir("/proc").ok()?.flatten().filter_map(|d| {
         let pid = d.file_name().to_str()?.parse::<i32>().ok()?;
         parent_is_pid1(pid).map(|()| pid)
     });
     children.into_iter().find_map(|pid| {
-        let pidfd = enter::pidfd(pid).ok()?;
+        let pidfd = crate::ns::pidfd(pid).ok()?;
         // The pidfd pins it: still PID 1's child, so not a reused pid.
         parent_is_pid1(pid).map(|()| pidfd)
     })
-}
-
-fn c_strings<'a>(items: impl Iterator<Item = &'a [u8]>) -> Result<Vec<CString>, JoinError> {
-    items
-        .map(|bytes| {
-            CString::new(bytes).map_err(|_| {
-                JoinError::io("the command line")(std::io::Error::from(
-                    std::io::ErrorKind::InvalidInput,
-                ))
-            })
-        })
-        .collect()
 }

@@ -152,11 +152,17 @@ impl Entry {
     }
 }
 
-/// Field 22 (starttime) of a `/proc/PID/stat` text; the command name (field 2) may
-/// hold spaces and parentheses, so fields are counted after its last `)`.
-pub(crate) fn start_time(stat: &str) -> Option<u64> {
+/// Field `n` (numbered as in proc_pid_stat(5), from 3) of a `/proc/PID/stat` text;
+/// the command name (field 2) may hold spaces and parentheses, so fields are counted
+/// after its last `)`.
+pub(crate) fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// Field 22 (starttime) of a `/proc/PID/stat` text.
+pub(crate) fn start_time(stat: &str) -> Option<u64> {
+    stat_field(stat, 22)
 }
 
 /// A sandbox's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`

@@ -8,7 +8,7 @@
 //! with `lo` only: no network at all (fail closed).
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult};
@@ -33,13 +33,7 @@ pub(crate) fn attach(
     net: &NetPlan,
     _one: SingleThreaded,
 ) -> Result<Attached, SetupError> {
-    // SAFETY: integer arguments only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(SetupError::last_os(format_args!("--attach {pid}")));
-    }
-    // SAFETY: a new fd the kernel returned, owned by nothing else.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let pidfd = super::pidfd(pid).map_err(SetupError::io(format_args!("--attach {pid}")))?;
     let (ours, theirs) = Link::pair().map_err(SetupError::io("a socket pair"))?;
     // SAFETY: the process has one thread (the proof is given), so the child may run
     // anything, a runtime included, before it exits.

@@ -128,18 +128,23 @@ pub(crate) struct Started {
     pub link: Link,
 }
 
-/// A pidfd for `child`, this process's own child (so its pid cannot be reused before
-/// it is waited for).
-fn pidfd_of(child: Pid) -> Result<OwnedFd, SetupError> {
+/// A pidfd for `pid`: from now on it names that process or nothing (Linux 5.3).
+pub(crate) fn pidfd(pid: i32) -> std::io::Result<OwnedFd> {
     // SAFETY: integer arguments only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(SetupError::last_os(
-            "a pidfd for the sandbox's PID 1 (Linux 5.3 or later is needed)",
-        ));
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: pidfd_open returned a new fd (close-on-exec) that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A pidfd for `child`, this process's own child (so its pid cannot be reused before
+/// it is waited for).
+fn pidfd_of(child: Pid) -> Result<OwnedFd, SetupError> {
+    pidfd(child.as_raw()).map_err(SetupError::io(
+        "a pidfd for the sandbox's PID 1 (Linux 5.3 or later is needed)",
+    ))
 }
 
 /// Who creates the sandbox and whom its command runs as.
@@ -198,7 +203,7 @@ impl Identity {
     }
 }
 
-fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
+pub(crate) fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
     items
         .map(|a| {
             CString::new(a).map_err(|_| SetupError::Invalid("argument contains a NUL byte".into()))
@@ -215,14 +220,17 @@ const NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
     .union(CloneFlags::CLONE_NEWIPC)
     .union(CloneFlags::CLONE_NEWCGROUP);
 
-/// The command's argv and environment as C strings (made before the clone: the child
+/// A command's argv and environment as C strings (made before the clone: the child
 /// allocates nothing it could fail on).
-fn command_strings(spec: &Spec) -> Result<(Vec<CString>, Vec<CString>), SetupError> {
-    let argv = c_strings(spec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
+pub(crate) fn command_strings(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<(Vec<CString>, Vec<CString>), SetupError> {
+    let argv = c_strings(argv.iter().map(|a| a.as_bytes().to_vec()))?;
     if argv.is_empty() {
         return Err(SetupError::Invalid("no command".into()));
     }
-    let env = c_strings(spec.env.iter().map(|(k, v)| {
+    let env = c_strings(env.iter().map(|(k, v)| {
         let mut pair = k.as_bytes().to_vec();
         pair.push(b'=');
         pair.extend_from_slice(v.as_bytes());
@@ -234,7 +242,7 @@ fn command_strings(spec: &Spec) -> Result<(Vec<CString>, Vec<CString>), SetupErr
 /// Starts the sandbox and returns once its network is configured and its privileges
 /// are gone. Must be called before the process starts any thread.
 pub(crate) fn spawn(spec: &Spec, _one_thread: SingleThreaded) -> Result<Sandbox, SetupError> {
-    let (argv, env) = command_strings(spec)?;
+    let (argv, env) = command_strings(&spec.argv, &spec.env)?;
     let filters = harden::filters()?;
     let (parent_end, child_end) = Link::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
