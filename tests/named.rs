@@ -51,6 +51,16 @@ fn finish(child: Child, mut stdin: ChildStdin) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// torsocks-ns against the world's mock Tor with `runtime` as its registry, run to
+/// the end.
+fn registered(w: &World, runtime: &PathBuf, args: &[&str]) -> std::process::Output {
+    w.ns()
+        .env("XDG_RUNTIME_DIR", runtime)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// What a joined command shows of itself, and a fetch through Tor.
 const INSIDE: &str = "id -un; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
                       ip -br link | cut -d' ' -f1 | sort | tr '\\n' ' '; echo; \
@@ -79,12 +89,7 @@ fn a_named_sandbox_is_listed_and_joined_root_run() {
     let Some(w) = World::with_tun() else { return };
     let runtime = runtime_dir("named-root", 0);
     let (child, stdin) = start_named(w.ns(), &runtime, "web");
-    let list = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .arg("--list")
-        .output()
-        .unwrap();
+    let list = registered(&w, &runtime, &["--list"]);
     let listed = String::from_utf8_lossy(&list.stdout);
     assert!(
         listed.lines().nth(1).is_some_and(|l| l.starts_with("web ")
@@ -93,33 +98,17 @@ fn a_named_sandbox_is_listed_and_joined_root_run() {
         "{}",
         text(&list)
     );
-    let taken = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .args(["--name", "web", "true"])
-        .output()
-        .unwrap();
+    let taken = registered(&w, &runtime, &["--name", "web", "true"]);
     assert_fails(&taken, 1, "--name web: a sandbox of that name is running");
-    let bad = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .args(["--name", "../web", "true"])
-        .output()
-        .unwrap();
+    let bad = registered(&w, &runtime, &["--name", "../web", "true"]);
     assert_fails(&bad, 1, "--name \"../web\": use 1 to 64 letters");
-    let joined = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .args(["--join", "web", "--", "sh", "-c", INSIDE])
-        .output()
-        .unwrap();
+    let joined = registered(&w, &runtime, &["--join", "web", "--", "sh", "-c", INSIDE]);
     assert_joined_as(&joined, "nobody");
-    let by_pid = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .args(["--join", &child.id().to_string(), "sh", "-c", "exit 7"])
-        .output()
-        .unwrap();
+    let by_pid = registered(
+        &w,
+        &runtime,
+        &["--join", &child.id().to_string(), "sh", "-c", "exit 7"],
+    );
     assert_eq!(by_pid.status.code(), Some(7), "{}", text(&by_pid));
     // The joined command's connection went through the first command's session.
     let summary = finish(child, stdin);
@@ -130,12 +119,7 @@ fn a_named_sandbox_is_listed_and_joined_root_run() {
         .1
         .iter()
         .any(|(_, path)| path == "/hello.txt"));
-    let after = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .args(["--join", "web", "true"])
-        .output()
-        .unwrap();
+    let after = registered(&w, &runtime, &["--join", "web", "true"]);
     assert_fails(&after, 1, "--join web: no running sandbox of yours");
     let _ = std::fs::remove_dir_all(&runtime);
 }
@@ -160,19 +144,13 @@ fn a_rootless_sandbox_is_joined_and_another_user_s_is_refused() {
     assert_joined_as(&joined, "nobody");
     // Root's registry does not hold nobody's sandbox; its launcher's pid is refused.
     let root_runtime = runtime_dir("named-other", 0);
-    let by_name = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &root_runtime)
-        .args(["--join", "mine", "true"])
-        .output()
-        .unwrap();
+    let by_name = registered(&w, &root_runtime, &["--join", "mine", "true"]);
     assert_fails(&by_name, 1, "--join mine: no running sandbox of yours");
-    let by_pid = w
-        .ns()
-        .env("XDG_RUNTIME_DIR", &root_runtime)
-        .args(["--join", &child.id().to_string(), "true"])
-        .output()
-        .unwrap();
+    let by_pid = registered(
+        &w,
+        &root_runtime,
+        &["--join", &child.id().to_string(), "true"],
+    );
     assert_fails(
         &by_pid,
         1,
