@@ -17,6 +17,9 @@
 
 #[path = "../tor/preflight.rs"]
 mod preflight;
+#[path = "../tor/stream.rs"]
+#[allow(dead_code)] // (the runtime's half serves torsocks-ns)
+mod stream;
 
 use std::process::ExitCode;
 
@@ -88,14 +91,19 @@ fn check_tor() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(path) = loaded.config.tor_socket {
+        let refusal = torsocks_core::config::ConfigErrorKind::UnixSocksPort(path);
+        println!("✗ the configuration: {refusal}");
+        return ExitCode::from(1);
+    }
     println!("✓ the configuration is valid");
-    let endpoint = loaded.config.tor_endpoint();
-    if let Err(message) = preflight::socks_port_answers(endpoint) {
+    let endpoint = loaded.config.socks_addr();
+    if let Err(message) = preflight::socks_port_answers(&endpoint) {
         println!("✗ {message}");
         return ExitCode::from(1);
     }
     println!("✓ Tor's SOCKS port at {endpoint} answers SOCKS5");
-    match preflight::is_tor(endpoint) {
+    match preflight::is_tor(&endpoint) {
         Ok(how) => {
             println!("✓ it is Tor: {how}");
             ExitCode::SUCCESS

@@ -28,6 +28,8 @@ use std::sync::OnceLock;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
+use crate::tor::stream::TorAddr;
+
 pub(crate) use self::landlock::Enforced;
 pub(crate) use namespaces::{Account, Entered};
 pub(crate) use seccomp::Reach;
@@ -66,8 +68,9 @@ pub(crate) fn undo_for_the_sandbox() {
 pub(crate) struct Confinement {
     /// A root-run's launcher becomes this user (the command's: signals to PID 1 pass).
     pub account: Option<Account>,
-    /// Tor's SOCKS port: the only TCP port it may connect to.
-    pub tor_port: u16,
+    /// Tor's SOCKS port: the only TCP port it may connect to, or the only Unix
+    /// socket in its root.
+    pub tor: crate::tor::stream::TorAddr,
     /// What its system calls may touch.
     pub reach: Reach,
     /// A refused system call is named before the launcher ends (`-d`).
@@ -110,12 +113,16 @@ pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, ConfineErr
     if let Some(fds) = INHERITED_FDS.get() {
         sys::close(fds);
     }
-    let entered = namespaces::enter(confinement.account)?;
+    let (tor_ports, socket) = match &confinement.tor {
+        TorAddr::Tcp(addr) => (vec![addr.port()], None),
+        TorAddr::Unix(path) => (Vec::new(), Some(path.as_path())),
+    };
+    let entered = namespaces::enter(confinement.account, socket)?;
     drop_capabilities()?;
     // A uid change makes a process dumpable again where the system says so.
     let _ = nix::sys::prctl::set_dumpable(false);
     nix::sys::prctl::set_no_new_privs().map_err(ConfineError::at(Step::NoNewPrivs))?;
-    let landlock = landlock::restrict(&[confinement.tor_port])?;
+    let landlock = landlock::restrict(&tor_ports)?;
     let on_refusal = match confinement.name_refused_calls {
         true => {
             sys::name_refused_calls().map_err(ConfineError::at(Step::SigsysHandler))?;

@@ -6,7 +6,8 @@
 //! `execve`, `clone`, `fork` and threads (the session runs on one thread; PID 1's exit
 //! is a pidfd), `ptrace`, `process_vm_*`, mounts and namespaces, `bind` and `listen`
 //! (every listening socket exists before), sockets of any family but TCP over IPv4 and
-//! IPv6 and the sock_diag netlink, memory made executable, `prctl`, `keyctl`, `bpf`.
+//! IPv6 and the sock_diag netlink (and Unix streams, when Tor's SOCKS port is a Unix
+//! socket), memory made executable, `prctl`, `keyctl`, `bpf`.
 //! Signals reach only PID 1 and the embedded client's process.
 
 use std::collections::BTreeMap;
@@ -164,6 +165,8 @@ pub(crate) struct Reach {
     pub signal_targets: Vec<i32>,
     /// Its own pid (an abort signals itself).
     pub own_pid: i32,
+    /// Tor's SOCKS port is a Unix socket: stream sockets of AF_UNIX too.
+    pub unix_stream: bool,
 }
 
 /// What happens on a call outside the list.
@@ -278,6 +281,7 @@ pub(crate) fn client_filters(on_refusal: OnRefusal) -> Result<Vec<BpfProgram>, C
     let reach = Reach {
         signal_targets: Vec::new(),
         own_pid: std::process::id() as i32,
+        unix_stream: false,
     };
     rules.extend(conditional_rules(&reach).map_err(fail)?);
     let thread = libc::CLONE_THREAD as u64;
@@ -337,13 +341,15 @@ fn rule(
 }
 
 /// mmap and mprotect never executable; sockets: TCP over IPv4 and IPv6 (Tor's port),
-/// sock_diag (is Tor's port still listening), unix pairs (tokio's signal pipe); kill
+/// sock_diag (is Tor's port still listening), unix pairs (tokio's signal pipe), unix
+/// streams only when Tor's SOCKS port is a Unix socket; kill
 /// only PID 1 and the embedded client, tgkill only itself; ioctl only to set an fd
 /// non-blocking or close-on-exec.
 fn conditional_rules(reach: &Reach) -> Result<Rules, seccompiler::BackendError> {
     let exec = libc::PROT_EXEC as u64;
     let no_exec = |arg| rule(vec![cond(arg, Op::MaskedEq(exec), 0)]);
     let stream = libc::SOCK_STREAM as u64;
+    // A stream socket of `family` (TCP for the two of IP).
     let tcp = |family: i32| {
         rule(vec![
             cond(0, Op::Eq, family as u64),
@@ -362,13 +368,14 @@ fn conditional_rules(reach: &Reach) -> Result<Rules, seccompiler::BackendError> 
         .into_iter()
         .map(|request| rule(vec![cond(1, Op::Eq, request)]))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut sockets = vec![tcp(libc::AF_INET)?, tcp(libc::AF_INET6)?, sock_diag?];
+    if reach.unix_stream {
+        sockets.push(tcp(libc::AF_UNIX)?);
+    }
     let mut rules = vec![
         (libc::SYS_mmap, vec![no_exec(2)?]),
         (libc::SYS_mprotect, vec![no_exec(2)?]),
-        (
-            libc::SYS_socket,
-            vec![tcp(libc::AF_INET)?, tcp(libc::AF_INET6)?, sock_diag?],
-        ),
+        (libc::SYS_socket, sockets),
         (
             libc::SYS_socketpair,
             vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)])?],

@@ -195,6 +195,7 @@ fn what_the_loop_needs_passes_the_filter() {
     let reach = Reach {
         signal_targets: vec![target],
         own_pid: 0,
+        unix_stream: false,
     };
     let status = in_child(seccomp(reach), move || {
         // A TCP connection to Tor's port, sock_diag, a unix pair, a signal to PID 1
@@ -270,6 +271,57 @@ fn landlock_leaves_no_file_and_only_tors_port() {
     assert_eq!(
         code, 0,
         "the file, the other port and the bind refused; Tor's port reached"
+    );
+}
+
+/// A SOCKS port on a Unix socket: the filter lets a Unix stream through only then,
+/// Landlock (no TCP port at all) leaves it, and the empty root holds that socket at
+/// its own path and no other file.
+#[test]
+fn tors_unix_socket_is_reached_through_every_wall_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("confine-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("socks");
+    let _tor = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let other_tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = other_tcp.local_addr().unwrap().port();
+    let socket = path.clone();
+    let attempt = move || {
+        let unix = std::os::unix::net::UnixStream::connect(&socket).is_ok();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", tcp_port)).is_err();
+        i32::from(!unix) + 2 * i32::from(!tcp)
+    };
+    let reach = |unix_stream| Reach {
+        unix_stream,
+        ..Reach::default()
+    };
+    let refused = in_child(seccomp(reach(false)), attempt.clone());
+    assert!(killed_by_seccomp(refused), "{refused:?}");
+    let socket = path.clone();
+    let walls = move || {
+        // As a root-run's launcher is: another user (root could not map its ids).
+        let nobody = super::Account {
+            uid: nix::unistd::Uid::from_raw(65534),
+            gid: nix::unistd::Gid::from_raw(65534),
+        };
+        let account = nix::unistd::getuid().is_root().then_some(nobody);
+        let entered_how = super::namespaces::enter(account, Some(&socket));
+        let entered = matches!(entered_how, Ok(super::Entered::EmptyRoot));
+        // Only the first directory of the socket's path, and no host file.
+        let root_holds = std::fs::read_dir("/").map(|d| d.count()).ok() == Some(1)
+            && std::fs::metadata("/etc/passwd").is_err();
+        let landlock = restrict(&[]).is_ok();
+        let filter = launcher_filter(&reach(true), OnRefusal::Kill).expect("the filter");
+        entered && root_holds && landlock && seccompiler::apply_filter(&filter).is_ok()
+    };
+    let confined = in_child(walls, attempt);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        confined,
+        WaitStatus::Exited(confined.pid().unwrap(), 0),
+        "99: a wall failed to go up; 1: the socket unreached; 2: another TCP port reached"
     );
 }
 

@@ -194,7 +194,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let isolation = Isolation::new(Mode::None, None, "t".into());
         let tor = Tor::new(
-            listener.local_addr().unwrap(),
+            listener.local_addr().unwrap().into(),
             isolation,
             Deadlines::default(),
         );

@@ -7,12 +7,12 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::{Command, ExitCode, Stdio};
 
 use crate::ns::policy;
 use crate::tor::preflight;
+use crate::tor::stream::TorAddr;
 
 /// Names the host's sockets for the check inside (the sandbox cannot read them).
 pub(crate) const SOCKETS_VAR: &str = "TORSOCKS_NS_CHECK_SOCKETS";
@@ -40,7 +40,7 @@ fn print(lines: &[Line]) {
 }
 
 /// The facts a bug report needs, and the policy a run gets.
-fn header(endpoint: SocketAddr, tor_version: Option<String>, policy: &[String]) {
+fn header(endpoint: &TorAddr, tor_version: Option<String>, policy: &[String]) {
     println!("torsocks-ns {} --check", env!("CARGO_PKG_VERSION"));
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -58,7 +58,7 @@ fn header(endpoint: SocketAddr, tor_version: Option<String>, policy: &[String]) 
 /// Runs every check; exit status 0 only when all pass. `tor_args` are the options that
 /// point at Tor, passed on to the test sandbox.
 pub(crate) fn run(
-    endpoint: SocketAddr,
+    endpoint: &TorAddr,
     tor_args: &[OsString],
     tor_version: Option<String>,
     policy: &[String],

@@ -49,10 +49,10 @@ pub(crate) fn run(args: &Args, config: &Config, library: &Path) -> ExitCode {
         return fail(&"--preload needs a command");
     };
     let kind = args.tor_kind.unwrap_or_else(|| config.tor_client.into());
-    let endpoint = config.tor_endpoint();
+    let endpoint = config.socks_addr();
     let (chosen, why) = match kind::choose(
         kind,
-        |probe| kind::probe(endpoint, probe).map(|_notice| ()),
+        |probe| kind::probe(&endpoint, probe).map(|_notice| ()),
         kind::EMBEDDED_BUILT_IN,
     ) {
         Ok(choice) => choice,

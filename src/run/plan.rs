@@ -5,7 +5,7 @@
 //! the plan out; a run whose options cannot work ends here, before anything starts.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use crate::tor::control::onion_service::{self, BadMapping};
 use crate::tor::control::{Credentials, Endpoint};
 use crate::tor::isolation::{Isolation, Mode};
 use crate::tor::kind::{Chosen, TorKind};
+use crate::tor::stream::TorAddr;
 use crate::tor::Deadlines;
 
 /// What a run takes from its process: who it is to Tor, and the stack's seed.
@@ -41,8 +42,8 @@ pub(crate) struct RunId {
 pub(crate) struct RunPlan {
     /// Which Tor was asked for (`--tor`, `TorClient`).
     pub tor_kind: TorKind,
-    /// The daemon's SOCKS port (`-a`/`-P`, `TorAddress`/`TorPort`).
-    pub daemon: SocketAddr,
+    /// The daemon's SOCKS port (`-a`/`-P`, `TorAddress`/`TorPort`, `TorSocket`).
+    pub daemon: TorAddr,
     /// Tor's ControlPort, when one is configured.
     pub control: Option<Endpoint>,
     /// The memory budget's split into buffers and connections.
@@ -183,7 +184,7 @@ impl RunPlan {
             .map_err(PlanError::OnionService)?;
         Ok(RunPlan {
             tor_kind: args.tor_kind.unwrap_or_else(|| config.tor_client.into()),
-            daemon: config.tor_endpoint(),
+            daemon: config.socks_addr(),
             control: control_endpoint(args, config)?,
             network: network(&buffers, args.mtu, id.random_seed),
             buffers,

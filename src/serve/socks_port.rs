@@ -22,6 +22,7 @@ use crate::names::vpool::VirtualPool;
 use crate::serve::accept;
 use crate::serve::handshake::handshake;
 use crate::serve::slots::Slots;
+use crate::tor::stream::TorStream;
 use crate::tor::{self, Tor};
 use torsocks_core::socks5::server::{Ask, Outcome, Server};
 use torsocks_core::socks5::Status;
@@ -162,8 +163,7 @@ fn lookup_failed(e: LookupError) -> Outcome {
 
 /// Bytes both ways until both ends are done. A Tor stream that breaks (or a Tor that
 /// dies) resets the client: a truncated transfer must never look complete.
-async fn relay(client: TcpStream, upstream: TcpStream, early: Vec<u8>, tor: &Tor) {
-    let _ = upstream.set_nodelay(true);
+async fn relay(client: TcpStream, upstream: TorStream, early: Vec<u8>, tor: &Tor) {
     let (mut client_r, mut client_w) = client.into_split();
     let (mut tor_r, mut tor_w) = upstream.into_split();
     let up = async {

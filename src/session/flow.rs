@@ -6,9 +6,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::tor::stream::{ReadHalf, WriteHalf};
 use netstack::stack::FlowId;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -52,7 +52,7 @@ pub(super) async fn flow_task(
             return;
         }
     };
-    // No Nagle on the Tor stream: Tor::connect_as set TCP_NODELAY before the handshake.
+    // No Nagle on a TCP Tor stream: TorStream::connect set TCP_NODELAY before the handshake.
     let (to_tor_tx, to_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     let (from_tor_tx, from_tor_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
     reporter.send(Report::Opened {
@@ -141,7 +141,7 @@ impl FlowEnd {
 /// The program's bytes to Tor, then Tor's half closed when the program's is (held
 /// back by [`hold_half_close`]).
 async fn upstream(
-    mut writer: OwnedWriteHalf,
+    mut writer: WriteHalf,
     mut chunks: mpsc::Receiver<Vec<u8>>,
     hold: HalfClose,
     end: FlowEnd,
@@ -161,7 +161,7 @@ async fn upstream(
 /// when bytes came in `heard`, and drops `_ended` at its end, both for
 /// [`hold_half_close`].
 async fn downstream(
-    reader: OwnedReadHalf,
+    reader: ReadHalf,
     chunks: mpsc::Sender<Vec<u8>>,
     tor: Rc<Tor>,
     chunk: usize,
@@ -204,7 +204,7 @@ async fn downstream(
 /// only once data is there and read into without being cleared, then sent on as it is:
 /// an idle connection holds no read buffer, and no byte is copied on the way. A short
 /// read gives its spare room back, since the chunk may wait in the channel.
-async fn read_some(reader: &OwnedReadHalf, size: usize) -> std::io::Result<Vec<u8>> {
+async fn read_some(reader: &ReadHalf, size: usize) -> std::io::Result<Vec<u8>> {
     loop {
         reader.readable().await?;
         let mut chunk = Vec::with_capacity(size);

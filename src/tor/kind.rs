@@ -9,7 +9,7 @@ use crate::tor::preflight::PreflightError;
 pub(crate) enum TorKind {
     /// The daemon when its SOCKS port answers as Tor, else the embedded client.
     Auto,
-    /// Tor's SOCKS port (-a/-P, TorAddress/TorPort), always.
+    /// Tor's SOCKS port (-a/-P, TorAddress/TorPort or TorSocket), always.
     Daemon,
     /// The Tor client built into torsocks-ns, always (no tor daemon needed).
     Embedded,
@@ -54,7 +54,7 @@ pub(crate) enum Probe {
 /// it is used, as the C torsocks would use it, but the names it resolves itself are
 /// out of reach of the this-machine check. (`IsTor` has made sure.)
 pub(crate) fn probe(
-    endpoint: std::net::SocketAddr,
+    endpoint: &crate::tor::stream::TorAddr,
     probe: Probe,
 ) -> Result<Option<String>, PreflightError> {
     let answered = crate::tor::preflight::socks_port_answers(endpoint)?;

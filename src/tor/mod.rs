@@ -16,26 +16,27 @@ pub(crate) mod isolation;
 pub(crate) mod kind;
 pub(crate) mod listening;
 pub(crate) mod preflight;
+pub(crate) mod stream;
 pub(crate) mod this_machine;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use torsocks_core::resolve::LookupError;
 use torsocks_core::socks5::blocking::ExchangeError;
 use torsocks_core::socks5::{Action, Auth, Handshake, Reply, Request, Socks5Error, Status};
 
 use isolation::{Isolation, Purpose};
 use listening::Probe;
+use stream::{TorAddr, TorStream};
 
 /// Opens streams and resolves names through Tor's SOCKS port.
 #[derive(Debug)]
 pub(crate) struct Tor {
-    endpoint: SocketAddr,
+    endpoint: TorAddr,
     /// Which credentials each request carries.
     isolation: RefCell<Isolation>,
     deadlines: Deadlines,
@@ -135,18 +136,14 @@ impl DialError {
 
 impl Tor {
     /// Tor at `endpoint`, with credentials chosen by `isolation`.
-    pub(crate) fn new(endpoint: SocketAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {
+    pub(crate) fn new(endpoint: TorAddr, isolation: Isolation, deadlines: Deadlines) -> Tor {
+        let on_loopback = matches!(&endpoint, TorAddr::Tcp(addr) if addr.ip().is_loopback());
         Tor {
             endpoint,
             isolation: RefCell::new(isolation),
             deadlines,
             down: Cell::new(false),
-            probe: endpoint
-                .ip()
-                .is_loopback()
-                .then(Probe::new)
-                .flatten()
-                .map(RefCell::new),
+            probe: on_loopback.then(Probe::new).flatten().map(RefCell::new),
             this_machine: crate::tor::this_machine::ThisMachine::default(),
             retries: Cell::new(0),
         }
@@ -173,7 +170,7 @@ impl Tor {
     }
 
     /// A stream to `host:port` (a name, or an address's text).
-    pub(crate) async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TcpStream, DialError> {
+    pub(crate) async fn connect(&self, host: Vec<u8>, port: u16) -> Result<TorStream, DialError> {
         self.connect_as(host, port, None).await
     }
 
@@ -184,7 +181,7 @@ impl Tor {
         host: Vec<u8>,
         port: u16,
         client: Option<&Auth>,
-    ) -> Result<TcpStream, DialError> {
+    ) -> Result<TorStream, DialError> {
         if self.this_machine.named_by(&host) {
             return Err(DialError::ThisMachine);
         }
@@ -231,17 +228,17 @@ impl Tor {
     /// Whether Tor's SOCKS port still accepts connections: tells a Tor that closed a
     /// stream (end of data) from a Tor that died (every stream closed at once). A SOCKS
     /// port on loopback is looked up in the kernel's listening sockets ([`Probe`]),
-    /// which costs Tor nothing; otherwise, or when the kernel does not say, a
-    /// connection is tried.
+    /// which costs Tor nothing; otherwise (a Unix socket, an address elsewhere, a
+    /// kernel that does not say) a connection is tried.
     pub(crate) async fn is_alive(&self) -> bool {
-        let listed = self
-            .probe
-            .as_ref()
-            .and_then(|p| p.borrow_mut().listening(self.endpoint));
+        let listed = match (&self.probe, &self.endpoint) {
+            (Some(probe), TorAddr::Tcp(addr)) => probe.borrow_mut().listening(*addr),
+            _ => None,
+        };
         let alive = match listed {
             Some(listening) => listening,
             None => matches!(
-                tokio::time::timeout(ALIVE_DEADLINE, TcpStream::connect(self.endpoint)).await,
+                tokio::time::timeout(ALIVE_DEADLINE, TorStream::connect(&self.endpoint)).await,
                 Ok(Ok(_))
             ),
         };
@@ -318,15 +315,14 @@ impl Tor {
         request: Request,
         auth: Auth,
         deadline: Duration,
-    ) -> Result<(TcpStream, Reply), ExchangeError> {
+    ) -> Result<(TorStream, Reply), ExchangeError> {
         // Offering "no authentication" too serves SOCKS servers without it; Tor picks
         // the credentials, so isolation holds.
         let handshake = Handshake::offering_no_auth_too(auth, request)?;
         let attempt = async {
-            let dialed = TcpStream::connect(self.endpoint).await;
+            let dialed = TorStream::connect(&self.endpoint).await;
             self.note(dialed.is_ok());
             let mut stream = dialed.map_err(ExchangeError::Send)?;
-            let _ = stream.set_nodelay(true);
             let reply = drive(handshake, &mut stream).await?;
             Ok((stream, reply))
         };
@@ -341,7 +337,7 @@ impl Tor {
 }
 
 /// Runs a handshake over an async stream, reading exactly the replies.
-async fn drive(mut handshake: Handshake, stream: &mut TcpStream) -> Result<Reply, ExchangeError> {
+async fn drive(mut handshake: Handshake, stream: &mut TorStream) -> Result<Reply, ExchangeError> {
     let mut input = Vec::new();
     loop {
         match handshake.step(&input)? {
@@ -380,7 +376,7 @@ mod tests {
     use super::*;
 
     /// A SOCKS port that accepts connections (the kernel's backlog) and never answers.
-    fn silent_tor() -> (std::net::TcpListener, SocketAddr) {
+    fn silent_tor() -> (std::net::TcpListener, std::net::SocketAddr) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         (listener, addr)
@@ -424,7 +420,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_lookup_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
+        let tor = Tor::new(TorAddr::Tcp(addr), no_isolation(), Deadlines::default());
         let started = tokio::time::Instant::now();
         assert_eq!(
             tor.resolve("stalled.test").await,
@@ -439,7 +435,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_tor_meets_the_connect_deadline() {
         let (_listener, addr) = silent_tor();
-        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
+        let tor = Tor::new(TorAddr::Tcp(addr), no_isolation(), Deadlines::default());
         let started = tokio::time::Instant::now();
         let err = tor.connect(b"example.test".to_vec(), 80).await.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_secs(120));
@@ -452,7 +448,7 @@ mod tests {
     #[tokio::test]
     async fn a_gone_tor_is_noticed() {
         let (listener, addr) = silent_tor();
-        let tor = Tor::new(addr, no_isolation(), Deadlines::default());
+        let tor = Tor::new(TorAddr::Tcp(addr), no_isolation(), Deadlines::default());
         assert!(tor.is_alive().await);
         assert!(!tor.down.get());
         drop(listener);

@@ -1,9 +1,11 @@
-//! Is Tor's SOCKS port there, and is it Tor? A TCP connect and a SOCKS5 greeting,
-//! with a timeout; for `--check`, Tor's own ways of telling itself apart.
+//! Is Tor's SOCKS port there, and is it Tor? A connect (TCP or a Unix socket) and a
+//! SOCKS5 greeting, with a timeout; for `--check`, Tor's own ways of telling itself
+//! apart.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use super::stream::{Blocking, TorAddr};
 
 use torsocks_core::socks5::blocking::exchange;
 use torsocks_core::socks5::{decode, wire, Auth, Handshake, Reply, Request};
@@ -17,14 +19,14 @@ pub(crate) enum PreflightError {
     /// Nothing accepts connections there.
     Unreachable {
         /// The configured SOCKS port.
-        endpoint: SocketAddr,
+        endpoint: TorAddr,
         /// Why the connection failed.
         source: std::io::Error,
     },
     /// Something answers, but not SOCKS5.
     NotSocks {
         /// The configured SOCKS port.
-        endpoint: SocketAddr,
+        endpoint: TorAddr,
         /// What went wrong with the greeting.
         detail: String,
     },
@@ -35,13 +37,25 @@ pub(crate) enum PreflightError {
 impl std::fmt::Display for PreflightError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PreflightError::Unreachable { endpoint, source } => write!(
-                f,
-                "cannot reach Tor's SOCKS port at {endpoint}: {source}. Is tor running? Start it \
-                 (e.g. `systemctl start tor`) or point TorAddress/TorPort (or -a/-P) at its SocksPort."
-            ),
+            PreflightError::Unreachable { endpoint, source } => {
+                write!(f, "cannot reach Tor's SOCKS port at {endpoint}: {source}. ")?;
+                match (endpoint, source.kind()) {
+                    (TorAddr::Unix(_), std::io::ErrorKind::PermissionDenied) => f.write_str(
+                        "Join the group that may use it (Debian's tor: debian-tor, with \
+                         `sudo adduser $USER debian-tor`, then log in again), or use Tor's \
+                         TCP SocksPort.",
+                    ),
+                    _ => f.write_str(
+                        "Is tor running? Start it (e.g. `systemctl start tor`) or point \
+                         TorAddress/TorPort or TorSocket (or -a/-P) at its SocksPort.",
+                    ),
+                }
+            }
             PreflightError::NotSocks { endpoint, detail } => {
-                write!(f, "{endpoint} does not speak SOCKS5 ({detail}); is this Tor's SocksPort?")
+                write!(
+                    f,
+                    "{endpoint} does not speak SOCKS5 ({detail}); is this Tor's SocksPort?"
+                )
             }
             PreflightError::NotTor(detail) => f.write_str(detail),
         }
@@ -58,13 +72,16 @@ impl std::error::Error for PreflightError {
 }
 
 /// Ok when `endpoint` accepts a connection and answers a SOCKS5 greeting.
-pub(crate) fn socks_port_answers(endpoint: SocketAddr) -> Result<Answered, PreflightError> {
-    let mut stream = TcpStream::connect_timeout(&endpoint, TIMEOUT)
-        .map_err(|source| PreflightError::Unreachable { endpoint, source })?;
-    let not_socks = |detail: String| PreflightError::NotSocks { endpoint, detail };
-    stream
-        .set_read_timeout(Some(TIMEOUT))
-        .map_err(|e| not_socks(e.to_string()))?;
+pub(crate) fn socks_port_answers(endpoint: &TorAddr) -> Result<Answered, PreflightError> {
+    let mut stream =
+        Blocking::connect(endpoint, TIMEOUT).map_err(|source| PreflightError::Unreachable {
+            endpoint: endpoint.clone(),
+            source,
+        })?;
+    let not_socks = |detail: String| PreflightError::NotSocks {
+        endpoint: endpoint.clone(),
+        detail,
+    };
     // Both methods, as every later request offers them: a server that only takes
     // username/password is a SOCKS5 server too.
     let offered = [wire::METHOD_NO_AUTH, wire::METHOD_USER_PASS];
@@ -103,10 +120,9 @@ impl Answered {
 /// HTTP request on its SOCKS port with "Tor is not an HTTP Proxy"; failing that, a
 /// server that answers Tor's RESOLVE extension (for an address literal, which Tor
 /// answers without the network) behaves as Tor does.
-pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, PreflightError> {
+pub(crate) fn is_tor(endpoint: &TorAddr) -> Result<&'static str, PreflightError> {
     let http = || -> std::io::Result<String> {
-        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
-        s.set_read_timeout(Some(TIMEOUT))?;
+        let mut s = Blocking::connect(endpoint, TIMEOUT)?;
         s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
         let mut reply = Vec::new();
         let _ = s.take(4096).read_to_end(&mut reply);
@@ -116,8 +132,7 @@ pub(crate) fn is_tor(endpoint: SocketAddr) -> Result<&'static str, PreflightErro
         return Ok("it answers HTTP with \"Tor is not an HTTP Proxy\"");
     }
     let resolve = || -> Result<Reply, Box<dyn std::error::Error>> {
-        let mut s = TcpStream::connect_timeout(&endpoint, TIMEOUT)?;
-        s.set_read_timeout(Some(TIMEOUT))?;
+        let mut s = Blocking::connect(endpoint, TIMEOUT)?;
         let request = Request::Resolve {
             name: b"127.0.0.1".to_vec(),
         };

@@ -70,6 +70,9 @@ pub enum ConfigErrorKind {
     },
     /// CF-18: `IsolatePID` together with username and password.
     IsolateWithAuth,
+    /// `TorSocket` (a SOCKS port on a Unix socket) where only TCP can serve: preload
+    /// mode connects the program's own socket to Tor.
+    UnixSocksPort(std::path::PathBuf),
 }
 
 impl fmt::Display for ConfigErrorKind {
@@ -103,6 +106,12 @@ impl fmt::Display for ConfigErrorKind {
             ConfigErrorKind::IsolateWithAuth => {
                 f.write_str("[config] IsolatePID and SOCKS5 auth both set.")
             }
+            ConfigErrorKind::UnixSocksPort(path) => write!(
+                f,
+                "[config] Tor's SOCKS port as a Unix socket (TorSocket unix:{}) serves \
+                 torsocks-ns only: torsocks needs Tor's TCP SocksPort (TorAddress, TorPort)",
+                path.display()
+            ),
         }
     }
 }

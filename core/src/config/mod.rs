@@ -28,7 +28,7 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/tor/torsocks.conf";
 
 /// Directive names, exactly as they appear in `torsocks.conf` (case-sensitive, CF-10).
 pub mod directive {
-    /// `TorAddress`
+    /// `TorAddress` (`unix:PATH` is [`TOR_SOCKET`]'s)
     pub const TOR_ADDRESS: &str = "TorAddress";
     /// `TorPort`
     pub const TOR_PORT: &str = "TorPort";
@@ -50,6 +50,9 @@ pub mod directive {
     pub const CONNECT_TIMEOUT: &str = "ConnectTimeout";
     /// `ResolveTimeout` (namespace mode)
     pub const RESOLVE_TIMEOUT: &str = "ResolveTimeout";
+    /// `TorSocket` (namespace mode): Tor's SOCKS port as a Unix socket, `PATH` or
+    /// `unix:PATH`.
+    pub const TOR_SOCKET: &str = "TorSocket";
     /// `TorControlPort` (namespace mode): Tor's ControlPort, `ADDR:PORT`, `PORT` or
     /// `unix:PATH`.
     pub const TOR_CONTROL_PORT: &str = "TorControlPort";
@@ -63,9 +66,10 @@ pub mod directive {
     pub const TOR_CLIENT: &str = "TorClient";
 
     /// Every directive, in the order of spec §2.3.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         TOR_ADDRESS,
         TOR_PORT,
+        TOR_SOCKET,
         ONION_ADDR_RANGE,
         SOCKS5_USERNAME,
         SOCKS5_PASSWORD,
@@ -88,28 +92,40 @@ pub mod directive {
     }
 }
 
-/// Where Tor's ControlPort listens: a TCP address, or a Unix socket (Debian's tor
-/// listens on `/run/tor/control` only).
+/// Where one of Tor's ports listens: a TCP address, or a Unix socket (Debian's tor has
+/// its ControlPort on `/run/tor/control` only; a SocksPort may be `unix:PATH` too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ControlAddr {
+pub enum TorAddr {
     /// `ADDR:PORT`.
     Tcp(SocketAddr),
     /// `unix:PATH`.
     Unix(PathBuf),
 }
 
-impl std::fmt::Display for ControlAddr {
+impl std::fmt::Display for TorAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ControlAddr::Tcp(addr) => addr.fmt(f),
-            ControlAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            TorAddr::Tcp(addr) => addr.fmt(f),
+            TorAddr::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
 }
 
-impl From<SocketAddr> for ControlAddr {
-    fn from(addr: SocketAddr) -> ControlAddr {
-        ControlAddr::Tcp(addr)
+impl std::str::FromStr for TorAddr {
+    type Err = std::net::AddrParseError;
+
+    /// `unix:PATH`, or `ADDR:PORT` (as [`Display`](std::fmt::Display) writes them).
+    fn from_str(text: &str) -> Result<TorAddr, Self::Err> {
+        match text.strip_prefix("unix:") {
+            Some(path) => Ok(TorAddr::Unix(PathBuf::from(path))),
+            None => text.parse().map(TorAddr::Tcp),
+        }
+    }
+}
+
+impl From<SocketAddr> for TorAddr {
+    fn from(addr: SocketAddr) -> TorAddr {
+        TorAddr::Tcp(addr)
     }
 }
 
@@ -157,6 +173,9 @@ pub struct Config {
     pub tor_address: IpAddr,
     /// `TorPort`.
     pub tor_port: u16,
+    /// `TorSocket` (or `TorAddress unix:PATH`): Tor's SOCKS port as a Unix socket, in
+    /// place of `TorAddress:TorPort` (namespace mode; preload mode refuses it).
+    pub tor_socket: Option<PathBuf>,
     /// `OnionAddrRange`: where onion cookies are allocated.
     pub onion_range: OnionRange,
     /// `SOCKS5Username`, as bytes (1..255 from the file, 0..255 from the environment).
@@ -176,7 +195,7 @@ pub struct Config {
     /// `ResolveTimeout`: seconds a RESOLVE through Tor may take (namespace mode).
     pub resolve_timeout: Option<u32>,
     /// `TorControlPort` or `TorControlSocket`: Tor's ControlPort (namespace mode).
-    pub control_port: Option<ControlAddr>,
+    pub control_port: Option<TorAddr>,
     /// `TorControlPassword`. Never logged.
     pub control_password: Option<Vec<u8>>,
     /// `TorControlCookie`: the path of Tor's control auth cookie.
@@ -190,6 +209,7 @@ impl Default for Config {
         Config {
             tor_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             tor_port: 9050,
+            tor_socket: None,
             onion_range: OnionRange::DEFAULT,
             socks5_username: None,
             socks5_password: None,
@@ -211,6 +231,14 @@ impl Config {
     /// `TorAddress:TorPort`.
     pub fn tor_endpoint(&self) -> SocketAddr {
         SocketAddr::new(self.tor_address, self.tor_port)
+    }
+
+    /// Where Tor's SOCKS port listens: `TorSocket`, else `TorAddress:TorPort`.
+    pub fn socks_addr(&self) -> TorAddr {
+        match &self.tor_socket {
+            Some(path) => TorAddr::Unix(path.clone()),
+            None => TorAddr::Tcp(self.tor_endpoint()),
+        }
     }
 
     /// Applies the cross-checks of spec §2.5 (CF-17, CF-18). Call after the environment.

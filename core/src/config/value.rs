@@ -2,8 +2,9 @@
 //! environment, so `TorPort 0` and `TORSOCKS_TOR_PORT=0` fail the same way.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
-use super::{directive, Config, ConfigErrorKind, ControlAddr, OutboundLocalhost};
+use super::{directive, Config, ConfigErrorKind, OutboundLocalhost, TorAddr};
 use crate::addr::inet_aton;
 use crate::onion::OnionRange;
 
@@ -118,7 +119,18 @@ fn seconds(directive: &'static str, value: &str) -> Result<u32, ConfigErrorKind>
 pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, ConfigErrorKind> {
     let text = String::from_utf8_lossy(value);
     match name {
-        directive::TOR_ADDRESS => config.tor_address = tor_address(&text)?,
+        directive::TOR_ADDRESS => match text.trim().strip_prefix("unix:") {
+            Some(path) => config.tor_socket = Some(socket_path(directive::TOR_ADDRESS, path)?),
+            None => {
+                config.tor_address = tor_address(&text)?;
+                config.tor_socket = None;
+            }
+        },
+        directive::TOR_SOCKET => {
+            let path = text.trim();
+            let path = path.strip_prefix("unix:").unwrap_or(path);
+            config.tor_socket = Some(socket_path(directive::TOR_SOCKET, path)?)
+        }
         directive::TOR_PORT => config.tor_port = tor_port(&text)?,
         directive::ONION_ADDR_RANGE => config.onion_range = onion_range(&text)?,
         directive::SOCKS5_USERNAME => {
@@ -176,18 +188,18 @@ pub fn apply(config: &mut Config, name: &str, value: &[u8]) -> Result<bool, Conf
 
 /// `TorControlPort`: `ADDR:PORT` (IPv6 in brackets), a port on 127.0.0.1, or
 /// `unix:PATH` (an absolute path), as in torrc's own `ControlPort`.
-pub fn control_port(text: &str) -> Result<ControlAddr, ConfigErrorKind> {
+pub fn control_port(text: &str) -> Result<TorAddr, ConfigErrorKind> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("unix:") {
         return control_socket(directive::TOR_CONTROL_PORT, path);
     }
     if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
         if addr.port() != 0 {
-            return Ok(ControlAddr::Tcp(addr));
+            return Ok(TorAddr::Tcp(addr));
         }
     }
     match text.parse::<u16>() {
-        Ok(port) if port != 0 => Ok(ControlAddr::Tcp(std::net::SocketAddr::from((
+        Ok(port) if port != 0 => Ok(TorAddr::Tcp(std::net::SocketAddr::from((
             std::net::Ipv4Addr::LOCALHOST,
             port,
         )))),
@@ -199,10 +211,16 @@ pub fn control_port(text: &str) -> Result<ControlAddr, ConfigErrorKind> {
 }
 
 /// `TorControlSocket` (or `unix:` in `TorControlPort`): an absolute path.
-fn control_socket(directive: &'static str, path: &str) -> Result<ControlAddr, ConfigErrorKind> {
+fn control_socket(directive: &'static str, path: &str) -> Result<TorAddr, ConfigErrorKind> {
+    socket_path(directive, path).map(TorAddr::Unix)
+}
+
+/// The path of a Unix socket: absolute, and short enough for `sun_path`.
+fn socket_path(directive: &'static str, path: &str) -> Result<PathBuf, ConfigErrorKind> {
     let path = path.trim();
-    match path.starts_with('/') {
-        true => Ok(ControlAddr::Unix(std::path::PathBuf::from(path))),
+    // sun_path holds 108 bytes, the last a NUL.
+    match path.starts_with('/') && path.len() < 108 && !path.contains('\0') {
+        true => Ok(PathBuf::from(path)),
         false => Err(ConfigErrorKind::InvalidSwitch {
             directive,
             value: path.to_string(),
@@ -239,7 +257,7 @@ mod tests {
         assert!(control_port("localhost:9051").is_err());
         assert_eq!(
             control_port("unix:/run/tor/control").unwrap(),
-            ControlAddr::Unix("/run/tor/control".into())
+            TorAddr::Unix("/run/tor/control".into())
         );
         assert!(control_port("unix:relative/control").is_err());
         let mut c = Config::default();
@@ -248,6 +266,32 @@ mod tests {
             Ok(true)
         );
         assert_eq!(c.control_port.unwrap().to_string(), "unix:/run/tor/control");
+    }
+
+    #[test]
+    fn a_socks_port_on_a_unix_socket_and_back_to_tcp() {
+        let mut c = Config::default();
+        assert_eq!(c.socks_addr().to_string(), "127.0.0.1:9050");
+        for value in ["/run/tor/socks", "unix:/run/tor/socks", " /run/tor/socks "] {
+            assert_eq!(
+                apply(&mut c, directive::TOR_SOCKET, value.as_bytes()),
+                Ok(true)
+            );
+            assert_eq!(c.socks_addr(), TorAddr::Unix("/run/tor/socks".into()));
+        }
+        c.tor_socket = None;
+        apply(&mut c, directive::TOR_ADDRESS, b"unix:/run/tor/socks").unwrap();
+        assert_eq!(c.socks_addr().to_string(), "unix:/run/tor/socks");
+        // A later address wins over an earlier socket (the environment over the file).
+        apply(&mut c, directive::TOR_ADDRESS, b"127.0.0.2").unwrap();
+        assert_eq!(c.socks_addr().to_string(), "127.0.0.2:9050");
+        let long = format!("/{}", "s".repeat(107));
+        for bad in ["socks", "unix:socks", "", long.as_str()] {
+            assert!(
+                apply(&mut c, directive::TOR_SOCKET, bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     // spec §2.3 TorPort, C-67

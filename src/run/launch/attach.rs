@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use super::{confine_serving, prepare_tor, session_config, start_embedded, tear_down};
-use super::{Client, LaunchError};
+use super::{socks_port, LaunchError};
 use crate::ns::{self, SingleThreaded};
 use crate::run::cli::Args;
 use crate::run::plan::RunPlan;
@@ -34,8 +34,8 @@ pub(super) fn launch(args: &Args, mut plan: RunPlan, pid: i32) -> Result<u8, Lau
         net.program_v4.0, net.program_v4.1, net.program_v6.0, net.program_v6.1
     );
     let client = start_embedded(tor.client_options.as_ref())?;
-    let endpoint = client.as_ref().map_or(plan.daemon, Client::socks_addr);
-    let mut session = session_config(args, plan, endpoint);
+    let endpoint = socks_port(client.as_ref(), &plan);
+    let mut session = session_config(args, plan, endpoint.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

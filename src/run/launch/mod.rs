@@ -36,6 +36,7 @@ use crate::serve::{self, Listeners};
 use crate::session::{self, SessionConfig, Summary};
 use crate::tor::control::{self, bootstrap, onion_service, Control};
 use crate::tor::kind::{self, Chosen};
+use crate::tor::stream::TorAddr;
 use crate::tor::this_machine::ThisMachine;
 use crate::tor::Tor;
 use client::{Client, ClientOptions};
@@ -112,12 +113,15 @@ fn check_readiness(args: &Args, plan: Result<RunPlan, PlanError>) -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    let tor_args: Vec<std::ffi::OsString> = vec![
-        "-a".into(),
-        plan.daemon.ip().to_string().into(),
-        "-P".into(),
-        plan.daemon.port().to_string().into(),
-    ];
+    let tor_args: Vec<std::ffi::OsString> = match &plan.daemon {
+        TorAddr::Tcp(addr) => vec![
+            "-a".into(),
+            addr.ip().to_string().into(),
+            "-P".into(),
+            addr.port().to_string().into(),
+        ],
+        unix => vec!["-a".into(), unix.to_string().into()],
+    };
     let version = match plan.control.as_ref().map(Control::connect) {
         Some(Ok(control)) => control.version.clone(),
         Some(Err(e)) => {
@@ -131,7 +135,7 @@ fn check_readiness(args: &Args, plan: Result<RunPlan, PlanError>) -> ExitCode {
         Err(e) => return fail(&e),
     };
     policy.push(plan.buffers.describe());
-    check::run(plan.daemon, &tor_args, version, &policy)
+    check::run(&plan.daemon, &tor_args, version, &policy)
 }
 
 /// A run: the phases in order; the command's exit status.
@@ -142,9 +146,9 @@ fn launch(args: &Args, config: &Config, mut plan: RunPlan) -> Result<u8, LaunchE
     let mut tor = prepare_tor(args, &mut plan)?;
     let (mut sandbox, run_as) = make_sandbox(args, config, &plan, SingleThreaded::now()?)?;
     let client = start_embedded(tor.client_options.as_ref())?;
-    let endpoint = client.as_ref().map_or(plan.daemon, Client::socks_addr);
+    let endpoint = socks_port(client.as_ref(), &plan);
     let services = bind_services(&plan, &mut sandbox, tor.control.as_mut())?;
-    let session = session_config(args, plan, endpoint);
+    let session = session_config(args, plan, endpoint.clone());
     // Before the confinement, which allows no new epoll instance.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,6 +158,14 @@ fn launch(args: &Args, config: &Config, mut plan: RunPlan) -> Result<u8, LaunchE
     let (status, summary) = serve(&runtime, sandbox, services, tor.control, session);
     drop(client);
     Ok(tear_down(args, &summary, status))
+}
+
+/// The SOCKS port the session uses: the embedded client's, else the daemon's.
+fn socks_port(client: Option<&Client>, plan: &RunPlan) -> TorAddr {
+    match client {
+        Some(client) => TorAddr::Tcp(client.socks_addr()),
+        None => plan.daemon.clone(),
+    }
 }
 
 /// What [`prepare_tor`] settled.
@@ -166,11 +178,11 @@ struct PreparedTor {
 
 /// Which Tor, its ControlPort, and Tor bootstrapped.
 fn prepare_tor(args: &Args, plan: &mut RunPlan) -> Result<PreparedTor, LaunchError> {
-    let daemon = plan.daemon;
+    let daemon = plan.daemon.clone();
     let (chosen, why) = kind::choose(
         plan.tor_kind,
         |probe| {
-            if let Some(notice) = kind::probe(daemon, probe)? {
+            if let Some(notice) = kind::probe(&daemon, probe)? {
                 eprintln!("torsocks-ns: {notice}");
             }
             Ok(())
@@ -219,7 +231,7 @@ fn prepare_tor(args: &Args, plan: &mut RunPlan) -> Result<PreparedTor, LaunchErr
 /// plan's. An onion service needs it, so then why it cannot be used is the error;
 /// otherwise the run goes on without (no bootstrap wait, no NEWNYM), `-d` says why.
 fn debian_control(args: &Args, plan: &mut RunPlan) -> Result<Option<Control>, LaunchError> {
-    match control::debian(plan.daemon) {
+    match control::debian(&plan.daemon) {
         None => Ok(None),
         Some(Ok((endpoint, control))) => {
             if args.debug {
@@ -349,7 +361,7 @@ fn bind_services(
 
 /// Everything the session needs from outside, read before the launcher is confined:
 /// the open-file limit, this machine's addresses, the ControlPort's socket.
-fn session_config(args: &Args, plan: RunPlan, endpoint: std::net::SocketAddr) -> SessionConfig {
+fn session_config(args: &Args, plan: RunPlan, endpoint: TorAddr) -> SessionConfig {
     // Only now, so that the command keeps the usual limit.
     let (max_flows, max_dns_queries) =
         crate::limits::fd_budget(plan.buffers.max_connections, args.max_dns_queries);
@@ -376,7 +388,7 @@ fn confine_launcher(
     sandbox: &ns::Sandbox,
     run_as: ns::RunAs,
     client: Option<&Client>,
-    endpoint: std::net::SocketAddr,
+    endpoint: TorAddr,
 ) -> Result<(), LaunchError> {
     let signal_targets = std::iter::once(sandbox.child.as_raw())
         .chain(client.map(|c| c.pid() as i32))
@@ -391,7 +403,7 @@ fn confine_serving(
     tun: &std::os::fd::OwnedFd,
     signal_targets: Vec<i32>,
     run_as: ns::RunAs,
-    endpoint: std::net::SocketAddr,
+    endpoint: TorAddr,
 ) -> Result<(), LaunchError> {
     ns::tun::release_after_exit(tun);
     let confinement = confine::Confinement {
@@ -399,11 +411,12 @@ fn confine_serving(
             uid: run_as.uid,
             gid: run_as.gid,
         }),
-        tor_port: endpoint.port(),
         reach: confine::Reach {
             signal_targets,
             own_pid: std::process::id() as i32,
+            unix_stream: matches!(endpoint, TorAddr::Unix(_)),
         },
+        tor: endpoint,
         name_refused_calls: args.debug,
     };
     let confined = confine::launcher(&confinement)?;

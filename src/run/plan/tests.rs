@@ -3,7 +3,7 @@
 use clap::Parser;
 
 use super::*;
-use torsocks_core::config::ControlAddr;
+use torsocks_core::config::TorAddr;
 
 fn args(line: &[&str]) -> Args {
     let mut argv = vec!["torsocks-ns"];
@@ -48,7 +48,7 @@ fn options_win_over_the_configuration() {
     let config = Config {
         connect_timeout: Some(60),
         resolve_timeout: Some(10),
-        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
+        control_port: Some(TorAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         control_password: Some(b"from-conf".to_vec()),
         tor_client: torsocks_core::config::TorClient::Auto,
         ..Config::default()
@@ -76,7 +76,7 @@ fn options_win_over_the_configuration() {
 #[test]
 fn the_configuration_s_control_port_and_cookie_are_used_when_no_option_names_one() {
     let mut config = Config {
-        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
+        control_port: Some(TorAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         control_cookie: Some("/run/tor/control.authcookie".into()),
         ..Config::default()
     };
@@ -156,7 +156,7 @@ fn an_onion_service_needs_a_daemon_and_its_control_port() {
 #[test]
 fn the_embedded_client_drops_the_configuration_s_control_port() {
     let config = Config {
-        control_port: Some(ControlAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
+        control_port: Some(TorAddr::Tcp("127.0.0.1:9051".parse().unwrap())),
         ..Config::default()
     };
     let mut plan = plan(&[], &config).unwrap();
@@ -178,7 +178,7 @@ fn a_control_socket_is_a_unix_path() {
     let socket = plan(&["--control", "unix:/run/tor/control"], &Config::default()).unwrap();
     assert_eq!(
         socket.control.unwrap().addr,
-        ControlAddr::Unix("/run/tor/control".into())
+        TorAddr::Unix("/run/tor/control".into())
     );
     assert!(matches!(
         plan(&["--control", "unix:control"], &Config::default()),

@@ -3,10 +3,9 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::ControlAddr;
+use super::TorAddr;
 
 /// What Tor sent is not its control protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +34,7 @@ impl std::error::Error for ProtocolError {}
 #[derive(Debug)]
 pub(crate) enum ControlError {
     /// Nothing answers at the ControlPort's address.
-    Unreachable {
-        addr: ControlAddr,
-        source: io::Error,
-    },
+    Unreachable { addr: TorAddr, source: io::Error },
     /// Reading or writing the connection failed.
     Io(io::Error),
     /// Tor closed the connection.
@@ -46,12 +42,9 @@ pub(crate) enum ControlError {
     /// Tor's answer is not its control protocol.
     Protocol(ProtocolError),
     /// Tor wants a password and none was given.
-    NeedsPassword {
-        addr: ControlAddr,
-        offers: Vec<String>,
-    },
+    NeedsPassword { addr: TorAddr, offers: Vec<String> },
     /// Tor refused the credentials.
-    AuthRefused { addr: ControlAddr, reply: String },
+    AuthRefused { addr: TorAddr, reply: String },
     /// The cookie file cannot be read.
     Cookie { path: PathBuf, source: io::Error },
     /// No randomness for the SAFECOOKIE nonce.
@@ -59,7 +52,7 @@ pub(crate) enum ControlError {
     /// Tor refused AUTHCHALLENGE.
     ChallengeRefused { reply: String },
     /// Tor does not know the cookie: another Tor's.
-    WrongCookie { addr: ControlAddr, path: PathBuf },
+    WrongCookie { addr: TorAddr, path: PathBuf },
     /// A command Tor answered with an error.
     Refused {
         what: &'static str,
@@ -67,10 +60,7 @@ pub(crate) enum ControlError {
         reply: String,
     },
     /// This ControlPort's Tor does not serve the SOCKS port the run uses.
-    OtherTor {
-        addr: ControlAddr,
-        socks: SocketAddr,
-    },
+    OtherTor { addr: TorAddr, socks: TorAddr },
     /// A reply without what it must carry.
     Missing(&'static str),
     /// Tor did not finish bootstrapping in time.
@@ -145,20 +135,20 @@ impl fmt::Display for ControlError {
 }
 
 /// Why the ControlPort at `addr` cannot be reached, and what to do about it.
-fn unreachable(f: &mut fmt::Formatter<'_>, addr: &ControlAddr, source: &io::Error) -> fmt::Result {
+fn unreachable(f: &mut fmt::Formatter<'_>, addr: &TorAddr, source: &io::Error) -> fmt::Result {
     write!(f, "cannot reach Tor's ControlPort at {addr}: {source}")?;
     match (addr, source.kind()) {
-        (ControlAddr::Unix(_), io::ErrorKind::PermissionDenied) => f.write_str(
+        (TorAddr::Unix(_), io::ErrorKind::PermissionDenied) => f.write_str(
             ". Its socket is for Tor's group: on Debian, join the debian-tor group (sudo \
              adduser $USER debian-tor, then log in again), or use a ControlPort on TCP",
         ),
-        (ControlAddr::Unix(path), _) => write!(
+        (TorAddr::Unix(path), _) => write!(
             f,
             ". Enable it in torrc (ControlSocket {}) or point --control / \
              TorControlSocket at Tor's",
             path.display()
         ),
-        (ControlAddr::Tcp(addr), _) => write!(
+        (TorAddr::Tcp(addr), _) => write!(
             f,
             ". Enable it in torrc (ControlPort {}) or point --control / TorControlPort at it",
             addr.port()
@@ -192,12 +182,12 @@ mod tests {
     #[test]
     fn a_control_socket_out_of_reach_names_the_group_that_reaches_it() {
         let denied = ControlError::Unreachable {
-            addr: ControlAddr::Unix("/run/tor/control".into()),
+            addr: TorAddr::Unix("/run/tor/control".into()),
             source: io::ErrorKind::PermissionDenied.into(),
         };
         assert!(denied.to_string().contains("join the debian-tor group"));
         let absent = ControlError::Unreachable {
-            addr: ControlAddr::Unix("/run/tor/control".into()),
+            addr: TorAddr::Unix("/run/tor/control".into()),
             source: io::ErrorKind::NotFound.into(),
         };
         assert!(absent

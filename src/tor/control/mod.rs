@@ -10,14 +10,14 @@ pub(crate) mod onion_service;
 pub(crate) mod proto;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::stream::{Blocking, TorStream};
 pub(crate) use error::ControlError;
 use proto::Reply;
-pub(crate) use torsocks_core::config::ControlAddr;
+pub(crate) use torsocks_core::config::TorAddr;
 use torsocks_core::hex;
 
 /// How long connecting to the ControlPort, and each reply, may take.
@@ -26,55 +26,6 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// Where Debian's tor (and its `tor@default` service) listens for control
 /// connections: its only ControlPort, for the `debian-tor` group.
 pub(crate) const DEBIAN_SOCKET: &str = "/run/tor/control";
-
-/// A control connection's socket, blocking.
-#[derive(Debug)]
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    /// Connects to `addr` within the deadline; reads and writes get it too.
-    fn connect(addr: &ControlAddr) -> std::io::Result<Stream> {
-        let stream = match addr {
-            ControlAddr::Tcp(addr) => Stream::Tcp(TcpStream::connect_timeout(addr, DEADLINE)?),
-            // A Unix connect does not wait for a peer: it succeeds or fails at once.
-            ControlAddr::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
-        };
-        match &stream {
-            Stream::Tcp(s) => s
-                .set_read_timeout(Some(DEADLINE))
-                .and_then(|()| s.set_write_timeout(Some(DEADLINE)))?,
-            Stream::Unix(s) => s
-                .set_read_timeout(Some(DEADLINE))
-                .and_then(|()| s.set_write_timeout(Some(DEADLINE)))?,
-        }
-        Ok(stream)
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// How to authenticate (§3.5).
 #[derive(Debug, Clone)]
@@ -91,7 +42,7 @@ pub(crate) enum Credentials {
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     /// Its address.
-    pub addr: ControlAddr,
+    pub addr: TorAddr,
     /// The credentials to give.
     pub credentials: Credentials,
 }
@@ -99,9 +50,9 @@ pub(crate) struct Endpoint {
 /// An authenticated control connection.
 #[derive(Debug)]
 pub(crate) struct Control {
-    stream: Stream,
+    stream: Blocking,
     replies: proto::Replies,
-    addr: ControlAddr,
+    addr: TorAddr,
     /// Tor's version, from PROTOCOLINFO.
     pub version: Option<String>,
 }
@@ -110,10 +61,11 @@ impl Control {
     /// Connects to the ControlPort and authenticates.
     pub(crate) fn connect(endpoint: &Endpoint) -> Result<Control, ControlError> {
         let addr = endpoint.addr.clone();
-        let stream = Stream::connect(&addr).map_err(|source| ControlError::Unreachable {
-            addr: addr.clone(),
-            source,
-        })?;
+        let stream =
+            Blocking::connect(&addr, DEADLINE).map_err(|source| ControlError::Unreachable {
+                addr: addr.clone(),
+                source,
+            })?;
         let mut control = Control {
             stream,
             replies: proto::Replies::default(),
@@ -215,35 +167,22 @@ impl Control {
 
     /// The connection for the session's runtime (NEWNYM without blocking the loop).
     pub(crate) fn into_async(self) -> std::io::Result<AsyncControl> {
-        let stream: Box<dyn AsyncStream> = match self.stream {
-            Stream::Tcp(s) => {
-                s.set_nonblocking(true)?;
-                Box::new(tokio::net::TcpStream::from_std(s)?)
-            }
-            Stream::Unix(s) => {
-                s.set_nonblocking(true)?;
-                Box::new(tokio::net::UnixStream::from_std(s)?)
-            }
-        };
         Ok(AsyncControl {
-            stream,
+            stream: self.stream.into_async()?,
             replies: self.replies,
         })
     }
 
-    /// The TCP addresses of Tor's SOCKS ports.
-    pub(crate) fn socks_listeners(&mut self) -> Result<Vec<SocketAddr>, ControlError> {
+    /// Where Tor's SOCKS ports listen.
+    pub(crate) fn socks_listeners(&mut self) -> Result<Vec<TorAddr>, ControlError> {
         let reply = self.expect_ok("GETINFO net/listeners/socks", "the SOCKS listeners")?;
         Ok(proto::socks_listeners(&reply))
     }
 
-    /// Whether this Tor serves SOCKS at `socks` (on that address, or on every
-    /// address at that port).
-    pub(crate) fn serves_socks_at(&mut self, socks: SocketAddr) -> Result<bool, ControlError> {
-        let listeners = self.socks_listeners()?;
-        Ok(listeners
-            .iter()
-            .any(|l| *l == socks || (l.ip().is_unspecified() && l.port() == socks.port())))
+    /// Whether this Tor serves SOCKS at `socks` (on that address, on every address at
+    /// that port, or on that socket).
+    pub(crate) fn serves_socks_at(&mut self, socks: &TorAddr) -> Result<bool, ControlError> {
+        Ok(proto::serves(&self.socks_listeners()?, socks))
     }
 
     /// Where Tor's bootstrap is.
@@ -282,13 +221,13 @@ impl Control {
 /// socket or its cookie: the message names the `debian-tor` group); the connection
 /// when its Tor is the one that serves SOCKS at `socks` (another Tor's ControlPort
 /// must never get this run's NEWNYM or onion service).
-pub(crate) fn debian(socks: SocketAddr) -> Option<Result<(Endpoint, Control), ControlError>> {
+pub(crate) fn debian(socks: &TorAddr) -> Option<Result<(Endpoint, Control), ControlError>> {
     let path = Path::new(DEBIAN_SOCKET);
     if !path.exists() {
         return None;
     }
     let endpoint = Endpoint {
-        addr: ControlAddr::Unix(path.to_path_buf()),
+        addr: TorAddr::Unix(path.to_path_buf()),
         credentials: Credentials::Auto,
     };
     let found = Control::connect(&endpoint).and_then(|mut control| {
@@ -296,7 +235,7 @@ pub(crate) fn debian(socks: SocketAddr) -> Option<Result<(Endpoint, Control), Co
             true => Ok((endpoint, control)),
             false => Err(ControlError::OtherTor {
                 addr: control.addr.clone(),
-                socks,
+                socks: socks.clone(),
             }),
         }
     });
@@ -319,13 +258,9 @@ fn succeeded(reply: Reply, what: &'static str) -> Result<Reply, ControlError> {
 /// The control connection in the session's runtime: each exchange awaits Tor's reply
 /// instead of blocking the session's one thread (every connection's traffic) on it.
 pub(crate) struct AsyncControl {
-    stream: Box<dyn AsyncStream>,
+    stream: TorStream,
     replies: proto::Replies,
 }
-
-/// A TCP or Unix control connection in the runtime.
-trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> AsyncStream for T {}
 
 impl std::fmt::Debug for AsyncControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::error::ProtocolError;
+use super::TorAddr;
 
 /// A complete reply: its status code and the text of each line (data lines of a
 /// `+` block appended to the line that opened it).
@@ -160,14 +161,41 @@ pub(crate) fn unquote(text: &str) -> String {
 
 /// The SOCKS listeners of a `GETINFO net/listeners/socks` reply (a space-separated
 /// list of quoted `ADDR:PORT` or `unix:PATH`); what is not a TCP address is left out.
-pub(crate) fn socks_listeners(reply: &Reply) -> Vec<std::net::SocketAddr> {
+pub(crate) fn socks_listeners(reply: &Reply) -> Vec<TorAddr> {
     let prefix = "net/listeners/socks=";
     let Some(list) = reply.lines.iter().find_map(|l| l.strip_prefix(prefix)) else {
         return Vec::new();
     };
     list.split(' ')
-        .filter_map(|word| unquote(word).parse().ok())
+        .filter_map(|word| {
+            let word = unquote(word);
+            match word.strip_prefix("unix:") {
+                Some(path) => Some(TorAddr::Unix(PathBuf::from(path))),
+                None => word.parse().ok().map(TorAddr::Tcp),
+            }
+        })
         .collect()
+}
+
+/// Whether `socks` is among `listeners`: the same address, a listener on every
+/// address at its port, or the same socket (by path, or by the file it names).
+pub(crate) fn serves(listeners: &[TorAddr], socks: &TorAddr) -> bool {
+    listeners.iter().any(|l| match (l, socks) {
+        (TorAddr::Tcp(l), TorAddr::Tcp(s)) => {
+            l == s || (l.ip().is_unspecified() && l.port() == s.port())
+        }
+        (TorAddr::Unix(l), TorAddr::Unix(s)) => l == s || same_file(l, s),
+        _ => false,
+    })
+}
+
+/// Whether two paths name the same file (a socket reached through a symlink).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// What PROTOCOLINFO says about authentication.
@@ -277,13 +305,29 @@ mod tests {
                 "OK".to_string(),
             ],
         };
+        let listeners = socks_listeners(&reply);
         assert_eq!(
-            socks_listeners(&reply),
+            listeners,
             [
-                "127.0.0.1:9050".parse::<std::net::SocketAddr>().unwrap(),
-                "[::1]:9150".parse().unwrap()
+                TorAddr::Tcp("127.0.0.1:9050".parse().unwrap()),
+                TorAddr::Unix("/run/tor/socks".into()),
+                TorAddr::Tcp("[::1]:9150".parse().unwrap()),
             ]
         );
+        for (socks, served) in [
+            ("127.0.0.1:9050", true),
+            ("127.0.0.1:9051", false),
+            ("unix:/run/tor/socks", true),
+            ("unix:/run/tor/other", false),
+        ] {
+            let socks: TorAddr = socks.parse().unwrap();
+            assert_eq!(serves(&listeners, &socks), served, "{socks}");
+        }
+        let every = [TorAddr::Tcp("0.0.0.0:9050".parse().unwrap())];
+        assert!(serves(
+            &every,
+            &TorAddr::Tcp("127.0.0.1:9050".parse().unwrap())
+        ));
         let none = Reply {
             code: 250,
             lines: vec!["net/listeners/socks=".into(), "OK".into()],
