@@ -153,6 +153,17 @@ fn invalid_values_exit_1() {
             &[],
             "(only SOCKS5Username is set)",
         ),
+        // A SOCKS port on a Unix socket serves torsocks-ns only.
+        (
+            "TorSocket /run/tor/socks\n",
+            &[],
+            "serves torsocks-ns only: torsocks needs Tor's TCP SocksPort",
+        ),
+        (
+            "",
+            &[("TORSOCKS_TOR_ADDRESS", "unix:/run/tor/socks")],
+            "(TorSocket unix:/run/tor/socks) serves torsocks-ns only",
+        ),
     ];
     for (i, (file, vars, message)) in cases.iter().enumerate() {
         let conf = Conf::new(&format!("invalid{i}"), file);

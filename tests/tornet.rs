@@ -332,6 +332,22 @@ fn stock_tor_details_end_to_end(net: &TorNet) {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Tor's SOCKS port on a Unix socket (`SocksPort unix:PATH`), root-run: the launcher
+    // (nobody, in a root with that socket alone) reaches it.
+    let unix = format!("unix:{}", net.socks_socket().display());
+    let out = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
+        .args(["-a", &unix, "--", "sh", "-c", &script])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .current_dir("/")
+        .output()
+        .expect("torsocks-ns -a unix:");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the target host\nhost-ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let socket = net.dir().join("client").join("control");
     let mut child = Command::new(torsocks_testkit::install::bin("torsocks-ns"))
         .args([

@@ -24,6 +24,9 @@ pub(crate) enum Step {
     User(u32),
     /// One operation of the launcher's empty root.
     EmptyRoot(&'static str),
+    /// Tor's SOCKS port on a Unix socket, out of the launcher's reach as the user it
+    /// became.
+    TorSocket(std::path::PathBuf),
     /// A Landlock ruleset.
     Landlock,
     /// A directory the embedded client's Landlock rules must open.
@@ -70,6 +73,14 @@ impl fmt::Display for ConfineError {
             Step::Group(gid) => write!(f, "changing to group {gid}: {source}"),
             Step::User(uid) => write!(f, "changing to user {uid}: {source}"),
             Step::EmptyRoot(what) => write!(f, "the launcher's empty root: {what}: {source}"),
+            Step::TorSocket(path) => write!(
+                f,
+                "Tor's SOCKS socket {}: {source}: the launcher runs as the command's user \
+                 (uid {}), with the socket's group as its only other group; make the socket \
+                 and its directories reachable by that user or group",
+                path.display(),
+                nix::unistd::getuid()
+            ),
             Step::Landlock => write!(f, "Landlock: {source}"),
             #[cfg(feature = "embedded-tor")]
             Step::LandlockDir(dir) => write!(

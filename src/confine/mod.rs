@@ -82,21 +82,29 @@ pub(crate) struct Confinement {
 pub(crate) struct Confined {
     pub entered: Entered,
     pub landlock: Enforced,
+    /// Tor's SOCKS port is a Unix socket (no TCP at all).
+    pub tor_socket: bool,
 }
 
 impl Confined {
     /// Lines for `-d`.
     pub(crate) fn describe(&self) -> Vec<String> {
-        let root = match &self.entered {
-            Entered::EmptyRoot => "its own user and mount namespaces, an empty root".to_string(),
-            Entered::Refused(why) => {
+        let root = match (&self.entered, self.tor_socket) {
+            (Entered::EmptyRoot, false) => {
+                "its own user and mount namespaces, an empty root".to_string()
+            }
+            (Entered::EmptyRoot, true) => {
+                "its own user and mount namespaces, a root with Tor's socket alone".to_string()
+            }
+            (Entered::Refused(why), _) => {
                 format!("the host's file system (the kernel refused {why})")
             }
         };
-        let landlock = match self.landlock {
-            Enforced::Fully => "Landlock: no file system, TCP only to Tor's port, no bind",
-            Enforced::Partly => "Landlock: partly (this kernel has an older Landlock)",
-            Enforced::Not => "no Landlock (this kernel has none): the empty root alone",
+        let landlock = match (self.landlock, self.tor_socket) {
+            (Enforced::Fully, false) => "Landlock: no file system, TCP only to Tor's port, no bind",
+            (Enforced::Fully, true) => "Landlock: no file system, no TCP connection, no bind",
+            (Enforced::Partly, _) => "Landlock: partly (this kernel has an older Landlock)",
+            (Enforced::Not, _) => "no Landlock (this kernel has none): the empty root alone",
         };
         vec![
             format!("the launcher is confined: {root}; no capabilities; no new privileges"),
@@ -132,7 +140,11 @@ pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, ConfineErr
     };
     let filter = seccomp::launcher_filter(&confinement.reach, on_refusal)?;
     seccompiler::apply_filter(&filter).map_err(ConfineError::at(Step::Seccomp))?;
-    Ok(Confined { entered, landlock })
+    Ok(Confined {
+        entered,
+        landlock,
+        tor_socket: socket.is_some(),
+    })
 }
 
 /// Every capability, in whichever user namespace the launcher is now: the bounding set

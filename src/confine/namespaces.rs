@@ -40,6 +40,11 @@ pub(super) fn enter(
     if let Some(account) = account {
         become_account(account, socket)?;
     }
+    if let Some(path) = socket {
+        // Write access is what connect needs; said now, not as a refused connection.
+        nix::unistd::access(path, nix::unistd::AccessFlags::W_OK)
+            .map_err(ConfineError::at(Step::TorSocket(path.to_path_buf())))?;
+    }
     let flags = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWIPC

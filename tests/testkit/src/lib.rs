@@ -4,6 +4,8 @@
 //!
 //! * [`mock_tor`] — a mock of Tor's SOCKS port that records every request (command,
 //!   address type, host, port, credentials, raw bytes) and misbehaves on demand.
+//! * [`unix_front`] — the mock's SOCKS port on a Unix socket too (torrc's
+//!   `SocksPort unix:PATH`), counting the connections that came through it.
 //! * [`mock_control`] — a mock of Tor's ControlPort (authentication, bootstrap status,
 //!   NEWNYM, ADD_ONION) that records every command.
 //! * [`target_host`] — a private host in a network namespace the test creates (veth
@@ -42,5 +44,6 @@ pub mod require;
 pub mod sandbox;
 pub mod target_host;
 pub mod tornet;
+pub mod unix_front;
 pub mod wait;
 pub mod world;

@@ -155,6 +155,9 @@ impl TorNet {
         let resolv_conf = dir.join("resolv.conf");
         fs::write(&resolv_conf, format!("nameserver {}\n", dns.addr()))?;
 
+        let socks_socket = client_socks_socket(&dir);
+        let socks_dir = socks_socket.parent().unwrap_or(&dir);
+        fs::create_dir_all(socks_dir)?;
         for (nickname, role) in &roles {
             let node_dir = dir.join(nickname);
             fs::create_dir_all(&node_dir)?;
@@ -162,6 +165,10 @@ impl TorNet {
             fs::write(node_dir.join("torrc"), text)?;
         }
         chown_tree(&dir, uid, gid)?;
+        // The Unix SocksPort's directories as Debian's /run/tor: the tor group's too.
+        for group_dir in [&dir, socks_dir] {
+            fs::set_permissions(group_dir, fs::Permissions::from_mode(0o750))?;
+        }
 
         let confinement = Confinement::install(uid, &options.allow)?;
         let mut net = TorNet {
@@ -199,6 +206,11 @@ impl TorNet {
     /// The client's SocksPort.
     pub fn socks_addr(&self) -> SocketAddr {
         self.socks
+    }
+
+    /// The client's SocksPort on a Unix socket (for the tor group, as Debian's).
+    pub fn socks_socket(&self) -> PathBuf {
+        client_socks_socket(&self.dir)
     }
 
     /// The client's ControlPort (no authentication).
@@ -542,6 +554,11 @@ fn relay_fingerprint(node_dir: &Path) -> io::Result<String> {
         .nth(1)
         .map(str::to_string)
         .ok_or_else(|| io::Error::other("empty fingerprint file"))
+}
+
+/// Where the client's Unix SocksPort is, in the network's directory `net_dir`.
+pub(crate) fn client_socks_socket(net_dir: &Path) -> PathBuf {
+    net_dir.join("socks").join("socks")
 }
 
 /// Gives the whole tree to the tor user; tor insists on private data directories.

@@ -112,10 +112,15 @@ pub fn render(
             socks_port,
             control_port,
         } => {
+            // A SOCKS port on a Unix socket too, as Debian users configure one: in a
+            // directory of its own that others may search (the node's is private).
+            let socks_socket = super::client_socks_socket(dir.parent().unwrap_or(dir));
             let _ = write!(
                 t,
                 "SocksPort 127.0.0.1:{socks_port}\nControlPort 127.0.0.1:{control_port}\n\
-                 ControlSocket {d}/control\nCookieAuthentication 0\n"
+                 ControlSocket {d}/control\nCookieAuthentication 0\n\
+                 SocksPort unix:{} GroupWritable RelaxDirModeCheck\n",
+                socks_socket.display()
             );
         }
     }
