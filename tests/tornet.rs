@@ -166,6 +166,7 @@ fn curl_through_private_tor_network() {
 
     sandbox_features_end_to_end(&net);
     embedded_client_end_to_end(&net);
+    embedded_runs_at_once(&net);
 
     let peers = net.peers().expect("ss");
     // Seven tor processes talk to each other: the check must have seen them.
@@ -379,6 +380,45 @@ fn stock_tor_details_end_to_end(net: &TorNet) {
             .is_some_and(|l| l.contains("Tor was sent NEWNYM")),
         "{said:?}"
     );
+}
+
+/// Three embedded runs started at once with one new state directory (a `--shell` open
+/// while a script runs): each bootstraps and fetches its page, one writing the shared
+/// state and cache, the others reading them.
+fn embedded_runs_at_once(net: &TorNet) {
+    let Some(setpriv) = require::program("setpriv") else {
+        return;
+    };
+    let dir = net.dir().join("arti");
+    let state = dir.join("shared-state");
+    let _ = std::fs::remove_dir_all(&state);
+    let url = format!("http://{ZONE_NAME}/hello.txt");
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(&setpriv)
+                .args(["--reuid=debian-tor", "--regid=debian-tor", "--clear-groups"])
+                .arg(torsocks_testkit::install::bin("torsocks-ns"))
+                .args(["--tor", "embedded", "-P", "1", "--tor-state"])
+                .arg(&state)
+                .arg("--arti-config")
+                .arg(dir.join("arti.toml"))
+                .args(["--", "curl", "-sS", "--max-time", "60", &url])
+                .env("TORSOCKS_CONF_FILE", "/dev/null")
+                .env("HOME", &dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("torsocks-ns --tor embedded")
+        })
+        .collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let out = run.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stdout == http_files()["/hello.txt"],
+            "run {i} of three at once: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// The embedded Tor client (Arti) against the private network, with no tor daemon on

@@ -41,6 +41,8 @@ pub(crate) enum ArtiError {
     },
     /// Its state or cache directory cannot be made.
     Directory { path: PathBuf, source: io::Error },
+    /// Another run kept the start lock of the shared state for too long.
+    StartLock { path: PathBuf, secs: u64 },
     /// Its runtime cannot be built.
     Runtime(io::Error),
     /// Arti cannot create the client.
@@ -97,6 +99,12 @@ impl fmt::Display for ArtiError {
             ArtiError::Directory { path, source } => {
                 write!(f, "{CLIENT}'s directory {}: {source}", path.display())
             }
+            ArtiError::StartLock { path, secs } => write!(
+                f,
+                "{CLIENT} waited {secs} s for another run to create its client (the lock {} \
+                 is held); give this run a state of its own with --tor-state DIR",
+                path.display()
+            ),
             ArtiError::Runtime(e) => write!(f, "{CLIENT}'s runtime: {e}"),
             ArtiError::CannotStart(e) => write!(f, "{CLIENT} cannot start: {}", report(e)),
             ArtiError::Bootstrap(e) => write!(f, "{CLIENT} could not bootstrap: {}", report(e)),

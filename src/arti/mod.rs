@@ -21,6 +21,7 @@ pub(crate) mod dirs;
 mod error;
 mod front;
 pub(crate) mod process;
+mod start_lock;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -126,14 +127,15 @@ impl Embedded {
     /// Starts the client and waits until it has bootstrapped, showing progress on
     /// stderr; the error says what was reached and what blocked it.
     pub(crate) fn start(configured: Configured, options: &Options) -> Result<Embedded, ArtiError> {
-        let config = configured.config;
+        let Configured { config, storage } = configured;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arti")
             .enable_all()
             .build()
             .map_err(ArtiError::Runtime)?;
-        let socks = runtime.block_on(bootstrap(config, options))?;
+        let state = storage.map(|dirs| dirs.state);
+        let socks = runtime.block_on(bootstrap(config, state.as_deref(), options))?;
         Ok(Embedded {
             runtime: Some(runtime),
             socks,
@@ -156,16 +158,20 @@ impl Drop for Embedded {
     }
 }
 
-/// Creates the client, bootstraps it within the deadline, and starts the front.
+/// Creates the client (one run at a time for a shared `state`: [`start_lock`]),
+/// bootstraps it within the deadline, and starts the front.
 async fn bootstrap(
     config: arti_client::TorClientConfig,
+    state: Option<&std::path::Path>,
     options: &Options,
 ) -> Result<SocketAddr, ArtiError> {
+    let starting = start_lock::StartLock::take(state, options.timeout).await?;
     let client = TorClient::builder()
         .config(config)
         .bootstrap_behavior(BootstrapBehavior::Manual)
         .create_unbootstrapped()
         .map_err(|e| ArtiError::CannotStart(Box::new(e)))?;
+    drop(starting);
     let mut progress = Progress::new("the embedded Tor client", options.tty);
     let mut events = client.bootstrap_events();
     let deadline = tokio::time::sleep(options.timeout);
