@@ -101,9 +101,10 @@ fn answer(
     match files.get(path.as_str()) {
         Some(body) => {
             // Text as text, so that a browser shows it rather than downloading it.
-            let kind = match path.ends_with(".txt") {
-                true => "text/plain; charset=utf-8",
-                false => "application/octet-stream",
+            let kind = match path.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("txt") => "text/plain; charset=utf-8",
+                Some("html") => "text/html; charset=utf-8",
+                _ => "application/octet-stream",
             };
             write!(
                 stream,

@@ -1,0 +1,237 @@
+//! Firefox ESR under `--x11`, with its own content sandbox on, root-run and rootless: it
+//! opens its window on a virtual X server (Xvfb), its tab processes start (each with
+//! Firefox's own seccomp filter stacked on the sandbox's), and the page comes through
+//! Tor: the target host saw the request, and a screenshot of the display shows the
+//! page.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use torsocks_testkit::http::HttpServer;
+use torsocks_testkit::install::bin;
+use torsocks_testkit::mock_tor::MockTor;
+use torsocks_testkit::procfs;
+use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, SYSTEM_PATH};
+use torsocks_testkit::{require, wait};
+
+/// The page's background, as the screenshot's pixels hold it (0xRRGGBB).
+const PAGE_COLOUR: u32 = 0x00aa00;
+const PAGE: &str = "<html><body style=\"background:#00aa00\"><h1>through Tor</h1></body></html>";
+
+/// A virtual X server on a display of its own; stopped when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    /// Starts one and waits until it listens (`-displayfd` names the display then).
+    fn start() -> Option<Xvfb> {
+        let program = require::program("Xvfb")?;
+        let mut child = Command::new(program)
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Some(Xvfb {
+            child,
+            display: format!(":{}", line.trim()),
+        })
+    }
+
+    /// A screenshot, as `xwd` dumps it.
+    fn screenshot(&self) -> Vec<u8> {
+        Command::new("xwd")
+            .args(["-root", "-silent", "-display", &self.display])
+            .output()
+            .unwrap()
+            .stdout
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In an XWD dump of a 24-bit TrueColor screen (24 or 32 bits a pixel, little-endian,
+/// lines padded), the share of pixels that are `colour`.
+fn share_of(xwd: &[u8], colour: u32) -> f64 {
+    let field = |i: usize| {
+        xwd.get(i * 4..i * 4 + 4)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let (header, width, height) = (field(0), field(4), field(5));
+    let (per_pixel, per_line, colours) = (field(11) / 8, field(12), field(19));
+    let start = header + colours * 12;
+    let mut same = 0usize;
+    for y in 0..height {
+        for x in 0..width {
+            let at = start + y * per_line + x * per_pixel;
+            if let Some(p) = xwd.get(at..at + 3) {
+                same += usize::from(u32::from_le_bytes([p[0], p[1], p[2], 0]) == colour);
+            }
+        }
+    }
+    same as f64 / (width * height).max(1) as f64
+}
+
+/// Every process below `pid` (Firefox starts its children from threads other than
+/// its main one: each thread's children are read).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        let threads = std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten();
+        for thread in threads.flatten() {
+            let children = std::fs::read_to_string(thread.path().join("children"));
+            for child in children.unwrap_or_default().split_whitespace() {
+                if let Ok(child) = child.parse() {
+                    all.push(child);
+                    next.push(child);
+                }
+            }
+        }
+    }
+    all
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// How many seccomp filters process `pid` runs under.
+fn filters(pid: u32) -> u32 {
+    procfs::status(pid, "Seccomp_filters").parse().unwrap_or(0)
+}
+
+/// Firefox's tab processes (`-contentproc … tab`) among the launcher's descendants,
+/// and how many more filters than its main process the first of them has.
+fn content_sandbox(launcher: u32) -> Option<u32> {
+    let all = descendants(launcher);
+    let main = all
+        .iter()
+        .copied()
+        .find(|&p| cmdline(p).starts_with("firefox-esr "))?;
+    let tab = all.iter().copied().find(|&p| {
+        let c = cmdline(p);
+        c.contains("-contentproc") && c.trim_end().ends_with("tab")
+    })?;
+    filters(tab).checked_sub(filters(main))
+}
+
+/// Firefox through `torsocks-ns --x11` (`rootless`: run by nobody) on `x`, to a page
+/// of the test's own host reached through the mock Tor.
+fn firefox_loads_the_page(x: &Xvfb, rootless: bool) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::serve(
+        listener,
+        BTreeMap::from([("/page.html", PAGE.as_bytes().to_vec())]),
+    )
+    .unwrap();
+    let mock = MockTor::builder()
+        .name("page.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .start()
+        .unwrap();
+    let home = home_of_nobody(&[]);
+    let mut cmd = match rootless {
+        true => {
+            let Some(mut cmd) = nobody_outside(&home) else {
+                return;
+            };
+            cmd.arg(bin("torsocks-ns"));
+            cmd
+        }
+        false => {
+            let mut cmd = Command::new(bin("torsocks-ns"));
+            cmd.env("PATH", SYSTEM_PATH).current_dir("/");
+            cmd
+        }
+    };
+    let script = format!(
+        "mkdir -p /tmp/profile && exec firefox-esr --no-remote --profile /tmp/profile \
+         http://page.test:{port}/page.html"
+    );
+    let mut launcher = cmd
+        .args(["-P", &mock.addr().port().to_string(), "--automap", "--x11"])
+        .args(["--", "sh", "-c", &script])
+        .env("TORSOCKS_CONF_FILE", "/dev/null")
+        .env("DISPLAY", &x.display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let fetched = wait::until(Duration::from_secs(90), || !server.requests().is_empty());
+    let mut shot = Vec::new();
+    let shown = fetched
+        && wait::until(Duration::from_secs(60), || {
+            shot = x.screenshot();
+            share_of(&shot, PAGE_COLOUR) > 0.3
+        });
+    let sandboxed = content_sandbox(launcher.id());
+    #[allow(unsafe_code)]
+    // SAFETY: kill has no memory-safety preconditions; the pid is the test's own child.
+    let _ = unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
+    let _ = launcher.wait();
+    let who = if rootless { "rootless" } else { "root-run" };
+    assert!(fetched, "{who}: the page was never asked for");
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.host.as_deref() == Some("page.test")),
+        "{who}: the request did not come through Tor"
+    );
+    if !shown {
+        let kept = std::env::temp_dir().join(format!("browsers-{who}.xwd"));
+        let _ = std::fs::write(&kept, &shot);
+        panic!(
+            "{who}: the screen never showed the page ({:.0}% of it the page's colour; the \
+             screenshot is {})",
+            share_of(&shot, PAGE_COLOUR) * 100.0,
+            kept.display()
+        );
+    }
+    assert!(
+        sandboxed.is_some_and(|more| more > 0),
+        "{who}: no tab process under a seccomp filter of Firefox's own ({sandboxed:?})"
+    );
+    let _ = std::fs::remove_dir_all(home.parent().unwrap_or(Path::new("/nonexistent")));
+}
+
+#[test]
+fn firefox_with_its_content_sandbox_loads_a_page_through_tor() {
+    if !require::tun() || require::program("firefox-esr").is_none() {
+        return;
+    }
+    let Some(x) = Xvfb::start() else {
+        return;
+    };
+    firefox_loads_the_page(&x, false);
+    firefox_loads_the_page(&x, true);
+}
