@@ -78,9 +78,39 @@ pub(crate) enum ArtiError {
 /// The helper's file name, installed beside `torsocks-inspect`.
 pub(crate) const PROGRAM: &str = "torsocks-arti";
 
+/// How the messages name the client.
+const CLIENT: &str = "the embedded Tor client";
+
+/// [`ArtiError::Timeout`]'s message.
+fn timed_out(
+    f: &mut fmt::Formatter<'_>,
+    secs: u64,
+    reached: &str,
+    hint: Option<&str>,
+) -> fmt::Result {
+    write!(
+        f,
+        "{CLIENT} has not bootstrapped within {secs} s: it reached {reached}"
+    )?;
+    match hint {
+        Some(hint) => write!(f, " ({hint})"),
+        None => Ok(()),
+    }
+}
+
+/// [`ArtiError::NotInstalled`]'s message.
+fn not_installed(f: &mut fmt::Formatter<'_>, looked: &[PathBuf]) -> fmt::Result {
+    let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+    write!(
+        f,
+        "{CLIENT} ({PROGRAM}) is not installed with this torsocks-ns (looked for {}): \
+         reinstall torsocks-rs, or use a tor daemon (--tor daemon)",
+        looked.join(", ")
+    )
+}
+
 impl fmt::Display for ArtiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const CLIENT: &str = "the embedded Tor client";
         match self {
             ArtiError::NoStateDir { var } => write!(
                 f,
@@ -112,27 +142,10 @@ impl fmt::Display for ArtiError {
                 secs,
                 reached,
                 hint,
-            } => {
-                write!(
-                    f,
-                    "{CLIENT} has not bootstrapped within {secs} s: it reached {reached}"
-                )?;
-                match hint {
-                    Some(hint) => write!(f, " ({hint})"),
-                    None => Ok(()),
-                }
-            }
+            } => timed_out(f, *secs, reached, hint.as_deref()),
             ArtiError::SocksPort(e) => write!(f, "{CLIENT}'s SOCKS port: {e}"),
             ArtiError::Confine(e) => write!(f, "{CLIENT} cannot confine itself: {e}"),
-            ArtiError::NotInstalled { looked } => {
-                let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
-                write!(
-                    f,
-                    "{CLIENT} ({PROGRAM}) is not installed with this torsocks-ns (looked for \
-                     {}): reinstall torsocks-rs, or use a tor daemon (--tor daemon)",
-                    looked.join(", ")
-                )
-            }
+            ArtiError::NotInstalled { looked } => not_installed(f, looked),
             ArtiError::Exe(e) => e.fmt(f),
             ArtiError::Spawn { program, source } => {
                 write!(f, "{CLIENT} ({}): {source}", program.display())
