@@ -440,6 +440,45 @@ fn no_user_namespace_nor_kernel_interfaces_inside() {
     let _ = std::fs::remove_dir_all(home.parent().unwrap());
 }
 
+// `--allow-userns` (Chromium's sandbox): user namespaces, bounded; the other kernel
+// interfaces stay refused, and a namespace made inside cannot touch the sandbox's
+// network: a new network namespace has loopback alone, and tun0 is not its to change.
+#[test]
+fn allow_userns_gives_user_namespaces_and_nothing_more() {
+    let Some(w) = world() else { return };
+    let home = home_of_nobody(&[]);
+    let script = "cat /proc/sys/user/max_user_namespaces
+                  unshare -Urn sh -c 'echo links $(ip -o link | wc -l)'
+                  unshare -Ur ip addr add 10.9.9.9/32 dev tun0 2>/dev/null || echo tun0-refused
+                  python3 -c \"$CALLS\"";
+    for (how, cmd) in [
+        ("root", Some(root_run(&w.mock))),
+        ("rootless", rootless_run(&w.mock, &home)),
+    ] {
+        let Some(mut cmd) = cmd else { continue };
+        cmd.args(["--allow-userns", "--setenv"])
+            .arg(format!("CALLS={KERNEL_CALLS}"));
+        let out = sh(cmd, script);
+        let s = stdout(&out);
+        assert!(out.status.success(), "{how}: {}", text(&out));
+        assert!(s.starts_with("1024\n"), "{how}: the bound: {s}");
+        assert!(
+            s.contains("links 1\n"),
+            "{how}: a new network has lo alone: {s}"
+        );
+        assert!(s.contains("tun0-refused"), "{how}: {s}");
+        assert_eq!(field(&s, "unshare "), "0", "{how}: {s}");
+        for call in ["userfaultfd", "keyctl", "add_key", "perf_event_open", "bpf"] {
+            assert_eq!(
+                field(&s, &format!("{call} ")),
+                libc::EPERM.to_string(),
+                "{how}: {call}: {s}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(home.parent().unwrap());
+}
+
 #[test]
 fn fork_and_memory_bombs_stop_at_the_bounds() {
     let Some(w) = world() else { return };

@@ -1,8 +1,11 @@
-//! Firefox ESR under `--x11`, with its own content sandbox on, root-run and rootless: it
-//! opens its window on a virtual X server (Xvfb), its tab processes start (each with
-//! Firefox's own seccomp filter stacked on the sandbox's), and the page comes through
-//! Tor: the target host saw the request, and a screenshot of the display shows the
-//! page.
+//! Browsers with sandboxes of their own under `--x11`, on a virtual X server (Xvfb):
+//! the page comes through Tor (the test's host saw the request, the mock Tor the
+//! name) and a screenshot of the display shows it.
+//!
+//! * Firefox ESR, root-run and rootless, with its content sandbox on: its tab
+//!   processes stack Firefox's seccomp filter on the sandbox's.
+//! * Chromium, rootless and without `--no-sandbox`: its sandbox needs user namespaces,
+//!   refused by default (it will not start), given by `--allow-userns`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
@@ -145,9 +148,58 @@ fn content_sandbox(launcher: u32) -> Option<u32> {
     filters(tab).checked_sub(filters(main))
 }
 
-/// Firefox through `torsocks-ns --x11` (`rootless`: run by nobody) on `x`, to a page
-/// of the test's own host reached through the mock Tor.
-fn firefox_loads_the_page(x: &Xvfb, rootless: bool) {
+/// A user namespace of its own (`/proc/PID/ns/user`), as its link names it.
+fn user_namespace(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/user"))
+        .map(|l| l.display().to_string())
+        .unwrap_or_default()
+}
+
+/// Chromium's renderers (`--type=renderer`) among the launcher's descendants: how many
+/// more filters than the browser process the first of them has, when it is also in a
+/// user namespace of its own (the namespace layer of Chromium's sandbox).
+fn renderer_sandbox(launcher: u32) -> Option<u32> {
+    let all = descendants(launcher);
+    let is_chromium = |p: u32| cmdline(p).starts_with("/usr/lib/chromium/chromium ");
+    let main = all
+        .iter()
+        .copied()
+        .find(|&p| is_chromium(p) && !cmdline(p).contains("--type="))?;
+    let renderer = all
+        .iter()
+        .copied()
+        .find(|&p| is_chromium(p) && cmdline(p).contains("--type=renderer"))?;
+    (user_namespace(renderer) != user_namespace(main))
+        .then(|| filters(renderer).checked_sub(filters(main)))
+        .flatten()
+}
+
+/// What a browser run showed.
+struct Browsed {
+    /// The page's request reached the test's host.
+    fetched: bool,
+    /// It came through (the mock) Tor.
+    through_tor: bool,
+    /// The last screenshot, and whether it showed the page.
+    shot: Vec<u8>,
+    shown: bool,
+    /// What `inspect` found of the browser's own sandbox while it ran.
+    sandboxed: Option<u32>,
+    /// What torsocks-ns and the browser wrote on stderr.
+    stderr: String,
+}
+
+/// `browser` (a shell command, `URL` in it replaced by the page's) through
+/// `torsocks-ns --x11 options` on `x` (`rootless`: run by nobody), to a page of the
+/// test's own host reached through the mock Tor; `inspect` looks at the launcher's
+/// descendants while the page is shown.
+fn browse(
+    x: &Xvfb,
+    rootless: bool,
+    options: &[&str],
+    browser: &str,
+    inspect: fn(u32) -> Option<u32>,
+) -> Option<Browsed> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::serve(
@@ -162,9 +214,7 @@ fn firefox_loads_the_page(x: &Xvfb, rootless: bool) {
     let home = home_of_nobody(&[]);
     let mut cmd = match rootless {
         true => {
-            let Some(mut cmd) = nobody_outside(&home) else {
-                return;
-            };
+            let mut cmd = nobody_outside(&home)?;
             cmd.arg(bin("torsocks-ns"));
             cmd
         }
@@ -174,55 +224,77 @@ fn firefox_loads_the_page(x: &Xvfb, rootless: bool) {
             cmd
         }
     };
-    let script = format!(
-        "mkdir -p /tmp/profile && exec firefox-esr --no-remote --profile /tmp/profile \
-         http://page.test:{port}/page.html"
-    );
+    let script = browser.replace("URL", &format!("http://page.test:{port}/page.html"));
+    let errors = home.with_file_name("stderr");
     let mut launcher = cmd
         .args(["-P", &mock.addr().port().to_string(), "--automap", "--x11"])
+        .args(options)
         .args(["--", "sh", "-c", &script])
         .env("TORSOCKS_CONF_FILE", "/dev/null")
         .env("DISPLAY", &x.display)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
-    let fetched = wait::until(Duration::from_secs(90), || !server.requests().is_empty());
+    let mut ended = false;
+    wait::until(Duration::from_secs(90), || {
+        ended = matches!(launcher.try_wait(), Ok(Some(_)));
+        ended || !server.requests().is_empty()
+    });
+    let fetched = !server.requests().is_empty();
     let mut shot = Vec::new();
     let shown = fetched
+        && !ended
         && wait::until(Duration::from_secs(60), || {
             shot = x.screenshot();
             share_of(&shot, PAGE_COLOUR) > 0.3
         });
-    let sandboxed = content_sandbox(launcher.id());
+    let sandboxed = inspect(launcher.id());
     #[allow(unsafe_code)]
     // SAFETY: kill has no memory-safety preconditions; the pid is the test's own child.
     let _ = unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
     let _ = launcher.wait();
-    let who = if rootless { "rootless" } else { "root-run" };
-    assert!(fetched, "{who}: the page was never asked for");
+    let stderr = std::fs::read_to_string(&errors).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(home.parent().unwrap_or(Path::new("/nonexistent")));
+    let through_tor = mock
+        .requests()
+        .iter()
+        .any(|r| r.host.as_deref() == Some("page.test"));
+    Some(Browsed {
+        fetched,
+        through_tor,
+        shot,
+        shown,
+        sandboxed,
+        stderr,
+    })
+}
+
+/// The page came through Tor and the screen showed it (else the screenshot is kept).
+fn assert_shown(who: &str, run: &Browsed) {
     assert!(
-        mock.requests()
-            .iter()
-            .any(|r| r.host.as_deref() == Some("page.test")),
+        run.fetched,
+        "{who}: the page was never asked for: {}",
+        run.stderr
+    );
+    assert!(
+        run.through_tor,
         "{who}: the request did not come through Tor"
     );
-    if !shown {
-        let kept = std::env::temp_dir().join(format!("browsers-{who}.xwd"));
-        let _ = std::fs::write(&kept, &shot);
+    if !run.shown {
+        let kept = std::env::temp_dir().join(format!("browsers-{}.xwd", who.replace(' ', "-")));
+        let _ = std::fs::write(&kept, &run.shot);
         panic!(
             "{who}: the screen never showed the page ({:.0}% of it the page's colour; the \
              screenshot is {})",
-            share_of(&shot, PAGE_COLOUR) * 100.0,
+            share_of(&run.shot, PAGE_COLOUR) * 100.0,
             kept.display()
         );
     }
-    assert!(
-        sandboxed.is_some_and(|more| more > 0),
-        "{who}: no tab process under a seccomp filter of Firefox's own ({sandboxed:?})"
-    );
-    let _ = std::fs::remove_dir_all(home.parent().unwrap_or(Path::new("/nonexistent")));
 }
+
+const FIREFOX: &str =
+    "mkdir -p /tmp/profile && exec firefox-esr --no-remote --profile /tmp/profile URL";
 
 #[test]
 fn firefox_with_its_content_sandbox_loads_a_page_through_tor() {
@@ -232,6 +304,54 @@ fn firefox_with_its_content_sandbox_loads_a_page_through_tor() {
     let Some(x) = Xvfb::start() else {
         return;
     };
-    firefox_loads_the_page(&x, false);
-    firefox_loads_the_page(&x, true);
+    for rootless in [false, true] {
+        let who = if rootless {
+            "firefox rootless"
+        } else {
+            "firefox root-run"
+        };
+        let Some(run) = browse(&x, rootless, &[], FIREFOX, content_sandbox) else {
+            return;
+        };
+        assert_shown(who, &run);
+        assert!(
+            run.sandboxed.is_some_and(|more| more > 0),
+            "{who}: no tab process under a seccomp filter of Firefox's own ({:?})",
+            run.sandboxed
+        );
+    }
+}
+
+const CHROMIUM: &str = "exec chromium --user-data-dir=/tmp/chromium --no-first-run \
+    --no-default-browser-check --disable-gpu URL";
+
+/// Chromium's sandbox needs user namespaces, which the sandbox refuses unless
+/// `--allow-userns`: then, run by an unprivileged user, without `--no-sandbox`, its
+/// renderers run in user namespaces of their own under its seccomp filter.
+#[test]
+fn chromium_with_its_sandbox_loads_a_page_through_tor_with_allow_userns() {
+    if !require::tun() || require::program("chromium").is_none() {
+        return;
+    }
+    let Some(x) = Xvfb::start() else {
+        return;
+    };
+    let Some(refused) = browse(&x, true, &[], CHROMIUM, renderer_sandbox) else {
+        return;
+    };
+    assert!(
+        !refused.fetched && refused.stderr.contains("No usable sandbox"),
+        "without --allow-userns Chromium's sandbox cannot start, and neither can it: {}",
+        refused.stderr
+    );
+    let Some(run) = browse(&x, true, &["--allow-userns"], CHROMIUM, renderer_sandbox) else {
+        return;
+    };
+    assert_shown("chromium --allow-userns", &run);
+    assert!(
+        run.sandboxed.is_some_and(|more| more > 0),
+        "chromium --allow-userns: no renderer in a user namespace of its own under \
+         Chromium's seccomp filter ({:?})",
+        run.sandboxed
+    );
 }

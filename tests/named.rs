@@ -160,3 +160,26 @@ fn a_rootless_sandbox_is_joined_and_another_user_s_is_refused() {
     let _ = std::fs::remove_dir_all(&nobody_runtime);
     let _ = std::fs::remove_dir_all(&root_runtime);
 }
+
+// A joined command gets its sandbox's user namespace policy: none by default, as
+// with `--allow-userns` when the sandbox was started with it.
+#[test]
+fn a_joined_command_keeps_the_sandbox_s_user_namespace_policy() {
+    let Some(w) = World::with_tun() else { return };
+    let runtime = runtime_dir("named-userns", 0);
+    let (plain, plain_in) = start_named(w.ns(), &runtime, "plain");
+    let mut allowing = w.ns();
+    allowing.arg("--allow-userns");
+    let (allowed, allowed_in) = start_named(allowing, &runtime, "browser");
+    let made = |name: &str| {
+        let script = "unshare -Ur true 2>/dev/null && echo made || echo refused";
+        let out = registered(&w, &runtime, &["--join", name, "sh", "-c", script]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(made("plain"), "refused");
+    assert_eq!(made("browser"), "made");
+    finish(plain, plain_in);
+    finish(allowed, allowed_in);
+    let _ = std::fs::remove_dir_all(&runtime);
+}

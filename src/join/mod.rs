@@ -174,7 +174,7 @@ pub(crate) fn join(
     let _one_thread = crate::ns::SingleThreaded::now()?;
     let dir = directory()?;
     let entry = find(&dir, target)?;
-    let filters = harden::filters()?;
+    let filters = harden::filters(entry.allow_userns)?;
     let (argv, env) = crate::ns::command_strings(&command_line(&entry, command), &entry.env)?;
     // PID 1's own (readable by root), else the launcher's, which the sandbox binds.
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", entry.pid1))

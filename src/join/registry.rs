@@ -43,6 +43,8 @@ pub(crate) struct Entry {
     pub env: Vec<(OsString, OsString)>,
     /// The launcher's working directory (the command's, bound at the same path).
     pub cwd: Option<PathBuf>,
+    /// `--allow-userns`: its commands may create user namespaces.
+    pub allow_userns: bool,
 }
 
 impl Entry {
@@ -58,7 +60,7 @@ impl Entry {
     pub(crate) fn encode(&self) -> String {
         let mut text = format!(
             "{MAGIC}\npid1 {}\nstart {}\nlauncher {}\nrun_as {} {}\nmax_procs {}\nmemory {}\n\
-             new_session {}\n",
+             new_session {}\nuserns {}\n",
             self.pid1,
             self.start,
             self.launcher,
@@ -67,6 +69,7 @@ impl Entry {
             self.max_procs,
             self.memory.map_or("-".to_string(), |m| m.to_string()),
             u8::from(self.new_session),
+            u8::from(self.allow_userns),
         );
         if let Some(cwd) = &self.cwd {
             text.push_str(&format!(
@@ -113,6 +116,7 @@ impl Entry {
             command: Vec::new(),
             env: Vec::new(),
             cwd: None,
+            allow_userns: false,
         }
     }
 
@@ -129,6 +133,7 @@ impl Entry {
             "memory" if value == "-" => self.memory = None,
             "memory" => self.memory = Some(value.parse().ok()?),
             "new_session" => self.new_session = value == "1",
+            "userns" => self.allow_userns = value == "1",
             "cwd" => self.cwd = Some(PathBuf::from(OsString::from_vec(hex::decode(value)?))),
             "arg" => self.command.push(OsString::from_vec(hex::decode(value)?)),
             "env" => {
@@ -206,6 +211,7 @@ mod tests {
                 ("WITH".into(), "a=b\nc".into()),
             ],
             cwd: Some("/home/u/a dir".into()),
+            allow_userns: false,
         }
     }
 
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(Entry::decode(&entry().encode()), Some(entry()));
         let unbounded = Entry {
             memory: None,
+            allow_userns: true,
             ..entry()
         };
         assert_eq!(Entry::decode(&unbounded.encode()), Some(unbounded));

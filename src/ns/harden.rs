@@ -121,7 +121,7 @@ fn succeeded(rc: libc::c_int, what: &str) -> Result<(), SetupError> {
 
 /// The filters, in the order they are installed. Built before any privilege is
 /// dropped, so a failure is reported as a setup error.
-pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
+pub(crate) fn filters(allow_userns: bool) -> Result<Vec<BpfProgram>, SetupError> {
     let arch: TargetArch = std::env::consts::ARCH
         .try_into()
         .map_err(SetupError::other("seccomp"))?;
@@ -150,7 +150,7 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
         absent.insert(nr | X32_SYSCALL_BIT, vec![]);
     }
     let absent = refusing(absent, libc::ENOSYS)?;
-    let kernel = refusing(kernel_surface().map_err(bad)?, libc::EPERM)?;
+    let kernel = refusing(kernel_surface(allow_userns).map_err(bad)?, libc::EPERM)?;
     // TIOCSTI pushes bytes into the terminal's input queue: a command could type into
     // the caller's shell, to run after the sandbox has ended (bubblewrap's
     // CVE-2017-5226). TIOCLINUX's selection paste on a virtual console does the same.
@@ -211,13 +211,19 @@ pub(crate) const REFUSED_CALLS: &[libc::c_long] = &[
     libc::SYS_delete_module,
 ];
 
-/// The rules of [`REFUSED_CALLS`], and clone or unshare asking for a user namespace.
-fn kernel_surface() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+/// The rules of [`REFUSED_CALLS`], and (unless `allow_userns`) clone or unshare
+/// asking for a user namespace.
+fn kernel_surface(
+    allow_userns: bool,
+) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &nr in REFUSED_CALLS {
         rules.insert(nr, vec![]);
         #[cfg(target_arch = "x86_64")]
         rules.insert(nr | X32_SYSCALL_BIT, vec![]);
+    }
+    if allow_userns {
+        return Ok(rules);
     }
     let newuser = libc::CLONE_NEWUSER as u64;
     let condition = SeccompCondition::new(
@@ -343,9 +349,52 @@ mod tests {
 
     #[test]
     fn filters_build_for_this_architecture() {
-        let filters = filters().unwrap();
-        assert_eq!(filters.len(), 4);
-        assert!(filters.iter().all(|f| !f.is_empty()));
+        for allow_userns in [false, true] {
+            let filters = filters(allow_userns).unwrap();
+            assert_eq!(filters.len(), 4);
+            assert!(filters.iter().all(|f| !f.is_empty()));
+        }
+    }
+
+    /// unshare(CLONE_NEWUSER) under the filters, in a forked child: its errno (0: done).
+    fn new_user_namespace_under(filters: &[BpfProgram]) -> i32 {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        let _forking = crate::FORKS.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the child makes system calls only, then _exits.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            nix::unistd::ForkResult::Child => {
+                let applied = nix::sys::prctl::set_no_new_privs().is_ok()
+                    && filters.iter().all(|f| seccompiler::apply_filter(f).is_ok());
+                // SAFETY: an integer argument; the namespace is the child's alone.
+                let rc = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+                let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(1);
+                let code = match (applied, rc) {
+                    (false, _) => 99,
+                    (true, 0) => 0,
+                    (true, _) => errno,
+                };
+                // SAFETY: ends the child without unwinding into the test harness.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => code,
+                other => panic!("{other:?}"),
+            },
+        }
+    }
+
+    #[test]
+    fn a_user_namespace_only_with_allow_userns() {
+        let free = new_user_namespace_under(&[]);
+        if free != 0 {
+            eprintln!("this machine refuses user namespaces (errno {free}): nothing to test");
+            return;
+        }
+        assert_eq!(
+            new_user_namespace_under(&filters(false).unwrap()),
+            libc::EPERM
+        );
+        assert_eq!(new_user_namespace_under(&filters(true).unwrap()), 0);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub(crate) struct Spec {
     pub new_session: bool,
     /// The port of the sandbox's own SOCKS port, if it has one.
     pub socks_port: Option<u16>,
+    /// `--allow-userns`: the command may create user namespaces.
+    pub allow_userns: bool,
 }
 
 /// A running sandbox: its PID 1, and the TUN device's fd.
@@ -243,7 +245,7 @@ pub(crate) fn command_strings(
 /// are gone. Must be called before the process starts any thread.
 pub(crate) fn spawn(spec: &Spec, _one_thread: SingleThreaded) -> Result<Sandbox, SetupError> {
     let (argv, env) = command_strings(&spec.argv, &spec.env)?;
-    let filters = harden::filters()?;
+    let filters = harden::filters(spec.allow_userns)?;
     let (parent_end, child_end) = Link::pair().map_err(SetupError::io("socketpair"))?;
     let identity = Identity {
         caller: nix::unistd::getuid(),

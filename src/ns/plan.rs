@@ -110,6 +110,8 @@ pub(crate) struct Request {
     pub runtime_dir: Option<PathBuf>,
     /// `--utc`.
     pub utc: bool,
+    /// `--allow-userns`.
+    pub allow_userns: bool,
 }
 
 /// A top-level entry of the host's root.
@@ -221,7 +223,7 @@ pub(crate) fn plan(request: &Request, facts: &HostFacts) -> Plan {
     scratch(&mut tree, request);
     etc(&mut tree, request, facts);
     dev(&mut tree);
-    proc_and_sys(&mut tree, facts);
+    proc_and_sys(&mut tree, facts, request.allow_userns);
     home(&mut tree, request);
     given(&mut tree, request);
     hidden(&mut tree, request, facts);
@@ -318,7 +320,7 @@ fn dev(tree: &mut Tree) {
 }
 
 /// `/proc` and `/sys` as OCI runtimes leave them.
-fn proc_and_sys(tree: &mut Tree, facts: &HostFacts) {
+fn proc_and_sys(tree: &mut Tree, facts: &HostFacts, allow_userns: bool) {
     tree.dir("/proc", 0o555);
     tree.push(Op::Proc { at: "/proc".into() });
     for (at, contents) in policy::PROC_FILES {
@@ -328,10 +330,13 @@ fn proc_and_sys(tree: &mut Tree, facts: &HostFacts) {
         tree.hide(*at);
     }
     // No user namespace inside this one (bubblewrap's --disable-userns); the filter
-    // refuses CLONE_NEWUSER as well.
+    // refuses CLONE_NEWUSER as well. `--allow-userns` bounds them instead.
     tree.push(Op::Write {
         at: "/proc/sys/user/max_user_namespaces".into(),
-        value: "0".into(),
+        value: match allow_userns {
+            false => "0".into(),
+            true => policy::MAX_NESTED_USERNS.to_string(),
+        },
     });
     for at in policy::PROC_READ_ONLY {
         tree.push(Op::ReadOnly { at: at.into() });

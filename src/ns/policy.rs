@@ -22,6 +22,10 @@ pub(crate) const BOOT_ID: &str = "00000000-0000-4000-8000-000000000000\n";
 /// The boot command line the command sees (`/proc/cmdline`): the same on every machine.
 pub(crate) const CMDLINE: &str = "BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 ro quiet\n";
 
+/// How many user namespaces a `--allow-userns` command may create (the sandbox's own
+/// `user.max_user_namespaces`): enough for a browser's per-process sandboxes.
+pub(crate) const MAX_NESTED_USERNS: u32 = 1024;
+
 /// Generated `/proc` files over the kernel's.
 pub(crate) const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/kernel/random/boot_id", BOOT_ID),

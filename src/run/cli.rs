@@ -122,6 +122,11 @@ pub(crate) struct Args {
     #[arg(help_heading = "The sandbox", long)]
     pub utc: bool,
 
+    /// Let the command create user namespaces (at most 1024), as Chromium's own sandbox
+    /// needs. Refused by default: they bring more of the kernel within its reach
+    #[arg(help_heading = "The sandbox", long)]
+    pub allow_userns: bool,
+
     /// The most processes and threads the command may have at once.
     #[arg(help_heading = "The sandbox", long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_procs: u64,

@@ -32,6 +32,7 @@ fn request(home: Home) -> Request {
         launcher_files: Vec::new(),
         runtime_dir: Some("/run/user/1000".into()),
         utc: false,
+        allow_userns: false,
     }
 }
 
@@ -139,6 +140,25 @@ fn dev_proc_and_sys_are_the_sandboxs_own() {
                 at: "/proc/sys".into()
             })
     );
+}
+
+#[test]
+fn user_namespaces_inside_are_none_unless_allowed_and_then_bounded() {
+    let limit = |allow_userns: bool| {
+        let request = Request {
+            allow_userns,
+            ..request(Home::Private)
+        };
+        plan(&request, &facts())
+            .ops
+            .into_iter()
+            .find_map(|op| match op {
+                Op::Write { at, value } if at.ends_with("max_user_namespaces") => Some(value),
+                _ => None,
+            })
+    };
+    assert_eq!(limit(false).as_deref(), Some("0"));
+    assert_eq!(limit(true), Some(policy::MAX_NESTED_USERNS.to_string()));
 }
 
 #[test]

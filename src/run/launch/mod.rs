@@ -296,6 +296,7 @@ fn registry_entry(
         command: spec.argv.clone(),
         env: spec.env.clone(),
         cwd: std::env::current_dir().ok(),
+        allow_userns: spec.allow_userns,
     }
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn sandbox_spec(
         },
         new_session: args.new_session || !on_a_terminal,
         socks_port: (!args.no_socks_port).then_some(args.socks_port),
+        allow_userns: args.allow_userns,
     })
 }
 
@@ -223,6 +224,7 @@ fn request(
             .map(PathBuf::from)
             .filter(|d| d.is_absolute()),
         utc: args.utc,
+        allow_userns: args.allow_userns,
     })
 }
 
@@ -557,5 +559,13 @@ pub(crate) fn describe(args: &cli::Args) -> Result<Vec<String>, SpecError> {
             args.max_procs
         ),
         clocks.to_string(),
+        match args.allow_userns {
+            false => "no user namespace inside (clone and unshare refuse CLONE_NEWUSER)",
+            true => {
+                "user namespaces inside (--allow-userns), at most 1024: more of the kernel \
+                 within the command's reach"
+            }
+        }
+        .to_string(),
     ])
 }
