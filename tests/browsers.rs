@@ -10,10 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use torsocks_testkit::http::HttpServer;
@@ -21,84 +20,12 @@ use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::procfs;
 use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, SYSTEM_PATH};
+use torsocks_testkit::xvfb::{share_of, Xvfb};
 use torsocks_testkit::{require, wait};
 
 /// The page's background, as the screenshot's pixels hold it (0xRRGGBB).
 const PAGE_COLOUR: u32 = 0x00aa00;
 const PAGE: &str = "<html><body style=\"background:#00aa00\"><h1>through Tor</h1></body></html>";
-
-/// A virtual X server on a display of its own; stopped when dropped.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    /// Starts one and waits until it listens (`-displayfd` names the display then).
-    fn start() -> Option<Xvfb> {
-        let program = require::program("Xvfb")?;
-        let mut child = Command::new(program)
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Some(Xvfb {
-            child,
-            display: format!(":{}", line.trim()),
-        })
-    }
-
-    /// A screenshot, as `xwd` dumps it.
-    fn screenshot(&self) -> Vec<u8> {
-        Command::new("xwd")
-            .args(["-root", "-silent", "-display", &self.display])
-            .output()
-            .unwrap()
-            .stdout
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// In an XWD dump of a 24-bit TrueColor screen (24 or 32 bits a pixel, little-endian,
-/// lines padded), the share of pixels that are `colour`.
-fn share_of(xwd: &[u8], colour: u32) -> f64 {
-    let field = |i: usize| {
-        xwd.get(i * 4..i * 4 + 4)
-            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let (header, width, height) = (field(0), field(4), field(5));
-    let (per_pixel, per_line, colours) = (field(11) / 8, field(12), field(19));
-    let start = header + colours * 12;
-    let mut same = 0usize;
-    for y in 0..height {
-        for x in 0..width {
-            let at = start + y * per_line + x * per_pixel;
-            if let Some(p) = xwd.get(at..at + 3) {
-                same += usize::from(u32::from_le_bytes([p[0], p[1], p[2], 0]) == colour);
-            }
-        }
-    }
-    same as f64 / (width * height).max(1) as f64
-}
 
 /// Every process below `pid` (Firefox starts its children from threads other than
 /// its main one: each thread's children are read).

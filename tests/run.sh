@@ -24,7 +24,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     chmod 0755 /usr/sbin/policy-rc.d
 fi
 packages=(tor torsocks curl dnsutils tmux busybox-static iproute2 netcat-openbsd socat libcap2-bin zsh python3 git
-    wget openssh-client python3-pip chromium debhelper lintian man-db firefox-esr xvfb x11-apps)
+    wget openssh-client python3-pip chromium debhelper lintian man-db firefox-esr xvfb x11-apps
+    zenity python3-pyqt5)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,6 +22,7 @@
 //! * [`inside`] — programs run inside the sandbox: servers reached from the host, a
 //!   client of a list of destinations.
 //! * [`sandbox`] — `torsocks-ns` root-run and rootless, and the same user outside.
+//! * [`xvfb`] — a virtual X server for graphical programs, and its screenshots.
 //! * [`require`] — how tests that need root, namespaces or a program skip on a
 //!   developer's machine (saying why) and refuse to skip in CI.
 //!
@@ -47,3 +48,4 @@ pub mod tornet;
 pub mod unix_front;
 pub mod wait;
 pub mod world;
+pub mod xvfb;
