@@ -64,18 +64,6 @@ fn unix_time() -> u64 {
         .unwrap_or(0)
 }
 
-/// A SOCKS port on a Unix socket serves torsocks-ns only: the library connects the
-/// program's own (TCP) socket to Tor, which a Unix socket cannot be.
-fn tcp_only(loaded: config::Loaded) -> Result<config::Loaded, config::ConfigError> {
-    match &loaded.config.tor_socket {
-        None => Ok(loaded),
-        Some(path) => Err(config::ConfigError::new(
-            config::Origin::CrossCheck,
-            config::ConfigErrorKind::UnixSocksPort(path.clone()),
-        )),
-    }
-}
-
 fn initialize() -> State {
     let env = ProcessEnvironment::new();
     let (settings, problem) = LogSettings::from_env(&env);
@@ -86,7 +74,10 @@ fn initialize() -> State {
     options
         .default_paths
         .extend(crate::location::prefix_config_path());
-    let loaded = match config::load(&env, &options).and_then(tcp_only) {
+    // A SOCKS port on a Unix socket serves torsocks-ns only.
+    let loaded = config::load(&env, &options)
+        .and_then(|loaded| loaded.config.tcp_socks_port().map(|_| loaded));
+    let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             log::fatal(

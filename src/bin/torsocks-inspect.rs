@@ -91,13 +91,14 @@ fn check_tor() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(path) = loaded.config.tor_socket {
-        let refusal = torsocks_core::config::ConfigErrorKind::UnixSocksPort(path);
-        println!("✗ the configuration: {refusal}");
-        return ExitCode::from(1);
-    }
+    let endpoint = match loaded.config.tcp_socks_port() {
+        Ok(addr) => stream::TorAddr::Tcp(addr),
+        Err(refusal) => {
+            println!("✗ the configuration: {refusal}");
+            return ExitCode::from(1);
+        }
+    };
     println!("✓ the configuration is valid");
-    let endpoint = loaded.config.socks_addr();
     if let Err(message) = preflight::socks_port_answers(&endpoint) {
         println!("✗ {message}");
         return ExitCode::from(1);

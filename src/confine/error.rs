@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// A confinement step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Step {
     /// PR_SET_NO_NEW_PRIVS.
     NoNewPrivs,

@@ -70,7 +70,7 @@ pub(crate) struct Confinement {
     pub account: Option<Account>,
     /// Tor's SOCKS port: the only TCP port it may connect to, or the only Unix
     /// socket in its root.
-    pub tor: crate::tor::stream::TorAddr,
+    pub tor: TorAddr,
     /// What its system calls may touch.
     pub reach: Reach,
     /// A refused system call is named before the launcher ends (`-d`).
@@ -138,7 +138,11 @@ pub(crate) fn launcher(confinement: &Confinement) -> Result<Confined, ConfineErr
         }
         false => seccomp::OnRefusal::Kill,
     };
-    let filter = seccomp::launcher_filter(&confinement.reach, on_refusal)?;
+    let reach = Reach {
+        unix_stream: socket.is_some(),
+        ..confinement.reach.clone()
+    };
+    let filter = seccomp::launcher_filter(&reach, on_refusal)?;
     seccompiler::apply_filter(&filter).map_err(ConfineError::at(Step::Seccomp))?;
     Ok(Confined {
         entered,

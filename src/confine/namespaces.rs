@@ -70,15 +70,14 @@ pub(super) fn enter(
 /// Its own uid and gid mapped to themselves in its new user namespace (the only map
 /// an unprivileged process may write, and only while its /proc files are its own).
 fn map_own_ids() -> Result<(), ConfineError> {
-    let fail = |e: std::io::Error| ConfineError::new(Step::EmptyRoot("mapping its ids"), e);
+    let step = Step::EmptyRoot("mapping its ids");
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-    nix::sys::prctl::set_dumpable(true)
-        .map_err(|e| ConfineError::new(Step::EmptyRoot("mapping its ids"), e))?;
+    nix::sys::prctl::set_dumpable(true).map_err(ConfineError::at(step.clone()))?;
     let written = std::fs::write("/proc/self/setgroups", "deny")
         .and_then(|()| std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")))
         .and_then(|()| std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")));
     let _ = nix::sys::prctl::set_dumpable(false);
-    written.map_err(fail)
+    written.map_err(ConfineError::at(step))
 }
 
 /// The account's uid and gid, and as its only supplementary group the group of Tor's

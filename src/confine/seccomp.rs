@@ -165,7 +165,8 @@ pub(crate) struct Reach {
     pub signal_targets: Vec<i32>,
     /// Its own pid (an abort signals itself).
     pub own_pid: i32,
-    /// Tor's SOCKS port is a Unix socket: stream sockets of AF_UNIX too.
+    /// Tor's SOCKS port is a Unix socket: stream sockets of AF_UNIX too (set by
+    /// [`super::launcher`] from the confinement's Tor address).
     pub unix_stream: bool,
 }
 

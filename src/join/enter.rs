@@ -1,6 +1,6 @@
 //! The system call of a join: `setns` into the namespaces of a process of the sandbox,
-//! through its pidfd ([`crate::ns::pidfd`]), all at once through the pidfd (the kernel enters the user namespace
-//! first, and refuses a caller who may not read the process as a debugger would, or
+//! all at once through its pidfd ([`crate::ns::pidfd`]) (the kernel enters the user
+//! namespace first, and refuses a caller who may not read the process as a debugger would, or
 //! has no CAP_SYS_ADMIN over its namespaces: another user's sandbox).
 #![allow(unsafe_code)]
 

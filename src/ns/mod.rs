@@ -205,7 +205,7 @@ impl Identity {
     }
 }
 
-pub(crate) fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
+fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>, SetupError> {
     items
         .map(|a| {
             CString::new(a).map_err(|_| SetupError::Invalid("argument contains a NUL byte".into()))

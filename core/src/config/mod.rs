@@ -233,6 +233,18 @@ impl Config {
         SocketAddr::new(self.tor_address, self.tor_port)
     }
 
+    /// Preload mode's SOCKS port, `TorAddress:TorPort`: a `TorSocket` is refused, since
+    /// the library connects the program's own TCP socket to Tor.
+    pub fn tcp_socks_port(&self) -> Result<SocketAddr, ConfigError> {
+        match &self.tor_socket {
+            None => Ok(self.tor_endpoint()),
+            Some(path) => Err(ConfigError::new(
+                Origin::CrossCheck,
+                ConfigErrorKind::UnixSocksPort(path.clone()),
+            )),
+        }
+    }
+
     /// Where Tor's SOCKS port listens: `TorSocket`, else `TorAddress:TorPort`.
     pub fn socks_addr(&self) -> TorAddr {
         match &self.tor_socket {

@@ -415,7 +415,7 @@ fn confine_serving(
         reach: confine::Reach {
             signal_targets,
             own_pid: std::process::id() as i32,
-            unix_stream: matches!(endpoint, TorAddr::Unix(_)),
+            ..confine::Reach::default()
         },
         tor: endpoint,
         name_refused_calls: args.debug,

@@ -182,7 +182,7 @@ impl Control {
     /// Whether this Tor serves SOCKS at `socks` (on that address, on every address at
     /// that port, or on that socket).
     pub(crate) fn serves_socks_at(&mut self, socks: &TorAddr) -> Result<bool, ControlError> {
-        Ok(proto::serves(&self.socks_listeners()?, socks))
+        Ok(proto::serves(&self.socks_listeners()?, socks, same_socket))
     }
 
     /// Where Tor's bootstrap is.
@@ -240,6 +240,17 @@ pub(crate) fn debian(socks: &TorAddr) -> Option<Result<(Endpoint, Control), Cont
         }
     });
     Some(found)
+}
+
+/// Whether two paths name the same socket: the same path, or the same file (a socket
+/// reached through a symlink).
+fn same_socket(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a == b
+        || match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
 }
 
 /// `reply` when it says the command succeeded; else what Tor answered to `what`.
