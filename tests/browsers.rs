@@ -12,14 +12,13 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use torsocks_testkit::http::HttpServer;
-use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::MockTor;
 use torsocks_testkit::procfs;
-use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, SYSTEM_PATH};
+use torsocks_testkit::sandbox::{home_of_nobody, launcher, terminate};
 use torsocks_testkit::xvfb::{share_of, Xvfb};
 use torsocks_testkit::{require, wait};
 
@@ -139,21 +138,10 @@ fn browse(
         .start()
         .unwrap();
     let home = home_of_nobody(&[]);
-    let mut cmd = match rootless {
-        true => {
-            let mut cmd = nobody_outside(&home)?;
-            cmd.arg(bin("torsocks-ns"));
-            cmd
-        }
-        false => {
-            let mut cmd = Command::new(bin("torsocks-ns"));
-            cmd.env("PATH", SYSTEM_PATH).current_dir("/");
-            cmd
-        }
-    };
+    let mut cmd = launcher(rootless, &home)?;
     let script = browser.replace("URL", &format!("http://page.test:{port}/page.html"));
     let errors = home.with_file_name("stderr");
-    let mut launcher = cmd
+    let mut running = cmd
         .args(["-P", &mock.addr().port().to_string(), "--automap", "--x11"])
         .args(options)
         .args(["--", "sh", "-c", &script])
@@ -165,7 +153,7 @@ fn browse(
         .unwrap();
     let mut ended = false;
     wait::until(Duration::from_secs(90), || {
-        ended = matches!(launcher.try_wait(), Ok(Some(_)));
+        ended = matches!(running.try_wait(), Ok(Some(_)));
         ended || !server.requests().is_empty()
     });
     let fetched = !server.requests().is_empty();
@@ -176,11 +164,8 @@ fn browse(
             shot = x.screenshot();
             share_of(&shot, PAGE_COLOUR) > 0.3
         });
-    let sandboxed = inspect(launcher.id());
-    #[allow(unsafe_code)]
-    // SAFETY: kill has no memory-safety preconditions; the pid is the test's own child.
-    let _ = unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
-    let _ = launcher.wait();
+    let sandboxed = inspect(running.id());
+    terminate(running);
     let stderr = std::fs::read_to_string(&errors).unwrap_or_default();
     let _ = std::fs::remove_dir_all(home.parent().unwrap_or(Path::new("/nonexistent")));
     let through_tor = mock

@@ -5,12 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a panic is the failure report
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::MockTor;
-use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, SYSTEM_PATH};
+use torsocks_testkit::sandbox::{home_of_nobody, launcher, terminate};
 use torsocks_testkit::xvfb::{share_of, window, Xvfb};
 use torsocks_testkit::{require, wait};
 
@@ -36,19 +35,8 @@ fn shown(
 ) -> Option<bool> {
     let mock = MockTor::answering();
     let home = home_of_nobody(&[]);
-    let mut cmd = match rootless {
-        true => {
-            let mut cmd = nobody_outside(&home)?;
-            cmd.arg(bin("torsocks-ns"));
-            cmd
-        }
-        false => {
-            let mut cmd = Command::new(bin("torsocks-ns"));
-            cmd.env("PATH", SYSTEM_PATH).current_dir("/");
-            cmd
-        }
-    };
-    let mut launcher = cmd
+    let mut cmd = launcher(rootless, &home)?;
+    let running = cmd
         .args(["-P", &mock.addr().port().to_string(), "--x11", "--"])
         .args(program)
         .env("TORSOCKS_CONF_FILE", "/dev/null")
@@ -60,10 +48,7 @@ fn shown(
     let ok = wait::until(Duration::from_secs(60), || {
         window(&x.display, title).is_some_and(|dump| shows(&dump))
     });
-    #[allow(unsafe_code)]
-    // SAFETY: kill has no memory-safety preconditions; the pid is the test's own child.
-    let _ = unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
-    let _ = launcher.wait();
+    terminate(running);
     let _ = std::fs::remove_dir_all(home.parent().unwrap());
     Some(ok)
 }

@@ -11,10 +11,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use torsocks_testkit::inside::connect_each;
-use torsocks_testkit::install::bin;
 use torsocks_testkit::mock_tor::{Connect, MockTor};
 use torsocks_testkit::output::{assert_fails, stdout, text};
-use torsocks_testkit::sandbox::{home_of_nobody, nobody_outside, scratch, SYSTEM_PATH};
+use torsocks_testkit::sandbox::{home_of_nobody, root_launcher, rootless_launcher, scratch};
 use torsocks_testkit::unix_front::UnixFront;
 use torsocks_testkit::{require, wait};
 
@@ -24,21 +23,15 @@ const TARGETS: &[(&str, u16)] = &[("192.0.2.7", 80), ("www.example.com", 80)];
 
 /// `torsocks-ns -a unix:PATH`, root-run, from `/`.
 fn root_run(socket: &str) -> Command {
-    let mut cmd = Command::new(bin("torsocks-ns"));
-    cmd.args(["-a", socket])
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
-        .env("PATH", SYSTEM_PATH)
-        .current_dir("/");
+    let mut cmd = root_launcher();
+    cmd.args(["-a", socket]);
     cmd
 }
 
 /// The same, run by `nobody` (rootless).
 fn rootless_run(socket: &str, home: &Path) -> Option<Command> {
-    std::fs::set_permissions("/dev/net/tun", PermissionsExt::from_mode(0o666)).unwrap();
-    let mut cmd = nobody_outside(home)?;
-    cmd.arg(bin("torsocks-ns"))
-        .args(["-a", socket])
-        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    let mut cmd = rootless_launcher(home)?;
+    cmd.args(["-a", socket]);
     Some(cmd)
 }
 

@@ -51,13 +51,46 @@ pub fn home_of_nobody(files: &[(&str, &str)]) -> PathBuf {
     home
 }
 
-/// `torsocks-ns` run by root against `mock`, from `/`.
-pub fn root_run(mock: &MockTor) -> Command {
+/// `torsocks-ns` run by root, from `/`, with no Tor named yet (`-P` or `-a` next).
+pub fn root_launcher() -> Command {
     let mut cmd = Command::new(bin("torsocks-ns"));
-    cmd.args(["-P", &mock.addr().port().to_string()])
-        .env("TORSOCKS_CONF_FILE", "/dev/null")
+    cmd.env("TORSOCKS_CONF_FILE", "/dev/null")
         .env("PATH", SYSTEM_PATH)
         .current_dir("/");
+    cmd
+}
+
+/// `torsocks-ns` run by `nobody` (rootless) with `home` as its home, no Tor named yet.
+pub fn rootless_launcher(home: &Path) -> Option<Command> {
+    // The usual mode of the TUN device on Debian and Fedora (some images make it 0600).
+    std::fs::set_permissions("/dev/net/tun", PermissionsExt::from_mode(0o666)).unwrap();
+    let mut cmd = nobody_outside(home)?;
+    cmd.arg(bin("torsocks-ns"))
+        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    Some(cmd)
+}
+
+/// [`rootless_launcher`] when `rootless`, else [`root_launcher`].
+pub fn launcher(rootless: bool, home: &Path) -> Option<Command> {
+    match rootless {
+        true => rootless_launcher(home),
+        false => Some(root_launcher()),
+    }
+}
+
+/// Ends a `torsocks-ns` the test started as a user would: SIGTERM (the session ends,
+/// and the sandbox with it), then waits for it.
+pub fn terminate(mut launcher: std::process::Child) {
+    #[allow(unsafe_code)]
+    // SAFETY: kill has no memory-safety preconditions; the pid is the test's own child.
+    let _ = unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
+    let _ = launcher.wait();
+}
+
+/// `torsocks-ns` run by root against `mock`, from `/`.
+pub fn root_run(mock: &MockTor) -> Command {
+    let mut cmd = root_launcher();
+    cmd.args(["-P", &mock.addr().port().to_string()]);
     cmd
 }
 
@@ -75,12 +108,8 @@ pub fn nobody_outside(home: &Path) -> Option<Command> {
 
 /// `torsocks-ns` run by `nobody` (rootless) with `home` as its home, against `mock`.
 pub fn rootless_run(mock: &MockTor, home: &Path) -> Option<Command> {
-    // The usual mode of the TUN device on Debian and Fedora (some images make it 0600).
-    std::fs::set_permissions("/dev/net/tun", PermissionsExt::from_mode(0o666)).unwrap();
-    let mut cmd = nobody_outside(home)?;
-    cmd.arg(bin("torsocks-ns"))
-        .args(["-P", &mock.addr().port().to_string()])
-        .env("TORSOCKS_CONF_FILE", "/dev/null");
+    let mut cmd = rootless_launcher(home)?;
+    cmd.args(["-P", &mock.addr().port().to_string()]);
     Some(cmd)
 }
 
